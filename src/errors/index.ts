@@ -1,0 +1,72 @@
+/**
+ * One error class per kind of failure. The CLI maps every `ContainerspecError`
+ * to exit status 2 and prints its one-line message; anything else is a bug.
+ */
+
+/** Base class: an error the user can act on, shown as one line. */
+export class ContainerspecError extends Error {
+  override name = 'ContainerspecError';
+  /** Exit status the CLI uses for this error. */
+  readonly exitCode: number = 2;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The command line itself is wrong (unknown flag, bad `--set` key, missing argument). */
+export class UsageError extends ContainerspecError {
+  override name = 'UsageError';
+}
+
+/** An image reference cannot be parsed or names a transport we do not know. */
+export class ImageReferenceError extends ContainerspecError {
+  override name = 'ImageReferenceError';
+}
+
+/** A file or blob that should exist does not (missing blob, missing index.json, missing path). */
+export class NotFoundError extends ContainerspecError {
+  override name = 'NotFoundError';
+  constructor(message: string, readonly path: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Input is malformed: bad JSON, bad tar, truncated compression stream, unsafe path in a tar. */
+export class FormatError extends ContainerspecError {
+  override name = 'FormatError';
+  constructor(message: string, readonly where: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A blob's content does not hash to the digest that names it. */
+export class DigestMismatchError extends ContainerspecError {
+  override name = 'DigestMismatchError';
+  constructor(
+    readonly where: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`digest mismatch in ${where}: expected ${expected}, content hashes to ${actual}`);
+  }
+}
+
+/** No manifest in an index matches the requested platform. */
+export class PlatformError extends ContainerspecError {
+  override name = 'PlatformError';
+  constructor(readonly wanted: string, readonly present: string[]) {
+    super(
+      `no image for platform ${wanted}; the index has: ${present.length ? present.join(', ') : '(no platforms)'} (choose one with --platform)`,
+    );
+  }
+}
+
+/** A host facts file or `--set` value is not what we expect. */
+export class FactsError extends ContainerspecError {
+  override name = 'FactsError';
+}
+
+/** Shorten a message to one line. */
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}

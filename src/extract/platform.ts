@@ -1,0 +1,57 @@
+import type { Evidence, FactWarning, PlatformFacts } from '../model/facts.js';
+import type { ImageView } from '../layers/view.js';
+import type { ImageConfig, Platform } from '../image/types.js';
+
+/** Count the architectures of the ELF executables and libraries visible in the view. */
+export function elfArchitectures(view: ImageView): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [, e] of view.all()) {
+    const elf = e.result?.elf;
+    if (!elf || (elf.type !== 'exec' && elf.type !== 'dyn')) continue;
+    counts[elf.arch] = (counts[elf.arch] ?? 0) + 1;
+  }
+  return counts;
+}
+
+function dominant(counts: Record<string, number>): string | null {
+  let best: string | null = null;
+  for (const [a, n] of Object.entries(counts)) if (best === null || n > counts[best]!) best = a;
+  return best;
+}
+
+/**
+ * Platform from the config (or index entry), cross-checked against the ELF machine of the
+ * image's binaries. With no config (dir:, tar:) the binaries decide. A config that says one
+ * architecture while the binaries are another is flagged.
+ */
+export function extractPlatform(
+  view: ImageView,
+  config: ImageConfig | null,
+  indexPlatform: Platform | null,
+): { facts: PlatformFacts; warnings: FactWarning[] } {
+  const counts = elfArchitectures(view);
+  const fromElf = dominant(counts);
+  const evidence: Evidence[] = [];
+  const warnings: FactWarning[] = [];
+  let architecture: string | null = null;
+  let variant: string | null = null;
+  let os: string | null = null;
+  if (config?.architecture || indexPlatform) {
+    architecture = config?.architecture ?? indexPlatform!.architecture;
+    variant = config?.variant ?? indexPlatform?.variant ?? null;
+    os = config?.os ?? indexPlatform?.os ?? null;
+    evidence.push({ source: 'config', detail: `${os ?? '?'}/${architecture}${variant ? `/${variant}` : ''}` });
+    if (fromElf && fromElf !== architecture) {
+      warnings.push({
+        code: 'arch-mismatch',
+        message: `the config says ${architecture} but the image's binaries are ${fromElf} (${counts[fromElf]} ELF files${counts[architecture] ? `, ${counts[architecture]} ${architecture}` : ''})`,
+      });
+    }
+  } else if (fromElf) {
+    architecture = fromElf;
+    os = 'linux';
+    evidence.push({ source: 'elf', detail: `${counts[fromElf]} ELF files are ${fromElf}` });
+  }
+  if (fromElf) evidence.push({ source: 'elf', detail: Object.entries(counts).map(([a, n]) => `${a}: ${n}`).join(', ') });
+  return { facts: { os, architecture, variant, elfArchitectures: counts, evidence }, warnings };
+}

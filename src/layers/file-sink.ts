@@ -1,0 +1,120 @@
+import { ElfCollector, isElfMagic } from '../elf/index.js';
+import type { FileResult } from './types.js';
+import { SCAN_OVERLAP, scanRulesFor, textCap, wantsText, type ScanRule } from './wants.js';
+
+interface ScanState {
+  rule: ScanRule;
+  tail: string;
+  found: string[];
+}
+
+/**
+ * Receives one regular file's bytes in order and keeps what the extractors declared:
+ * ELF facts (byte ranges only), capped text, streaming-search matches. Never keeps a whole
+ * file unless it is a wanted text file under its cap.
+ */
+export class FileSink {
+  private head: Buffer | null = null;
+  private elf: ElfCollector | null = null;
+  private decided = false;
+  private readonly text: Buffer[] | null;
+  private textLen = 0;
+  private truncated = false;
+  private readonly cap: number;
+  private readonly scans: ScanState[];
+
+  constructor(readonly path: string) {
+    this.text = wantsText(path) ? [] : null;
+    this.cap = textCap(path);
+    this.scans = scanRulesFor(path).map((rule) => ({ rule, tail: '', found: [] }));
+  }
+
+  /** Whether this sink wants anything beyond the first bytes (ELF sniffing). */
+  get wantsContent(): boolean {
+    return this.text !== null || this.scans.length > 0;
+  }
+
+  /** Whether more bytes could change the result (false once ELF ranges are in and nothing else is wanted). */
+  get needsMore(): boolean {
+    if (!this.decided) return true;
+    if (this.text && !this.truncated) return true;
+    if (this.scans.some((s) => s.found.length < s.rule.max)) return true;
+    return this.elf !== null && this.elf.wantsMore;
+  }
+
+  /** Feed the next chunk. */
+  push(chunk: Buffer): void {
+    if (!this.decided) this.sniff(chunk);
+    else if (this.elf && this.elf.wantsMore) this.elf.push(chunk);
+    if (this.text && !this.truncated) {
+      const room = this.cap - this.textLen;
+      if (chunk.length <= room) {
+        this.text.push(chunk);
+        this.textLen += chunk.length;
+      } else {
+        this.text.push(chunk.subarray(0, room));
+        this.textLen += room;
+        this.truncated = true;
+      }
+    }
+    if (this.scans.length) this.scan(chunk);
+  }
+
+  private sniff(chunk: Buffer): void {
+    const head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+    if (head.length < 4) {
+      this.head = Buffer.from(head);
+      return;
+    }
+    this.decided = true;
+    this.head = null;
+    if (isElfMagic(head)) {
+      this.elf = new ElfCollector();
+      this.elf.push(head);
+    }
+  }
+
+  private scan(chunk: Buffer): void {
+    const s = chunk.toString('latin1');
+    for (const st of this.scans) {
+      if (st.found.length >= st.rule.max) continue;
+      const hay = st.tail + s;
+      st.rule.pattern.lastIndex = 0;
+      for (const m of hay.matchAll(st.rule.pattern)) {
+        // A match wholly inside the overlap was already seen with the previous chunk.
+        if (m.index + m[0].length <= st.tail.length) continue;
+        const v = m[1] ?? m[0];
+        if (!st.found.includes(v)) st.found.push(v);
+        if (st.found.length >= st.rule.max) break;
+      }
+      st.tail = hay.length > SCAN_OVERLAP ? hay.slice(hay.length - SCAN_OVERLAP) : hay;
+    }
+  }
+
+  /** Finish and return what was kept, or null when nothing was. */
+  finish(): FileResult | null {
+    if (!this.decided && this.head) {
+      this.decided = true; // shorter than 4 bytes: not ELF
+    }
+    const r: FileResult = {};
+    let any = false;
+    if (this.elf) {
+      const res = this.elf.finish();
+      if (res.ok) r.elf = res.info;
+      else r.elfError = res.reason;
+      any = true;
+    }
+    if (this.text) {
+      r.text = Buffer.concat(this.text).toString('utf8');
+      if (this.truncated) r.truncated = true;
+      any = true;
+    }
+    if (this.scans.length) {
+      const scans: Record<string, string[]> = {};
+      for (const st of this.scans) if (st.found.length) scans[st.rule.id] = st.found;
+      r.scans = scans;
+      any = true;
+    }
+    return any ? r : null;
+  }
+}

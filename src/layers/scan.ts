@@ -1,0 +1,214 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Transform, type Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { ContainerspecError, DigestMismatchError, FormatError, NotFoundError } from '../errors/index.js';
+import type { LayerLocation } from '../image/types.js';
+import { createDecompressor, detectCompression, type Compression } from './decompress.js';
+import { FileSink } from './file-sink.js';
+import { classifyWhiteout, cleanEntryName } from './paths.js';
+import type { EntryMeta, EntryType, FileResult, LayerScan, Warning } from './types.js';
+
+/** What a layer scan needs to know about the layer: plain data, so it can cross to a worker. */
+export interface LayerTask {
+  index: number;
+  location: LayerLocation;
+  /** Digest of the stored blob, verified while streaming; null when unknown. */
+  digest: string | null;
+  /** Digest of the uncompressed tar, verified when `digest` is null; null when unknown. */
+  diffId: string | null;
+  where: string;
+}
+
+const TAR_TYPES: Record<string, EntryType> = {
+  file: 'file',
+  'contiguous-file': 'file',
+  directory: 'dir',
+  symlink: 'symlink',
+  link: 'hardlink',
+  'character-device': 'char',
+  'block-device': 'block',
+  fifo: 'fifo',
+};
+
+/** A pass-through that hashes what flows through it. */
+function hashTap(hash: Hash | null, count: { n: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      hash?.update(chunk);
+      count.n += chunk.length;
+      cb(null, chunk);
+    },
+  });
+}
+
+function openLocation(loc: LayerLocation, where: string): Readable {
+  const opts: { highWaterMark: number; start?: number; end?: number } = { highWaterMark: 256 * 1024 };
+  if (loc.start > 0 || loc.length !== null) {
+    opts.start = loc.start;
+    if (loc.length !== null) opts.end = loc.start + loc.length - 1;
+  }
+  const s = createReadStream(loc.file, opts);
+  s.on('error', () => {}); // reported through the pipeline
+  void where;
+  return s;
+}
+
+function describeError(e: unknown, where: string): ContainerspecError {
+  if (e instanceof ContainerspecError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT') return new NotFoundError(`missing blob: ${where} (${err.path ?? ''})`, err.path ?? where);
+  const msg = String(err?.message ?? e);
+  if (/unexpected end of file/i.test(msg)) return new FormatError(`truncated gzip stream in ${where}`, where, { cause: e });
+  if (err?.code === 'Z_DATA_ERROR' || /incorrect header check|invalid (?:block type|distance|stored)/i.test(msg)) {
+    return new FormatError(`corrupt gzip stream in ${where} (${msg})`, where, { cause: e });
+  }
+  if (/zstd/i.test(msg)) return new FormatError(`${msg} in ${where}`, where, { cause: e });
+  if (/tar|header|Unexpected end of data/i.test(msg)) return new FormatError(`malformed tar in ${where} (${msg})`, where, { cause: e });
+  return new FormatError(`cannot read ${where}: ${msg}`, where, { cause: e });
+}
+
+/**
+ * Stream one layer once: verify its digest, decompress by magic bytes, walk the tar with
+ * every entry drained, record entries and whiteouts, and keep only what the extractors
+ * declared. Throws a ContainerspecError (FormatError, DigestMismatchError, NotFoundError)
+ * for a layer that cannot be trusted: no facts from it are reported.
+ */
+export async function scanLayer(task: LayerTask): Promise<LayerScan> {
+  const { where } = task;
+  const scan: LayerScan = {
+    id: task.digest ?? task.diffId,
+    index: task.index,
+    entries: [],
+    whiteouts: [],
+    opaques: [],
+    results: {},
+    warnings: [],
+    bytes: { stored: 0, tar: 0 },
+    compression: 'none',
+  };
+  const raw = openLocation(task.location, where);
+  const storedCount = { n: 0 };
+  const tarCount = { n: 0 };
+  const storedHash = task.digest ? createHash('sha256') : null;
+  const tarHash = !task.digest && task.diffId ? createHash('sha256') : null;
+
+  // Peek at the first bytes to pick the decoder.
+  const first = await new Promise<Buffer | null>((resolve, reject) => {
+    const onReadable = () => {
+      const c = raw.read() as Buffer | null;
+      cleanup();
+      resolve(c);
+    };
+    const onEnd = () => { cleanup(); resolve(null); };
+    const onError = (e: Error) => { cleanup(); reject(describeError(e, where)); };
+    const cleanup = () => {
+      raw.off('readable', onReadable);
+      raw.off('end', onEnd);
+      raw.off('error', onError);
+    };
+    raw.once('readable', onReadable);
+    raw.once('end', onEnd);
+    raw.once('error', onError);
+  });
+  const compression: Compression = first ? detectCompression(first) : 'none';
+  scan.compression = compression;
+  if (first) raw.unshift(first);
+
+  const extract = tar.extract();
+  const decoder = createDecompressor(compression);
+  let failure: ContainerspecError | null = null;
+  const fail = (e: unknown) => {
+    if (!failure) failure = describeError(e, where);
+    extract.destroy(failure);
+  };
+  const chain: Readable = raw.pipe(hashTap(storedHash, storedCount));
+  raw.on('error', fail);
+  chain.on('error', fail);
+  decoder.on('error', fail);
+  let tarStream: Readable = chain.pipe(decoder);
+  const tap = hashTap(tarHash, tarCount);
+  tap.on('error', fail);
+  tarStream = tarStream.pipe(tap);
+  tarStream.pipe(extract as unknown as NodeJS.WritableStream);
+
+  const warn = (w: Warning) => scan.warnings.push(w);
+  try {
+    for await (const entry of extract) {
+      const h = entry.header;
+      const path = cleanEntryName(h.name, where);
+      const wo = classifyWhiteout(path);
+      if (wo.kind === 'whiteout') {
+        scan.whiteouts.push(wo.target);
+        entry.resume();
+        continue;
+      }
+      if (wo.kind === 'opaque') {
+        scan.opaques.push(wo.dir);
+        entry.resume();
+        continue;
+      }
+      const type = TAR_TYPES[h.type ?? 'file'] ?? 'other';
+      const meta: EntryMeta = {
+        path,
+        type,
+        mode: h.mode ?? 0,
+        uid: h.uid ?? 0,
+        gid: h.gid ?? 0,
+        size: h.size ?? 0,
+      };
+      if (type === 'symlink' && h.linkname != null) meta.linkname = h.linkname;
+      if (type === 'hardlink' && h.linkname != null) meta.linkname = cleanEntryName(h.linkname, where);
+      const pax = (h as { pax?: Record<string, string> | null }).pax;
+      if (pax) {
+        const xattrs = Object.keys(pax).filter((k) => k.startsWith('SCHILY.xattr.')).map((k) => k.slice('SCHILY.xattr.'.length));
+        if (xattrs.length) meta.xattrs = xattrs;
+      }
+      if (path !== '') scan.entries.push(meta);
+      if (type === 'file' && meta.size > 0) {
+        const sink = new FileSink(path);
+        for await (const chunk of entry) sink.push(chunk as Buffer);
+        let r: FileResult | null;
+        try {
+          r = sink.finish();
+        } catch (e) {
+          warn({ code: 'file-unreadable', message: `could not read ${path}: ${(e as Error).message}`, path, layer: scan.id });
+          r = null;
+        }
+        if (r) {
+          scan.results[path] = r;
+          if (r.elfError && r.elfError !== 'not an ELF file') {
+            warn({ code: 'corrupt-elf', message: `corrupt ELF file ${path}: ${r.elfError}`, path, layer: scan.id });
+          }
+        } else delete scan.results[path];
+      } else {
+        entry.resume();
+      }
+    }
+  } catch (e) {
+    throw failure ?? describeError(e, where);
+  }
+  // The tar may end before the compressed stream does (padding); drain and wait for the end.
+  await new Promise<void>((resolve, reject) => {
+    if (failure) return reject(failure);
+    if (raw.destroyed && raw.readableEnded) return resolve();
+    let done = false;
+    const finish = () => { if (!done) { done = true; resolve(); } };
+    tap.on('end', finish);
+    tap.on('close', finish);
+    tap.on('error', (e) => reject(describeError(e, where)));
+    decoder.on('error', (e) => reject(describeError(e, where)));
+    tap.resume();
+    if (tap.readableEnded) finish();
+  });
+  if (failure) throw failure;
+  scan.bytes = { stored: storedCount.n, tar: tarCount.n };
+  if (storedHash && task.digest) {
+    const actual = `sha256:${storedHash.digest('hex')}`;
+    if (actual !== task.digest) throw new DigestMismatchError(where, task.digest, actual);
+  } else if (tarHash && task.diffId) {
+    const actual = `sha256:${tarHash.digest('hex')}`;
+    if (actual !== task.diffId) throw new DigestMismatchError(where, task.diffId, actual);
+  }
+  return scan;
+}
