@@ -1,0 +1,451 @@
+/**
+ * GPUs and their drivers, as a container runtime would find them: the NVIDIA kernel module's version
+ * file, or failing that the versioned driver libraries in the root filesystem; the NVIDIA and AMD
+ * display devices on the PCI bus; AMD's KFD topology and ROCm version. Driver versions stay strings.
+ */
+import { readlink, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import {
+  type Evidence,
+  type HostPaths,
+  listDir,
+  procPath,
+  readTextEvidence,
+  readTextQuiet,
+  resolveInRoot,
+  sysPath,
+} from './paths.js';
+
+/** One NVIDIA GPU, merged from `proc/driver/nvidia/gpus/<bus>/information` and `sys/bus/pci/devices/<bus>`. */
+export interface NvidiaDevice {
+  /** PCI address, lower case, e.g. `0000:3b:00.0`. */
+  busId: string;
+  /** Marketing name from the driver, e.g. `Tesla V100-SXM2-16GB`; null when only the PCI bus saw it. */
+  model: string | null;
+  /** `GPU-…` UUID from the driver; null when unknown or shown as `GPU-????…`. */
+  uuid: string | null;
+  /** PCI device id, e.g. `0x1db4`. */
+  deviceId: string | null;
+  /** PCI class, e.g. `0x030200` (3D controller) or `0x030000` (VGA). */
+  pciClass: string | null;
+  /** Kernel driver bound to the PCI device (`nvidia`, `nouveau`, `vfio-pci`), null when none or unknown. */
+  kernelDriver: string | null;
+  /** Where the device was seen. */
+  seenIn: ('proc' | 'sysfs')[];
+}
+
+/** A versioned NVIDIA driver library found in the root filesystem. */
+export interface NvidiaLibrary {
+  /** `libcuda` or `libnvidia-ml`. */
+  library: 'libcuda' | 'libnvidia-ml';
+  /** Version from the file name, e.g. `535.261.03`. */
+  version: string;
+  /** The file (inside `paths.root`). */
+  path: string;
+}
+
+/** What won when choosing the NVIDIA driver version. */
+export interface DriverSource {
+  /** `proc`: the loaded kernel module's version file; `library`: a versioned library file name. */
+  kind: 'proc' | 'library';
+  /** The file that gave the version. */
+  path: string;
+}
+
+/** NVIDIA facts. */
+export interface NvidiaFacts {
+  /** Driver version, e.g. `535.54.03`, from the loaded module, else from library file names; null when neither. */
+  driver: string | null;
+  /** Which source gave {@link NvidiaFacts.driver}. */
+  source: DriverSource | null;
+  /** Flavour of the loaded kernel module, from its version line; null when no module version file. */
+  kernelModule: 'open' | 'proprietary' | null;
+  /** Every versioned `libcuda.so.*` / `libnvidia-ml.so.*` found (a version different from the module's means a mismatch). */
+  libraries: NvidiaLibrary[];
+  /** NVIDIA display/3D devices. */
+  devices: NvidiaDevice[];
+  /** What was read. Sources: `nvidia.driver`, `nvidia.libraries`, `nvidia.devices`. */
+  evidence: Evidence[];
+}
+
+/** One AMD GPU, merged from the PCI bus and the KFD topology. */
+export interface AmdDevice {
+  /** PCI address, lower case. */
+  busId: string;
+  /** PCI device id, e.g. `0x740f`. */
+  deviceId: string | null;
+  /** PCI class. */
+  pciClass: string | null;
+  /** Kernel driver bound to the PCI device (`amdgpu`, `vfio-pci`), null when none or unknown. */
+  kernelDriver: string | null;
+  /** LLVM target from KFD's `gfx_target_version`, e.g. `gfx90a`; null when KFD does not list the device. */
+  gfxTarget: string | null;
+  /** KFD topology node number. */
+  kfdNode: number | null;
+  /** Where the device was seen. */
+  seenIn: ('kfd' | 'sysfs')[];
+}
+
+/** AMD facts. */
+export interface AmdFacts {
+  /** `amdgpu` module version from `sys/module/amdgpu/version` (set by the DKMS driver; the in-tree driver has none). */
+  driver: string | null;
+  /** True when `sys/module/amdgpu` exists (the module is loaded or built in). */
+  moduleLoaded: boolean;
+  /** ROCm version from `<root>/opt/rocm/.info/version`, e.g. `6.0.2-115`. */
+  rocm: string | null;
+  /** AMD display devices and KFD GPU nodes. */
+  devices: AmdDevice[];
+  /** What was read. Sources: `amd.driver`, `amd.rocm`, `amd.devices`. */
+  evidence: Evidence[];
+}
+
+/** GPU facts for both vendors. */
+export interface GpuFacts {
+  nvidia: NvidiaFacts;
+  amd: AmdFacts;
+}
+
+/** Root-relative directories searched for versioned NVIDIA libraries, in this order. */
+export const NVIDIA_LIBRARY_DIRS = [
+  'usr/lib/x86_64-linux-gnu',
+  'usr/lib/x86_64-linux-gnu/nvidia/current', // Debian's libcuda1 / libnvidia-ml1 (nvidia-graphics-drivers)
+  'usr/lib/aarch64-linux-gnu',
+  'usr/lib/aarch64-linux-gnu/nvidia/current',
+  'usr/lib/powerpc64le-linux-gnu',
+  'usr/lib/powerpc64le-linux-gnu/nvidia/current',
+  'usr/lib64',
+  'usr/lib',
+  'lib64',
+  'lib',
+  'usr/local/nvidia/lib64',
+] as const;
+
+const VENDOR_NVIDIA = '0x10de';
+const VENDOR_AMD = '0x1002';
+
+/** Read NVIDIA and AMD GPU facts from `paths`. Never throws; with no GPU both device lists are empty and drivers null. */
+export async function gpuFacts(paths: HostPaths): Promise<GpuFacts> {
+  const pci = await readPciDisplayDevices(paths);
+  const [nvidia, amd] = await Promise.all([nvidiaFacts(paths, pci), amdFacts(paths, pci)]);
+  return { nvidia, amd };
+}
+
+/** The version of the NVIDIA kernel module parsed from `proc/driver/nvidia/version`. */
+export interface NvidiaVersionLine {
+  /** e.g. `550.54.14`. */
+  version: string;
+  /** Open kernel module (`Open Kernel Module for x86_64`) or proprietary (`x86_64 Kernel Module`). */
+  flavour: 'open' | 'proprietary';
+  /** Architecture named on the line (`x86_64`, `aarch64`, `ppc64le`), null when not given. */
+  arch: string | null;
+}
+
+/**
+ * Parse the `NVRM version:` line of `/proc/driver/nvidia/version`, in both formats:
+ * `NVIDIA UNIX x86_64 Kernel Module  535.54.03  Tue Jun  6 …` and
+ * `NVIDIA UNIX Open Kernel Module for x86_64  550.54.14  Release Build  (…)  Thu Feb 22 …`.
+ * Returns null when there is no such line or no version on it.
+ */
+export function parseNvidiaVersionFile(text: string): NvidiaVersionLine | null {
+  const line = text.split('\n').find((l) => l.trimStart().startsWith('NVRM version:'));
+  if (line === undefined) return null;
+  const open = /\bOpen Kernel Module for\s+(\S+)\s+(\d+\.\d+(?:\.\d+)*)(?=\s|$)/.exec(line);
+  if (open?.[2]) return { version: open[2], flavour: 'open', arch: open[1] ?? null };
+  const prop = /\bNVIDIA UNIX\s+(?:(\S+)\s+)?Kernel Module\s+(\d+\.\d+(?:\.\d+)*)(?=\s|$)/.exec(line);
+  if (prop?.[2]) return { version: prop[2], flavour: 'proprietary', arch: prop[1] ?? null };
+  // Unknown wording: take the first dotted version after "Module".
+  const any = /Module\b.*?\s(\d+\.\d+(?:\.\d+)*)(?=\s|$)/.exec(line);
+  if (any?.[1]) return { version: any[1], flavour: /\bOpen\b/.test(line) ? 'open' : 'proprietary', arch: null };
+  return null;
+}
+
+/** `libcuda.so.535.261.03` → `{ library: 'libcuda', version: '535.261.03' }`; null for the soname links (`libcuda.so.1`) and others. */
+export function parseNvidiaLibraryName(name: string): { library: NvidiaLibrary['library']; version: string } | null {
+  const m = /^(libcuda|libnvidia-ml)\.so\.(\d{2,}\.\d+(?:\.\d+)?)$/.exec(name);
+  if (!m?.[1] || !m[2]) return null;
+  return { library: m[1] as NvidiaLibrary['library'], version: m[2] };
+}
+
+/** Compare dotted numeric versions (`535.54.03` < `535.104.05`). */
+export function compareDriverVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+async function nvidiaFacts(paths: HostPaths, pci: PciDevice[]): Promise<NvidiaFacts> {
+  const evidence: Evidence[] = [];
+  let driver: string | null = null;
+  let source: DriverSource | null = null;
+  let kernelModule: NvidiaFacts['kernelModule'] = null;
+
+  const versionPath = procPath(paths, 'driver/nvidia/version');
+  const versionText = await readTextEvidence('nvidia.driver', versionPath, evidence, (t) => {
+    const p = parseNvidiaVersionFile(t);
+    return p ? `kernel module ${p.version} (${p.flavour}${p.arch ? `, ${p.arch}` : ''})` : 'no version on an NVRM version line';
+  });
+  if (versionText !== null) {
+    const parsed = parseNvidiaVersionFile(versionText);
+    if (parsed) {
+      driver = parsed.version;
+      source = { kind: 'proc', path: versionPath };
+      kernelModule = parsed.flavour;
+    }
+  }
+
+  const libraries = await findNvidiaLibraries(paths, evidence);
+  if (driver === null && libraries.length > 0) {
+    // Prefer libcuda (what CUDA programs load); among several versions, the highest, and say so.
+    const pool = libraries.some((l) => l.library === 'libcuda') ? libraries.filter((l) => l.library === 'libcuda') : libraries;
+    const best = [...pool].sort((a, b) => compareDriverVersions(b.version, a.version))[0];
+    if (best) {
+      driver = best.version;
+      source = { kind: 'library', path: best.path };
+      const versions = [...new Set(libraries.map((l) => l.version))];
+      evidence.push({
+        source: 'nvidia.driver',
+        path: best.path,
+        detail: `no loaded kernel module; driver ${best.version} from library file name${versions.length > 1 ? ` (several versions present: ${versions.join(', ')})` : ''}`,
+      });
+    }
+  } else if (driver === null) {
+    evidence.push({ source: 'nvidia.driver', detail: 'no kernel module version file and no versioned libcuda/libnvidia-ml library' });
+  } else {
+    const other = libraries.filter((l) => l.version !== driver);
+    if (other.length > 0) {
+      evidence.push({
+        source: 'nvidia.driver',
+        detail: `library version differs from kernel module ${driver}: ${other.map((l) => `${l.path} (${l.version})`).join(', ')}`,
+      });
+    }
+  }
+
+  const devices = await nvidiaDevices(paths, pci, evidence);
+  return { driver, source, kernelModule, libraries, devices, evidence };
+}
+
+async function findNvidiaLibraries(paths: HostPaths, evidence: Evidence[]): Promise<NvidiaLibrary[]> {
+  const found: NvidiaLibrary[] = [];
+  const seenDirs = new Set<string>();
+  const sonameLinks: string[] = [];
+  for (const rel of NVIDIA_LIBRARY_DIRS) {
+    const dir = await resolveInRoot(paths.root, rel);
+    if (seenDirs.has(dir)) continue; // merged /usr: lib64 and usr/lib64 are one directory
+    seenDirs.add(dir);
+    const names = await listDir(dir);
+    if (names === null) continue;
+    let here = 0;
+    for (const name of names) {
+      const parsed = parseNvidiaLibraryName(name);
+      if (parsed) {
+        found.push({ ...parsed, path: join(dir, name) });
+        here++;
+      } else if (name === 'libcuda.so.1' || name === 'libnvidia-ml.so.1') {
+        sonameLinks.push(join(rel, name));
+      }
+    }
+    if (here > 0) evidence.push({ source: 'nvidia.libraries', path: dir, detail: `${here} versioned NVIDIA libraries` });
+  }
+  // Debian and alternatives-managed installs leave only `libcuda.so.1 -> /etc/alternatives/… -> …/libcuda.so.<version>`
+  // in the search path; follow such links inside the root to the versioned file.
+  if (found.length === 0) {
+    for (const rel of sonameLinks) {
+      const target = await resolveInRoot(paths.root, rel);
+      const parsed = parseNvidiaLibraryName(basename(target));
+      if (parsed && (await exists(target))) {
+        found.push({ ...parsed, path: target });
+        evidence.push({ source: 'nvidia.libraries', path: join(paths.root, rel), detail: `symlink resolves to ${target}` });
+      }
+    }
+  }
+  if (found.length === 0) {
+    evidence.push({ source: 'nvidia.libraries', path: paths.root, detail: `no libcuda.so.<version> or libnvidia-ml.so.<version> in ${NVIDIA_LIBRARY_DIRS.join(', ')}` });
+  }
+  return found;
+}
+
+/** Fields of `proc/driver/nvidia/gpus/<bus>/information`, keyed by the text before the colon. */
+export function parseKeyColonValue(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (i <= 0) continue;
+    out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+async function nvidiaDevices(paths: HostPaths, pci: PciDevice[], evidence: Evidence[]): Promise<NvidiaDevice[]> {
+  const byBus = new Map<string, NvidiaDevice>();
+  const gpusDir = procPath(paths, 'driver/nvidia/gpus');
+  const entries = await listDir(gpusDir);
+  if (entries === null) {
+    evidence.push({ source: 'nvidia.devices', path: gpusDir, detail: 'missing' });
+  }
+  for (const entry of entries ?? []) {
+    const infoPath = join(gpusDir, entry, 'information');
+    const text = await readTextEvidence('nvidia.devices', infoPath, evidence, (t) => {
+      const f = parseKeyColonValue(t);
+      return `${f['Model'] ?? 'unknown model'} at ${f['Bus Location'] ?? entry}`;
+    });
+    if (text === null) continue;
+    const f = parseKeyColonValue(text);
+    const busId = (f['Bus Location'] ?? entry).toLowerCase();
+    const uuid = f['GPU UUID'] ?? null;
+    byBus.set(busId, {
+      busId,
+      model: f['Model'] ?? null,
+      uuid: uuid && !uuid.includes('?') ? uuid : null,
+      deviceId: null,
+      pciClass: null,
+      kernelDriver: null,
+      seenIn: ['proc'],
+    });
+  }
+  for (const d of pci.filter((p) => p.vendor === VENDOR_NVIDIA)) {
+    evidence.push({ source: 'nvidia.devices', path: d.path, detail: `PCI ${d.vendor}:${d.device ?? '?'} class ${d.pciClass} driver ${d.driver ?? 'none'}` });
+    const existing = byBus.get(d.busId);
+    if (existing) {
+      existing.deviceId = d.device;
+      existing.pciClass = d.pciClass;
+      existing.kernelDriver = d.driver;
+      existing.seenIn.push('sysfs');
+    } else {
+      byBus.set(d.busId, { busId: d.busId, model: null, uuid: null, deviceId: d.device, pciClass: d.pciClass, kernelDriver: d.driver, seenIn: ['sysfs'] });
+    }
+  }
+  if (byBus.size === 0) evidence.push({ source: 'nvidia.devices', detail: 'no NVIDIA display or 3D controller found' });
+  return [...byBus.values()].sort((a, b) => a.busId.localeCompare(b.busId));
+}
+
+/** `gfx_target_version` (major*10000 + minor*100 + stepping) → LLVM target: 90010 → `gfx90a`, 110000 → `gfx1100`; null for 0. */
+export function gfxTargetName(v: number): string | null {
+  if (!Number.isInteger(v) || v <= 0) return null;
+  const major = Math.floor(v / 10000);
+  const minor = Math.floor((v % 10000) / 100);
+  const stepping = v % 100;
+  if (minor > 15 || stepping > 15) return null;
+  return `gfx${major}${minor.toString(16)}${stepping.toString(16)}`;
+}
+
+/** Parse a KFD node `properties` file (`name value` per line) into numbers. */
+export function parseKfdProperties(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+(-?\d+)\s*$/.exec(line.trim());
+    if (m?.[1] && m[2] !== undefined) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+async function amdFacts(paths: HostPaths, pci: PciDevice[]): Promise<AmdFacts> {
+  const evidence: Evidence[] = [];
+  const moduleDir = sysPath(paths, 'module/amdgpu');
+  const moduleLoaded = (await listDir(moduleDir)) !== null;
+  let driver: string | null = null;
+  if (moduleLoaded) {
+    driver = (await readTextEvidence('amd.driver', join(moduleDir, 'version'), evidence))?.trim() || null;
+    if (driver === null) evidence.push({ source: 'amd.driver', path: moduleDir, detail: 'amdgpu present without a version (in-tree driver)' });
+  } else {
+    evidence.push({ source: 'amd.driver', path: moduleDir, detail: 'missing' });
+  }
+
+  const rocmPath = await resolveInRoot(paths.root, 'opt/rocm/.info/version');
+  const rocm = (await readTextEvidence('amd.rocm', rocmPath, evidence))?.trim() || null;
+
+  const byBus = new Map<string, AmdDevice>();
+  const nodesDir = sysPath(paths, 'class/kfd/kfd/topology/nodes');
+  const nodes = await listDir(nodesDir);
+  if (nodes === null) evidence.push({ source: 'amd.devices', path: nodesDir, detail: 'missing' });
+  for (const node of nodes ?? []) {
+    if (!/^\d+$/.test(node)) continue;
+    const propsPath = join(nodesDir, node, 'properties');
+    const text = await readTextQuiet(propsPath, 1024 * 1024);
+    if (text === null) {
+      evidence.push({ source: 'amd.devices', path: propsPath, detail: 'unreadable or missing' });
+      continue;
+    }
+    const props = parseKfdProperties(text);
+    const gfx = gfxTargetName(props['gfx_target_version'] ?? 0);
+    if (gfx === null) continue; // a CPU node
+    const loc = props['location_id'] ?? 0;
+    const domain = props['domain'] ?? 0;
+    const busId = `${hex(domain, 4)}:${hex(loc >> 8, 2)}:${hex((loc >> 3) & 0x1f, 2)}.${loc & 7}`;
+    evidence.push({ source: 'amd.devices', path: propsPath, detail: `KFD node ${node}: ${gfx} at ${busId}` });
+    byBus.set(busId, {
+      busId,
+      deviceId: props['device_id'] !== undefined ? `0x${hex(props['device_id'], 4)}` : null,
+      pciClass: null,
+      kernelDriver: null,
+      gfxTarget: gfx,
+      kfdNode: Number(node),
+      seenIn: ['kfd'],
+    });
+  }
+  for (const d of pci.filter((p) => p.vendor === VENDOR_AMD)) {
+    evidence.push({ source: 'amd.devices', path: d.path, detail: `PCI ${d.vendor}:${d.device ?? '?'} class ${d.pciClass} driver ${d.driver ?? 'none'}` });
+    const existing = byBus.get(d.busId);
+    if (existing) {
+      existing.deviceId = d.device ?? existing.deviceId;
+      existing.pciClass = d.pciClass;
+      existing.kernelDriver = d.driver;
+      existing.seenIn.push('sysfs');
+    } else {
+      byBus.set(d.busId, { busId: d.busId, deviceId: d.device, pciClass: d.pciClass, kernelDriver: d.driver, gfxTarget: null, kfdNode: null, seenIn: ['sysfs'] });
+    }
+  }
+  if (byBus.size === 0) evidence.push({ source: 'amd.devices', detail: 'no AMD display device or KFD GPU node found' });
+  const devices = [...byBus.values()].sort((a, b) => a.busId.localeCompare(b.busId));
+  return { driver, moduleLoaded, rocm, devices, evidence };
+}
+
+function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+interface PciDevice {
+  busId: string;
+  path: string;
+  vendor: string;
+  device: string | null;
+  pciClass: string;
+  driver: string | null;
+}
+
+/** NVIDIA and AMD PCI functions of class 0x03 (display: VGA, XGA, 3D controller, other). */
+async function readPciDisplayDevices(paths: HostPaths): Promise<PciDevice[]> {
+  const dir = sysPath(paths, 'bus/pci/devices');
+  const names = (await listDir(dir)) ?? [];
+  const found = await Promise.all(
+    names.map(async (name): Promise<PciDevice | null> => {
+      const path = join(dir, name);
+      const vendor = (await readTextQuiet(join(path, 'vendor'), 4096))?.trim().toLowerCase();
+      if (vendor !== VENDOR_NVIDIA && vendor !== VENDOR_AMD) return null;
+      const pciClass = (await readTextQuiet(join(path, 'class'), 4096))?.trim().toLowerCase();
+      if (!pciClass || !/^0x03[0-9a-f]{4}$/.test(pciClass)) return null;
+      const device = (await readTextQuiet(join(path, 'device'), 4096))?.trim().toLowerCase() || null;
+      let driver: string | null = null;
+      try {
+        driver = basename(await readlink(join(path, 'driver')));
+      } catch {
+        driver = null;
+      }
+      return { busId: name.toLowerCase(), path, vendor, device, pciClass, driver };
+    }),
+  );
+  return found.filter((d): d is PciDevice => d !== null);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * Where the host probes read from, and the small, careful file readers they share.
+ *
+ * Every probe takes a {@link HostPaths}: the live host is `/proc`, `/sys` and `/`, but any
+ * of the three can point at a copy (a tarball of another machine's files, a test fixture),
+ * so a host can be judged from its files alone. Readers never throw for a missing file and
+ * never read more than a size cap; nothing here shells out.
+ */
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+
+/** The three trees a host probe reads: procfs, sysfs and the root filesystem. */
+export interface HostPaths {
+  /** procfs mount, normally `/proc`. */
+  proc: string;
+  /** sysfs mount, normally `/sys`. */
+  sys: string;
+  /** Root filesystem, normally `/` (library directories, `/boot`, `/etc/os-release`, `/opt/rocm`). */
+  root: string;
+}
+
+/** One piece of evidence behind a fact: what was consulted, where, and what it said. */
+export interface Evidence {
+  /** The fact this supports, e.g. `kernel.release`, `nvidia.driver`, `binfmt.qemu-aarch64`. */
+  source: string;
+  /** The file or directory read, when there was one. */
+  path?: string;
+  /** What was found: a value, `missing`, `too large`, an error message. */
+  detail?: string;
+}
+
+/** The live host's paths: `/proc`, `/sys`, `/`. */
+export function defaultHostPaths(): HostPaths {
+  return { proc: '/proc', sys: '/sys', root: '/' };
+}
+
+/** Fill the paths not given with the live host's. */
+export function hostPaths(partial: Partial<HostPaths> = {}): HostPaths {
+  const d = defaultHostPaths();
+  return {
+    proc: partial.proc ?? d.proc,
+    sys: partial.sys ?? d.sys,
+    root: partial.root ?? d.root,
+  };
+}
+
+/** True when `paths.proc` is the running kernel's `/proc`, so `node:os` answers describe the same host. */
+export function isLiveProc(paths: HostPaths): boolean {
+  return resolve(paths.proc) === '/proc';
+}
+
+/** True when all three paths are the live host's, so libraries that read fixed paths describe the same host. */
+export function isLiveHost(paths: HostPaths): boolean {
+  return isLiveProc(paths) && resolve(paths.sys) === '/sys' && resolve(paths.root) === '/';
+}
+
+/** Largest file any probe reads: 4 MiB. Procfs and sysfs files are far smaller; a bigger one is not what we expect. */
+export const MAX_READ_BYTES = 4 * 1024 * 1024;
+
+/** Outcome of {@link readCapped}. */
+export type ReadResult =
+  | { kind: 'ok'; data: Buffer }
+  | { kind: 'missing' }
+  | { kind: 'too-large'; cap: number }
+  | { kind: 'error'; message: string };
+
+/**
+ * Read a whole file, at most `cap` bytes. Works on procfs/sysfs files, whose size is reported as 0
+ * or 4096, by reading until end of file. A missing file (ENOENT, ENOTDIR) is `missing`; any other
+ * failure is `error`; never throws.
+ */
+export async function readCapped(path: string, cap: number = MAX_READ_BYTES): Promise<ReadResult> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    return failure(e);
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const want = Math.min(64 * 1024, cap + 1 - total);
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await fh.read(buf, 0, want, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > cap) return { kind: 'too-large', cap };
+    }
+    return { kind: 'ok', data: Buffer.concat(chunks, total) };
+  } catch (e) {
+    return failure(e);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+function failure(e: unknown): ReadResult {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
+  const message = e instanceof Error ? e.message : String(e);
+  return { kind: 'error', message: code ? `${code}: ${message}` : message };
+}
+
+/** Describe a failed {@link ReadResult} in a few words for an evidence entry. */
+export function describeFailure(r: Exclude<ReadResult, { kind: 'ok' }>): string {
+  switch (r.kind) {
+    case 'missing':
+      return 'missing';
+    case 'too-large':
+      return `too large (over ${r.cap} bytes), not read`;
+    case 'error':
+      return `unreadable: ${r.message}`;
+  }
+}
+
+/**
+ * Read a text file for the fact `source`, pushing one evidence entry either way.
+ * Returns the text (untrimmed) or null when the file is missing, too large or unreadable.
+ * `describe` turns the text into the evidence detail (default: the trimmed first line, shortened).
+ */
+export async function readTextEvidence(
+  source: string,
+  path: string,
+  evidence: Evidence[],
+  describe: (text: string) => string = (t) => shorten(t.trim().split('\n')[0] ?? ''),
+  cap: number = MAX_READ_BYTES,
+): Promise<string | null> {
+  const r = await readCapped(path, cap);
+  if (r.kind !== 'ok') {
+    evidence.push({ source, path, detail: describeFailure(r) });
+    return null;
+  }
+  const text = r.data.toString('utf8');
+  evidence.push({ source, path, detail: describe(text) });
+  return text;
+}
+
+/** Read a text file quietly: the text, or null for any failure. For probes that log their own evidence. */
+export async function readTextQuiet(path: string, cap: number = MAX_READ_BYTES): Promise<string | null> {
+  const r = await readCapped(path, cap);
+  return r.kind === 'ok' ? r.data.toString('utf8') : null;
+}
+
+/** List a directory's entry names, sorted; null when it is missing or unreadable. */
+export async function listDir(path: string): Promise<string[] | null> {
+  try {
+    return (await readdir(path)).sort();
+  } catch {
+    return null;
+  }
+}
+
+/** Shorten a detail string to one line of at most `max` characters. */
+export function shorten(s: string, max = 200): string {
+  const one = s.replace(/\s*\n\s*/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/** Join a procfs-relative path (`sys/kernel/osrelease`) onto `paths.proc`. */
+export function procPath(paths: HostPaths, rel: string): string {
+  return join(paths.proc, rel);
+}
+
+/** Join a sysfs-relative path (`bus/pci/devices`) onto `paths.sys`. */
+export function sysPath(paths: HostPaths, rel: string): string {
+  return join(paths.sys, rel);
+}
+
+/** Most symlinks followed while resolving one path inside a root (the kernel's own limit is 40). */
+const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * Resolve `rel` (e.g. `opt/rocm/.info/version`) inside `root` the way the host would see it:
+ * absolute symlinks are taken relative to `root`, not to the machine running the probe, and `..`
+ * never climbs above `root`. For the live root (`/`) this is plain path joining. Never throws:
+ * when a component is missing, the unresolved remainder is joined on so the caller's read reports
+ * the file as missing.
+ */
+export async function resolveInRoot(root: string, rel: string): Promise<string> {
+  const base = resolve(root);
+  if (base === '/') return resolve('/', rel);
+  const pending = rel.split('/').filter((s) => s !== '' && s !== '.');
+  const done: string[] = [];
+  let hops = 0;
+  for (let c = pending.shift(); c !== undefined; c = pending.shift()) {
+    if (c === '..') {
+      done.pop();
+      continue;
+    }
+    const here = join(base, ...done, c);
+    let isLink = false;
+    try {
+      isLink = (await lstat(here)).isSymbolicLink();
+    } catch {
+      return join(here, ...pending);
+    }
+    if (!isLink) {
+      done.push(c);
+      continue;
+    }
+    if (++hops > MAX_SYMLINK_HOPS) return join(here, ...pending);
+    let target: string;
+    try {
+      target = await readlink(here);
+    } catch {
+      return join(here, ...pending);
+    }
+    if (isAbsolute(target)) done.length = 0;
+    pending.unshift(...target.split('/').filter((s) => s !== '' && s !== '.'));
+  }
+  return join(base, ...done);
+}
