@@ -4,7 +4,7 @@ import { Transform, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { ContainerspecError, DigestMismatchError, FormatError, NotFoundError } from '../errors/index.js';
 import type { LayerLocation } from '../image/types.js';
-import { createDecompressor, detectCompression, type Compression } from './decompress.js';
+import { createDecompressor, detectCompression } from './decompress.js';
 import { FileSink } from './file-sink.js';
 import { classifyWhiteout, cleanEntryName } from './paths.js';
 import type { EntryMeta, EntryType, FileResult, LayerScan, Warning } from './types.js';
@@ -93,44 +93,37 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
   const storedHash = task.digest ? createHash('sha256') : null;
   const tarHash = !task.digest && task.diffId ? createHash('sha256') : null;
 
-  // Peek at the first bytes to pick the decoder.
-  const first = await new Promise<Buffer | null>((resolve, reject) => {
-    const onReadable = () => {
-      const c = raw.read() as Buffer | null;
-      cleanup();
-      resolve(c);
-    };
-    const onEnd = () => { cleanup(); resolve(null); };
-    const onError = (e: Error) => { cleanup(); reject(describeError(e, where)); };
-    const cleanup = () => {
-      raw.off('readable', onReadable);
-      raw.off('end', onEnd);
-      raw.off('error', onError);
-    };
-    raw.once('readable', onReadable);
-    raw.once('end', onEnd);
-    raw.once('error', onError);
-  });
-  const compression: Compression = first ? detectCompression(first) : 'none';
-  scan.compression = compression;
-  if (first) raw.unshift(first);
-
   const extract = tar.extract();
-  const decoder = createDecompressor(compression);
   let failure: ContainerspecError | null = null;
   const fail = (e: unknown) => {
     if (!failure) failure = describeError(e, where);
     extract.destroy(failure);
   };
-  const chain: Readable = raw.pipe(hashTap(storedHash, storedCount));
-  raw.on('error', fail);
-  chain.on('error', fail);
-  decoder.on('error', fail);
-  let tarStream: Readable = chain.pipe(decoder);
   const tap = hashTap(tarHash, tarCount);
   tap.on('error', fail);
-  tarStream = tarStream.pipe(tap);
-  tarStream.pipe(extract as unknown as NodeJS.WritableStream);
+  raw.on('error', fail);
+  tap.pipe(extract as unknown as NodeJS.WritableStream);
+  let decoder: Transform | null = null;
+  // Feed the stored bytes: hash them, pick the decoder from the first bytes, respect backpressure.
+  const pump = (async () => {
+    for await (const chunk of raw as AsyncIterable<Buffer>) {
+      if (failure) break;
+      storedHash?.update(chunk);
+      storedCount.n += chunk.length;
+      if (!decoder) {
+        scan.compression = detectCompression(chunk);
+        decoder = createDecompressor(scan.compression);
+        decoder.on('error', fail);
+        decoder.pipe(tap);
+      }
+      if (!decoder.write(chunk)) await new Promise<void>((res) => { decoder!.once('drain', res); decoder!.once('error', () => res()); });
+    }
+    if (!decoder) {
+      decoder = createDecompressor('none');
+      decoder.pipe(tap);
+    }
+    decoder.end();
+  })().catch(fail);
 
   const warn = (w: Warning) => scan.warnings.push(w);
   try {
@@ -188,19 +181,15 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
   } catch (e) {
     throw failure ?? describeError(e, where);
   }
-  // The tar may end before the compressed stream does (padding); drain and wait for the end.
-  await new Promise<void>((resolve, reject) => {
-    if (failure) return reject(failure);
-    if (raw.destroyed && raw.readableEnded) return resolve();
-    let done = false;
-    const finish = () => { if (!done) { done = true; resolve(); } };
-    tap.on('end', finish);
-    tap.on('close', finish);
-    tap.on('error', (e) => reject(describeError(e, where)));
-    decoder.on('error', (e) => reject(describeError(e, where)));
-    tap.resume();
-    if (tap.readableEnded) finish();
-  });
+  await pump;
+  // The tar may end before the compressed stream does (padding): wait until the decoder has seen it all.
+  if (!failure && !tap.writableFinished) {
+    await new Promise<void>((resolve) => {
+      tap.once('finish', resolve);
+      tap.once('close', resolve);
+      tap.once('error', () => resolve());
+    });
+  }
   if (failure) throw failure;
   scan.bytes = { stored: storedCount.n, tar: tarCount.n };
   if (storedHash && task.digest) {

@@ -101,11 +101,8 @@ export class ImageView {
       done.push(seg);
       const cur = done.join('/');
       const e = this.entries.get(cur);
-      if (!e) {
-        // Missing component: report what we have.
-        return { ok: false, reason: 'missing', path: [cur, ...pending].join('/') };
-      }
-      if (e.meta.type === 'symlink' && e.meta.linkname !== undefined) {
+      // A component with no entry of its own is an implicit directory (tars need not list parents).
+      if (e && e.meta.type === 'symlink' && e.meta.linkname !== undefined) {
         if (++hops > MAX_HOPS) return { ok: false, reason: 'loop', path };
         const target = e.meta.linkname;
         done.pop();

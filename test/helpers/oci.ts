@@ -1,0 +1,116 @@
+/**
+ * Build small OCI layouts in code for unit tests (ggcr's `random` in spirit): layers are real
+ * tars packed with tar-stream and compressed with real gzip / zstd.
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+
+export interface TEntry {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device';
+  content?: string | Buffer;
+  linkname?: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  pax?: Record<string, string>;
+}
+
+/** Pack entries into an uncompressed tar. */
+export async function packTar(entries: TEntry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise<void>((res, rej) => {
+    pack.on('end', res);
+    pack.on('error', rej);
+  });
+  for (const e of entries) {
+    const content = e.content === undefined ? undefined : Buffer.isBuffer(e.content) ? e.content : Buffer.from(e.content);
+    const header: tar.Headers = {
+      name: e.name,
+      type: e.type ?? 'file',
+      mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: new Date(0),
+    };
+    if (e.linkname !== undefined) header.linkname = e.linkname;
+    if (e.pax) header.pax = e.pax;
+    if (content) header.size = content.length;
+    await new Promise<void>((res, rej) => pack.entry(header, content ?? undefined, (err) => (err ? rej(err) : res())));
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+export const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+export interface LayerSpec {
+  entries: TEntry[];
+  compression?: 'gzip' | 'zstd' | 'none';
+}
+
+export interface BuiltImage {
+  dir: string;
+  manifestDigest: string;
+  configDigest: string;
+  layerDigests: string[];
+}
+
+function writeBlob(dir: string, data: Buffer | string): { digest: string; size: number } {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
+  const digest = sha256(buf);
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(join(dir, 'blobs', 'sha256', digest.slice(7)), buf);
+  return { digest, size: buf.length };
+}
+
+/** Write an OCI layout with one image. */
+export async function buildOci(
+  dir: string,
+  layers: LayerSpec[],
+  config: { architecture?: string; os?: string; variant?: string; Env?: string[]; Labels?: Record<string, string> } = {},
+): Promise<BuiltImage> {
+  mkdirSync(dir, { recursive: true });
+  const layerDescs = [];
+  const diffIds = [];
+  for (const l of layers) {
+    const t = await packTar(l.entries);
+    diffIds.push(sha256(t));
+    const c = l.compression ?? 'gzip';
+    const data = c === 'gzip' ? gzipSync(t) : c === 'zstd' ? execFileSync('zstd', ['-q', '-c'], { input: t }) : t;
+    const { digest, size } = writeBlob(dir, data);
+    const mediaType = `application/vnd.oci.image.layer.v1.tar${c === 'gzip' ? '+gzip' : c === 'zstd' ? '+zstd' : ''}`;
+    layerDescs.push({ mediaType, digest, size });
+  }
+  const cfg = {
+    architecture: config.architecture ?? 'amd64',
+    os: config.os ?? 'linux',
+    ...(config.variant ? { variant: config.variant } : {}),
+    config: { Env: config.Env ?? [], Labels: config.Labels ?? {} },
+    rootfs: { type: 'layers', diff_ids: diffIds },
+  };
+  const c = writeBlob(dir, JSON.stringify(cfg));
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size },
+    layers: layerDescs,
+  };
+  const m = writeBlob(dir, JSON.stringify(manifest));
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: manifest.mediaType, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    }),
+  );
+  return { dir, manifestDigest: m.digest, configDigest: c.digest, layerDigests: layerDescs.map((d) => d.digest) };
+}
