@@ -40,7 +40,43 @@ export function program(prog: string): Command {
         out(formatFacts(facts));
       }
     });
+  cmd
+    .command('host')
+    .description("this host's facts (or a mounted / copied host's): CPU target, kernel, libc, MPI, GPU, emulators")
+    .option('--json', 'print JSON (schemas/facts.schema.json); what check --host and match --hosts read')
+    .option('--root <dir>', 'root filesystem to read libraries and os-release from', '/')
+    .option('--proc <dir>', 'read cpuinfo, kernel and driver files from DIR instead of /proc (as NFD does with /host-proc)')
+    .option('--sys <dir>', 'read PCI devices and modules from DIR instead of /sys')
+    .option('--slow', 'also ask systeminformation (memory, virtualization; spawns processes)')
+    .option('--archspec <file>', 'microarchitectures.json to use (default: the vendored copy, or $CONTAINERSPEC_ARCHSPEC)')
+    .addHelpText('after', `
+Examples:
+  containerspec host
+  containerspec host --json > node01.json        # for check --host / match --hosts
+  containerspec host --proc /mnt/node/proc --sys /mnt/node/sys --root /mnt/node --json
+`)
+    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string }) => {
+      const { hostFacts } = await import('../host/facts.js');
+      await assertDirs([o.root, o.proc, o.sys], ['--root', '--proc', '--sys']);
+      const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec });
+      if (o.json) out(json(facts));
+      else {
+        const { formatFacts } = await import('./format-facts.js');
+        out(formatFacts(facts));
+      }
+    });
   return cmd;
+}
+
+/** A directory flag that names no directory is a usage error, not an empty host. */
+async function assertDirs(dirs: (string | undefined)[], flags: string[]): Promise<void> {
+  const { stat } = await import('node:fs/promises');
+  const { UsageError } = await import('../errors/index.js');
+  for (const [i, d] of dirs.entries()) {
+    if (d === undefined) continue;
+    const st = await stat(d).catch(() => null);
+    if (!st?.isDirectory()) throw new UsageError(`${flags[i]} ${d}: no such directory`);
+  }
 }
 
 function parsePositive(v: string, flag: string): number {

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors/index.js';
@@ -13,6 +14,8 @@ export interface DirScanOptions {
   read?: (path: string) => boolean;
   /** Stop listing after this many entries (a safety bound for host roots). */
   maxEntries?: number;
+  /** Read owner and mode of every entry (default true); false takes types from the directory listing alone (fast, for host roots). */
+  fullMetadata?: boolean;
 }
 
 function typeOf(st: Awaited<ReturnType<typeof lstat>>): EntryType {
@@ -34,6 +37,33 @@ async function readInto(file: string, sink: FileSink): Promise<void> {
     }
   } finally {
     s.destroy();
+  }
+}
+
+function direntType(d: Dirent): EntryType {
+  if (d.isFile()) return 'file';
+  if (d.isDirectory()) return 'dir';
+  if (d.isSymbolicLink()) return 'symlink';
+  if (d.isCharacterDevice()) return 'char';
+  if (d.isBlockDevice()) return 'block';
+  if (d.isFIFO()) return 'fifo';
+  return 'other';
+}
+
+async function readFileFacts(root: string, path: string, size: number, scan: LayerScan): Promise<void> {
+  const sink = new FileSink(path);
+  try {
+    await readInto(join(root, path), sink);
+    const r = sink.finish();
+    if (r) {
+      scan.results[path] = r;
+      if (r.elfError && r.elfError !== 'not an ELF file') {
+        scan.warnings.push({ code: 'corrupt-elf', message: `corrupt ELF file ${path}: ${r.elfError}`, path, layer: null });
+      }
+    }
+    scan.bytes.tar += size;
+  } catch (e) {
+    scan.warnings.push({ code: 'unreadable', message: `cannot read /${path}: ${(e as Error).message}`, path, layer: null });
   }
 }
 
@@ -63,58 +93,55 @@ export async function scanDirectory(root: string, opts: DirScanOptions = {}): Pr
     throw new NotFoundError(`no such directory: ${root}`, root);
   }
   const max = opts.maxEntries ?? Infinity;
+  const full_ = opts.fullMetadata ?? true;
   const stack: string[] = [''];
   while (stack.length) {
     const rel = stack.pop()!;
-    let names: string[];
+    let dirents: Dirent[];
     try {
-      names = (await readdir(join(root, rel))).sort();
+      dirents = (await readdir(join(root, rel), { withFileTypes: true })).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
     } catch (e) {
       scan.warnings.push({ code: 'unreadable', message: `cannot list /${rel}: ${(e as Error).message}`, path: rel, layer: null });
       continue;
     }
-    for (const name of names) {
-      if (scan.entries.length >= max) {
-        scan.warnings.push({ code: 'too-many-entries', message: `stopped after ${max} entries under ${root}`, layer: null });
-        return scan;
-      }
-      const path = rel ? `${rel}/${name}` : name;
-      const full = join(root, path);
-      let st;
-      try {
-        st = await lstat(full);
-      } catch {
-        continue;
-      }
-      const type = typeOf(st);
-      const meta: EntryMeta = { path, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0 };
-      if (type === 'symlink') {
-        try {
-          meta.linkname = await readlink(full);
-        } catch {
-          /* unreadable link: keep it dangling */
+    if (scan.entries.length + dirents.length > max) {
+      scan.warnings.push({ code: 'too-many-entries', message: `stopped after ${max} entries under ${root}`, layer: null });
+      return scan;
+    }
+    // Metadata for the whole directory at once (the awaits overlap).
+    const metas = await Promise.all(
+      dirents.map(async (d): Promise<EntryMeta | null> => {
+        const path = rel ? `${rel}/${d.name}` : d.name;
+        const full = join(root, path);
+        let meta: EntryMeta;
+        const wantsRead = d.isFile() && (!opts.read || opts.read(path));
+        if (full_ || wantsRead) {
+          const st = await lstat(full).catch(() => null);
+          if (!st) return null;
+          const type = typeOf(st);
+          meta = { path, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0 };
+        } else {
+          meta = { path, type: direntType(d), mode: 0, uid: 0, gid: 0, size: 0 };
         }
-      }
+        if (meta.type === 'symlink') {
+          const l = await readlink(full).catch(() => null);
+          if (l !== null) meta.linkname = l;
+        }
+        return meta;
+      }),
+    );
+    const reads: Promise<void>[] = [];
+    for (const meta of metas) {
+      if (!meta) continue;
+      const { path, type } = meta;
       scan.entries.push(meta);
       if (type === 'dir') {
         if (!opts.descend || opts.descend(path)) stack.push(path);
-      } else if (type === 'file' && st.size > 0 && (!opts.read || opts.read(path))) {
-        const sink = new FileSink(path);
-        try {
-          await readInto(full, sink);
-          const r = sink.finish();
-          if (r) {
-            scan.results[path] = r;
-            if (r.elfError && r.elfError !== 'not an ELF file') {
-              scan.warnings.push({ code: 'corrupt-elf', message: `corrupt ELF file ${path}: ${r.elfError}`, path, layer: null });
-            }
-          }
-          scan.bytes.tar += st.size;
-        } catch (e) {
-          scan.warnings.push({ code: 'unreadable', message: `cannot read /${path}: ${(e as Error).message}`, path, layer: null });
-        }
+      } else if (type === 'file' && meta.size > 0 && (!opts.read || opts.read(path))) {
+        reads.push(readFileFacts(root, path, meta.size, scan));
       }
     }
+    await Promise.all(reads);
   }
   return scan;
 }

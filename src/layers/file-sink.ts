@@ -5,8 +5,11 @@ import { SCAN_OVERLAP, scanRulesFor, textCap, wantsText, type ScanRule } from '.
 interface ScanState {
   rule: ScanRule;
   tail: string;
+  tailBuf?: Buffer;
   found: string[];
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Receives one regular file's bytes in order and keeps what the extractors declared:
@@ -75,20 +78,53 @@ export class FileSink {
   }
 
   private scan(chunk: Buffer): void {
-    const s = chunk.toString('latin1');
+    let s: string | null = null;
     for (const st of this.scans) {
       if (st.found.length >= st.rule.max) continue;
-      const hay = st.tail + s;
-      st.rule.pattern.lastIndex = 0;
-      for (const m of hay.matchAll(st.rule.pattern)) {
-        // A match wholly inside the overlap was already seen with the previous chunk.
-        if (m.index + m[0].length <= st.tail.length) continue;
-        const v = m[1] ?? m[0];
-        if (!st.found.includes(v)) st.found.push(v);
-        if (st.found.length >= st.rule.max) break;
+      if (st.rule.anchor) {
+        this.scanAnchored(st, chunk);
+        continue;
       }
+      s ??= chunk.toString('latin1');
+      const hay = st.tail + s;
+      this.collect(st, hay, st.tail.length);
       st.tail = hay.length > SCAN_OVERLAP ? hay.slice(hay.length - SCAN_OVERLAP) : hay;
     }
+  }
+
+  /** Regex matches in `hay`, skipping those wholly inside the first `seen` characters (already searched). */
+  private collect(st: ScanState, hay: string, seen: number): void {
+    st.rule.pattern.lastIndex = 0;
+    for (const m of hay.matchAll(st.rule.pattern)) {
+      if (m.index + m[0].length <= seen) continue;
+      const v = m[1] ?? m[0];
+      if (!st.found.includes(v)) st.found.push(v);
+      if (st.found.length >= st.rule.max) break;
+    }
+  }
+
+  /** Native search for the rule's literal, then the pattern on a window around each hit. */
+  private scanAnchored(st: ScanState, chunk: Buffer): void {
+    const win = st.rule.window ?? 256;
+    const prev = st.tailBuf ?? EMPTY;
+    const buf = prev.length ? Buffer.concat([prev, chunk]) : chunk;
+    const anchor = st.rule.anchor!;
+    let from = 0;
+    let lastEnd = 0;
+    for (;;) {
+      const i = buf.indexOf(anchor, from, 'latin1');
+      if (i < 0) break;
+      from = i + 1;
+      const start = Math.max(lastEnd, i - win);
+      const end = Math.min(buf.length, i + anchor.length + win);
+      if (end <= lastEnd) continue;
+      this.collect(st, buf.toString('latin1', Math.max(0, i - win), end), 0);
+      lastEnd = end;
+      void start;
+      if (st.found.length >= st.rule.max) return;
+    }
+    const keep = Math.min(buf.length, win * 2 + anchor.length);
+    st.tailBuf = Buffer.from(buf.subarray(buf.length - keep));
   }
 
   /** Finish and return what was kept, or null when nothing was. */

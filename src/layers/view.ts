@@ -90,30 +90,30 @@ export class ImageView {
    */
   resolve(path: string): Resolved {
     let hops = 0;
-    let pending = path.split('/').filter((s) => s !== '' && s !== '.');
-    const done: string[] = [];
+    let pending = path.split('/').reverse();
+    let cur = '';
     while (pending.length) {
-      const seg = pending.shift()!;
+      const seg = pending.pop()!;
+      if (seg === '' || seg === '.') continue;
       if (seg === '..') {
-        done.pop();
+        cur = cur.slice(0, Math.max(0, cur.lastIndexOf('/')));
         continue;
       }
-      done.push(seg);
-      const cur = done.join('/');
+      const parent = cur;
+      cur = cur ? `${cur}/${seg}` : seg;
       const e = this.entries.get(cur);
       // A component with no entry of its own is an implicit directory (tars need not list parents).
       if (e && e.meta.type === 'symlink' && e.meta.linkname !== undefined) {
         if (++hops > MAX_HOPS) return { ok: false, reason: 'loop', path };
         const target = e.meta.linkname;
-        done.pop();
-        if (target.startsWith('/')) done.length = 0;
-        pending = [...target.split('/').filter((s) => s !== '' && s !== '.'), ...pending];
+        cur = target.startsWith('/') ? '' : parent;
+        const parts = target.split('/');
+        for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!);
       }
     }
-    const final = done.join('/');
-    const entry = this.entries.get(final);
-    if (!entry) return { ok: false, reason: 'missing', path: final };
-    return { ok: true, path: final, entry };
+    const entry = this.entries.get(cur);
+    if (!entry) return { ok: false, reason: 'missing', path: cur };
+    return { ok: true, path: cur, entry };
   }
 
   /** Every entry, in path order of insertion. */

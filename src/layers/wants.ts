@@ -14,6 +14,12 @@ export interface ScanRule {
   pattern: RegExp;
   /** Stop after this many distinct matches. */
   max: number;
+  /**
+   * A literal every match contains. When set, the scanner finds it with a native byte search and
+   * runs the pattern only on a window of `window` bytes around each hit, instead of on every byte.
+   */
+  anchor?: string;
+  window?: number;
 }
 
 /** Size cap for a kept text file. */
@@ -56,7 +62,9 @@ export const SCAN_RULES: readonly ScanRule[] = [
     id: 'glibc-banner',
     path: new RegExp(`${LIB}(?:libc\\.so\\.6|libc-2\\.\\d+\\.so)$`),
     pattern: /GNU C Library[^\n\0]{0,120}? release version (\d+\.\d+(?:\.\d+)?)/g,
-    max: 2,
+    max: 1,
+    anchor: 'GNU C Library',
+    window: 200,
   },
   {
     // Open MPI keeps its version as a standalone string next to the "Open MPI" ident:
@@ -65,6 +73,8 @@ export const SCAN_RULES: readonly ScanRule[] = [
     path: new RegExp(`${LIB}libmpi\\.so[.0-9]*$`),
     pattern: /(?:\0v|Open MPI v)(\d+\.\d+(?:\.\d+)?(?:[a-z]+\d*)?)(?:\0Open MPI\0|[,\s])/g,
     max: 4,
+    anchor: 'Open MPI',
+    window: 64,
   },
   {
     // MPICH keeps MPII_Version_string after the build date: "Thu Apr  7 12:34:45 CDT 2022\0" "4.0.2\0";

@@ -1,0 +1,180 @@
+import { machine as osMachine } from 'node:os';
+import { detectTarget, inferMachine, loadArchspec, parseCpuinfo } from '../arch/index.js';
+import { maxCudaForDriver } from '../gpu/cuda-table.js';
+import { MACHINE_TO_OCI } from '../image/platform.js';
+import { factsFromView } from '../inspect.js';
+import { scanDirectory } from '../layers/dir-scan.js';
+import { baseOf } from '../layers/paths.js';
+import { ImageView } from '../layers/view.js';
+import { scanRulesFor, wantsText } from '../layers/wants.js';
+import { emptyFacts } from '../model/empty.js';
+import type { Facts } from '../model/facts.js';
+import { binfmtEmulators } from './binfmt.js';
+import { gpuFacts } from './gpu.js';
+import { kernelFacts } from './kernel.js';
+import { hostPaths, isLiveProc, procPath, readTextQuiet, type HostPaths } from './paths.js';
+import { systemFacts } from './system.js';
+
+/** Options for {@link hostFacts}. */
+export interface HostOptions {
+  /** Root filesystem to read libraries and os-release from (default `/`). */
+  root?: string | undefined;
+  /** procfs copy or mount (default `/proc`). */
+  proc?: string | undefined;
+  /** sysfs copy or mount (default `/sys`). */
+  sys?: string | undefined;
+  /** Also ask systeminformation (slower: spawns processes). */
+  slow?: boolean | undefined;
+  /** A microarchitectures.json to use instead of the vendored one. */
+  archspec?: string | undefined;
+}
+
+/** Library directories read on a host root, relative to it. Subdirectories one level down are read too (nvidia/current, openmpi/lib). */
+const LIB_DIRS = [
+  'lib', 'lib64', 'usr/lib', 'usr/lib64', 'usr/local/lib', 'usr/local/lib64',
+  'usr/lib/x86_64-linux-gnu', 'usr/lib/aarch64-linux-gnu', 'usr/lib/powerpc64le-linux-gnu', 'usr/lib/riscv64-linux-gnu', 'usr/lib/s390x-linux-gnu',
+  'lib/x86_64-linux-gnu', 'lib/aarch64-linux-gnu', 'lib/powerpc64le-linux-gnu',
+  'usr/local/cuda/lib64', 'usr/local/cuda/compat', 'usr/local/nvidia/lib64', 'opt/cray/pe/lib64',
+];
+
+/** Files on a host root whose content the extractors read: libc, MPI, CUDA libraries and the kept text files. */
+const HOST_CONTENT = /^(?:libc\.so\.6|libc-2\.\d+\.so|ld-musl-.*|libmpi(?:ch|_cray|_abi)?\.so[.0-9]*|libcudart\.so[.0-9]*)$/;
+
+/** Extra library directories named by ld.so.conf (and its includes) and environment-modules modulefiles. */
+async function extraLibDirs(root: string): Promise<string[]> {
+  const dirs = new Set<string>();
+  const read = (p: string) => readTextQuiet(`${root.replace(/\/$/, '')}/${p}`, 1024 * 1024);
+  const conf = await read('etc/ld.so.conf');
+  const lines = (conf ?? '').split('\n');
+  const { readdir } = await import('node:fs/promises');
+  let includes: string[] = [];
+  try {
+    includes = (await readdir(`${root}/etc/ld.so.conf.d`)).filter((n) => n.endsWith('.conf')).map((n) => `etc/ld.so.conf.d/${n}`);
+  } catch {
+    /* none */
+  }
+  for (const inc of includes) lines.push(...((await read(inc)) ?? '').split('\n'));
+  for (const l of lines) {
+    const t = l.replace(/#.*/, '').trim();
+    if (t.startsWith('/') && !t.includes('*')) dirs.add(t.replace(/^\/+|\/+$/g, ''));
+  }
+  // environment-modules: directories listed in modulespath, and prepend-path LD_LIBRARY_PATH in modulefiles
+  const modulespath = (await read('etc/environment-modules/modulespath')) ?? '';
+  for (const l of modulespath.split(/[\n:]/)) {
+    const t = l.replace(/#.*/, '').trim();
+    if (!t.startsWith('/')) continue;
+    try {
+      for (const name of await readdir(`${root}${t}`, { recursive: true } as { recursive: true })) {
+        const text = await read(`${t.replace(/^\//, '')}/${String(name)}`);
+        for (const m of (text ?? '').matchAll(/(?:prepend|append)-path\s+LD_LIBRARY_PATH\s+(\/\S+)/g)) dirs.add(m[1]!.replace(/^\/+|\/+$/g, ''));
+      }
+    } catch {
+      /* unreadable module dir */
+    }
+  }
+  return [...dirs];
+}
+
+/** The machine name: proc/sys/kernel/arch when present, the live uname on the real host, else inferred from cpuinfo. */
+function machineOf(paths: HostPaths, kernelMachine: string | null, cpuinfo: string | null): { machine: string | null; source: string } {
+  if (kernelMachine) return { machine: kernelMachine, source: 'proc/sys/kernel/arch' };
+  if (isLiveProc(paths)) return { machine: osMachine(), source: 'uname' };
+  const m = cpuinfo ? inferMachine(cpuinfo) : null;
+  return { machine: m, source: 'inferred from cpuinfo' };
+}
+
+/**
+ * Host facts: the same extractors as for images over the host's root filesystem (libc, MPI,
+ * GPU libraries, os-release), plus live probes: CPU microarchitecture (archspec), kernel,
+ * NVIDIA/AMD GPU, binfmt emulators, and system basics. Never throws for a missing source.
+ */
+export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
+  const paths = hostPaths({
+    ...(opts.root ? { root: opts.root } : {}),
+    ...(opts.proc ? { proc: opts.proc } : {}),
+    ...(opts.sys ? { sys: opts.sys } : {}),
+  });
+  const spec = loadArchspec(opts.archspec);
+  const extra = await extraLibDirs(paths.root);
+  const libDirs = new Set([...LIB_DIRS, ...extra]);
+  const wanted = new Set<string>(['etc', 'usr', 'usr/lib', 'var', 'var/lib', 'var/lib/dpkg', 'lib', 'usr/local', 'opt']);
+  // Below a library directory, only MPI / NVIDIA / CUDA subdirectories (openmpi/lib, nvidia/current).
+  const isLibDir = (p: string): boolean => {
+    if (libDirs.has(p)) return true;
+    const parent = p.slice(0, p.lastIndexOf('/'));
+    return /(?:mpi|mpich|nvidia|cuda|current|lib|lib64)$/i.test(baseOf(p)) && (libDirs.has(parent) || isLibDir(parent));
+  };
+  const ancestors = new Set<string>();
+  for (const d of libDirs) for (let i = d.indexOf('/'); i > 0; i = d.indexOf('/', i + 1)) ancestors.add(d.slice(0, i));
+  const [scan, kernel, gpu, binfmt, system, cpuinfo] = await Promise.all([
+    scanDirectory(paths.root, {
+      descend: (p) => wanted.has(p) || ancestors.has(p) || isLibDir(p) || p === 'etc/ld.so.conf.d',
+      read: (p) => wantsText(p) || HOST_CONTENT.test(baseOf(p)) || scanRulesFor(p).length > 0,
+      maxEntries: 200_000,
+      fullMetadata: false,
+    }),
+    kernelFacts(paths),
+    gpuFacts(paths),
+    binfmtEmulators(paths),
+    systemFacts({ slow: Boolean(opts.slow), paths }),
+    readTextQuiet(procPath(paths, 'cpuinfo')),
+  ]);
+  const view = ImageView.fromScans([scan]);
+  const m = machineOf(paths, kernel.machine, cpuinfo);
+  const facts = emptyFacts('host', system.hostname ?? 'host');
+  factsFromView(view, facts, null);
+  // ELF counts on a host are about its libraries; the platform comes from the machine.
+  const arch = m.machine ? (MACHINE_TO_OCI[m.machine] ?? m.machine) : facts.platform.architecture;
+  facts.platform = {
+    os: 'linux',
+    architecture: arch,
+    variant: arch === 'arm64' ? 'v8' : null,
+    evidence: [{ source: m.source, detail: m.machine ?? 'unknown' }],
+  };
+  facts.warnings = facts.warnings.filter((w) => w.code !== 'arch-mismatch');
+  facts.requires = emptyFacts('host', '').requires;
+  facts.stats.layers = 0;
+  if (cpuinfo && m.machine) {
+    const kv = parseCpuinfo(cpuinfo);
+    const target = detectTarget(spec, cpuinfo, m.machine);
+    facts.cpu = {
+      microarch: target,
+      vendor: kv.vendor_id ?? kv['CPU implementer'] ?? null,
+      family: spec.has(target) ? spec.family(target) : m.machine,
+      model: kv['model name'] ?? kv.cpu ?? kv.uarch ?? null,
+      features: (kv.flags ?? kv.Features ?? '').split(/\s+/).filter(Boolean),
+      cores: system.cpu.logical,
+      evidence: [{ source: 'proc', path: procPath(paths, 'cpuinfo'), detail: `archspec ${spec.source}` }],
+    };
+  } else {
+    facts.cpu.cores = system.cpu.logical;
+    facts.warnings.push({ code: 'no-cpuinfo', message: `no cpuinfo at ${procPath(paths, 'cpuinfo')}: the CPU microarchitecture is unknown` });
+  }
+  facts.kernel = {
+    release: kernel.release,
+    version: kernel.version,
+    machine: m.machine,
+    cmdline: kernel.cmdline,
+    configSource: kernel.config?.path ?? null,
+    config: kernel.config?.options ?? null,
+    modules: kernel.modules,
+    sysctls: kernel.sysctls,
+    userNamespaces: kernel.userNamespaces,
+    evidence: kernel.evidence,
+  };
+  const nv = gpu.nvidia;
+  facts.gpu = {
+    driver: nv.driver,
+    cudaMax: nv.driver ? maxCudaForDriver(nv.driver) : null,
+    devices: [
+      ...nv.devices.map((d) => ({ vendor: 'nvidia', model: d.model, id: d.deviceId, bus: d.busId })),
+      ...gpu.amd.devices.map((d) => ({ vendor: 'amd', model: d.gfxTarget, id: d.deviceId, bus: d.busId })),
+    ],
+    rocm: gpu.amd.rocm,
+    evidence: [...nv.evidence, ...gpu.amd.evidence],
+  };
+  facts.emulators = binfmt.emulators.map((e) => ({ name: e.name, architecture: e.arch, interpreter: e.interpreter, flags: e.flags }));
+  if (opts.slow) facts.system = system as unknown as Record<string, unknown>;
+  else facts.system = { hostname: system.hostname, memTotalBytes: system.memTotalBytes, cpu: system.cpu, virtualization: system.virtualization };
+  return facts;
+}
