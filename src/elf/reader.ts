@@ -51,6 +51,13 @@ interface Keep {
   parts: Uint8Array[];
 }
 
+/** A copy of `u8[a, b)` (Buffer#slice would return a view of the caller's chunk). */
+function copy(u8: Uint8Array, a: number, b: number): Uint8Array {
+  const out = new Uint8Array(b - a);
+  out.set(u8.subarray(a, b));
+  return out;
+}
+
 function merged(k: Keep): Piece {
   if (k.parts.length > 1) {
     const data = new Uint8Array(k.have);
@@ -229,7 +236,7 @@ export class ElfCollector {
       const s = Math.max(k.start, start);
       const e = Math.min(k.end, stop);
       if (s < e && s === k.from + k.have) {
-        k.parts.push(piece.slice(s - start, e - start));
+        k.parts.push(copy(piece, s - start, e - start));
         k.have += e - s;
         this.keptInRanges += e - s;
       }

@@ -116,7 +116,20 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
         decoder.on('error', fail);
         decoder.pipe(tap);
       }
-      if (!decoder.write(chunk)) await new Promise<void>((res) => { decoder!.once('drain', res); decoder!.once('error', () => res()); });
+      if (!decoder.write(chunk)) {
+        const d = decoder;
+        await new Promise<void>((res) => {
+          const done = () => {
+            d.off('drain', done);
+            d.off('error', done);
+            d.off('close', done);
+            res();
+          };
+          d.on('drain', done);
+          d.on('error', done);
+          d.on('close', done);
+        });
+      }
     }
     if (!decoder) {
       decoder = createDecompressor('none');
