@@ -21,6 +21,8 @@ export interface InspectOptions {
   platform?: string | undefined;
   /** Layers streamed at once; default: the number of cores. */
   parallel?: number | undefined;
+  /** False when `platform` is only a default (the host's): a single-platform image of another arch is then inspected, not refused. */
+  explicitPlatform?: boolean | undefined;
 }
 
 /** Parse a config's `Env` list (`KEY=VALUE`). */
@@ -63,10 +65,23 @@ export function factsFromView(view: ImageView, facts: Facts, image: Pick<Image, 
   facts.warnings.push(...view.warnings, ...plat.warnings, ...checkLabels(labels, libc.facts, mpi, cuda));
   let files = 0;
   let elfFiles = 0;
-  for (const [, e] of view.all()) {
+  const sonames = new Set<string>();
+  for (const [path, e] of view.all()) {
     if (e.meta.type === 'file' || e.meta.type === 'hardlink') files++;
-    if (e.result?.elf) elfFiles++;
+    const elf = e.result?.elf;
+    if (elf) {
+      elfFiles++;
+      if (elf.type === 'dyn' && /\.so(?:\.|$)/.test(path)) sonames.add(elf.soname ?? path.slice(path.lastIndexOf('/') + 1));
+    }
   }
+  // Symlinks named like libraries (libfoo.so.1 -> libfoo.so.1.2.3) are what the loader finds too.
+  for (const [path, e] of view.all()) {
+    if (e.meta.type === 'symlink' && /\.so(?:\.\d+)*$/.test(path)) {
+      const r = view.resolve(path);
+      if (r.ok && r.entry.result?.elf) sonames.add(path.slice(path.lastIndexOf('/') + 1));
+    }
+  }
+  if (facts.kind === 'image') facts.sonames = [...sonames].sort();
   facts.stats.files = files;
   facts.stats.elfFiles = elfFiles;
   return facts;
@@ -94,7 +109,7 @@ export function imageFacts(image: Image, scans: LayerScan[]): Facts {
  * Throws a ContainerspecError for bad input (exit status 2 in the CLI).
  */
 export async function inspect(ref: string, opts: InspectOptions = {}): Promise<Facts> {
-  const image = await openImage(ref, { platform: opts.platform });
+  const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform });
   const scans = await readLayers(image, opts.parallel !== undefined ? { parallel: opts.parallel } : {});
   return imageFacts(image, scans);
 }

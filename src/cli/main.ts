@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './errors.js';
+import { SET_KEYS, parseSets } from '../check/overrides.js';
+import { normaliseArch } from '../image/platform.js';
 import { json, out } from './output.js';
 
 const INSPECT_EXAMPLES = `
@@ -65,7 +67,84 @@ Examples:
         out(formatFacts(facts));
       }
     });
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  cmd
+    .command('check')
+    .description('can IMAGE run on this host (or a host facts file), and how well? exit 0 compatible, 1 incompatible, 2 error, 3 cannot tell')
+    .argument('<image>', 'image reference (as for inspect)')
+    .option('--host <file>', 'host facts JSON from "containerspec host --json" (default: this host)')
+    .option('--set <key=value>', 'override a host fact for a what-if check (repeatable)', collect, [])
+    .option('--bind <path>', 'a host library to bind-mount into the image: is it usable there? (repeatable)', collect, [])
+    .option('--history <file>', 'host facts JSON of an earlier successful run, for provenance drift (repeatable)', collect, [])
+    .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: the host's)")
+    .option('--json', 'print the report as JSON (schemas/report.schema.json)')
+    .addHelpText('after', `
+--set keys:
+${Object.entries(SET_KEYS).map(([k, v]) => `  ${k.padEnd(12)} ${v}`).join('\n')}
+
+Examples:
+  can-i-run oci:./lammps                                   # before sbatch, on the login node
+  can-i-run oci:./lammps --host gpu-node.json --json       # for a scheduler
+  can-i-run oci:./cuda-app --set cuda.driver=535.54.03     # what if the driver were 535?
+  can-i-run oci:./mpi-app --set mpi=openmpi@4.1.4 --bind /usr/lib64/libfabric.so.1
+`)
+    .action(async (image: string, o: { host?: string; set: string[]; bind: string[]; history: string[]; platform?: string; json?: boolean }) => {
+      const sets = parseSets(o.set);
+      const { check, readHostFacts } = await import('../check/check.js');
+      const host = o.host ? await readHostFacts(o.host) : await (await import('../host/facts.js')).hostFacts();
+      const history = [];
+      for (const h of o.history) history.push(await readHostFacts(h));
+      const arch = sets.arch ? normaliseArch(sets.arch) : host.platform.architecture;
+      const platform = o.platform ?? (arch ? `linux/${arch}` : undefined);
+      const { inspect } = await import('../inspect.js');
+      const facts = await inspect(image, { platform, explicitPlatform: Boolean(o.platform) });
+      const report = await check(facts, host, { set: sets, bind: o.bind, history });
+      if (o.json) out(json(report));
+      else out((await import('./format-report.js')).formatReport(report));
+      process.exitCode = report.verdict === 'compatible' ? 0 : report.verdict === 'incompatible' ? 1 : 3;
+    });
+  cmd
+    .command('match')
+    .description('the compatibility matrix of images on hosts, with the best host for each image and the best image for each host')
+    .requiredOption('--hosts <files...>', 'host facts JSON files (containerspec host --json)')
+    .requiredOption('--images <refs...>', 'image references, or image facts JSON files (containerspec inspect --json)')
+    .option('--json', 'print JSON (schemas/match.schema.json)')
+    .addHelpText('after', `
+Examples:
+  containerspec match --hosts nodes/*.json --images oci:./app-v1 oci:./app-v2
+  containerspec match --hosts a.json b.json --images app.facts.json --json
+`)
+    .action(async (o: { hosts: string[]; images: string[]; json?: boolean }) => {
+      const { readHostFacts } = await import('../check/check.js');
+      const { match, matchToJson } = await import('../check/match.js');
+      const hosts = [];
+      for (const h of o.hosts) hosts.push(await readHostFacts(h));
+      const images = [];
+      for (const ref of o.images) images.push(await loadImageFacts(ref));
+      const m = match(hosts, images);
+      if (o.json) out(json(matchToJson(m)));
+      else out((await import('./format-report.js')).formatMatch(m));
+    });
   return cmd;
+}
+
+/** An image argument to match: a facts JSON file (from inspect --json) or an image reference. */
+async function loadImageFacts(ref: string) {
+  if (/\.json$/.test(ref) && !/^[a-z-]+:/.test(ref)) {
+    const { readFile } = await import('node:fs/promises');
+    const { parseJson } = await import('../image/blob-store.js');
+    const { assertValid } = await import('../check/validate.js');
+    const { FactsError, NotFoundError } = await import('../errors/index.js');
+    const data = await readFile(ref).catch(() => {
+      throw new NotFoundError(`image facts file ${ref}: no such file`, ref);
+    });
+    const f = parseJson(data, `image facts file ${ref}`) as { kind?: string };
+    if (f?.kind !== 'image') throw new FactsError(`image facts file ${ref}: not image facts (make one with "containerspec inspect IMAGE --json")`);
+    await assertValid('facts', f, `image facts file ${ref}`);
+    return f as import('../model/facts.js').Facts;
+  }
+  const { inspect } = await import('../inspect.js');
+  return inspect(ref);
 }
 
 /** A directory flag that names no directory is a usage error, not an empty host. */

@@ -11,6 +11,8 @@ import type { Image } from './types.js';
 export interface OpenOptions {
   /** `os/arch[/variant]`; default: the host's. */
   platform?: string | undefined;
+  /** Whether the user named the platform (default: true when `platform` is given). */
+  explicitPlatform?: boolean | undefined;
 }
 
 async function mustExist(path: string, ref: string, kind: 'file' | 'dir'): Promise<void> {
@@ -33,7 +35,7 @@ export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Im
   const resolve: ResolveOptions = {
     tag: r.tag,
     platform: opts.platform ? parsePlatform(opts.platform) : hostPlatform(),
-    explicitPlatform: Boolean(opts.platform),
+    explicitPlatform: opts.explicitPlatform ?? Boolean(opts.platform),
     ref,
     transport: r.transport,
   };

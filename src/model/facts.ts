@@ -189,6 +189,8 @@ export interface Facts {
   env: Record<string, string>;
   permissions: PermissionFacts | null;
   requires: Requirements;
+  /** Sonames (or file names) of the shared libraries present, sorted: what a bind-mounted library's DT_NEEDED can find. */
+  sonames?: string[];
   /** Summary counts of what was read. */
   stats: { files: number; elfFiles: number; layers: number; bytes: number };
   warnings: FactWarning[];

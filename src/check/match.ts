@@ -1,0 +1,97 @@
+import { loadArchspec, type Archspec } from '../arch/index.js';
+import type { Facts } from '../model/facts.js';
+import { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './compile.js';
+import { scorePair } from './rules.js';
+
+/** Version of the match JSON (`schemas/match.schema.json`). */
+export const MATCH_SCHEMA_VERSION = '1.0';
+
+/** One cell of the matrix as JSON shows it. */
+export interface MatchCell {
+  verdict: 'compatible' | 'incompatible' | 'unknown';
+  score: number;
+}
+
+/** The compatibility matrix of many images on many hosts. */
+export interface MatchResult {
+  schemaVersion: string;
+  hosts: string[];
+  images: string[];
+  /** Raw scores, one row per image (length = hosts): 0..100 compatible, -1 incompatible, -2-score unknown. */
+  scores: Int16Array[];
+  /** For each image, the best host (highest score among compatible hosts, then unknown ones), or null. */
+  bestHostForImage: { image: string; host: string | null; score: number | null; verdict: MatchCell['verdict'] }[];
+  /** For each host, the best image, or null. */
+  bestImageForHost: { host: string; image: string | null; score: number | null; verdict: MatchCell['verdict'] }[];
+}
+
+/** Decode a raw score. */
+export function cell(raw: number): MatchCell {
+  if (raw === -1) return { verdict: 'incompatible', score: 0 };
+  if (raw <= -2) return { verdict: 'unknown', score: -2 - raw };
+  return { verdict: 'compatible', score: raw };
+}
+
+/** Rank raw scores: compatible by score, then unknown by score, then incompatible. */
+function rank(raw: number): number {
+  if (raw >= 0) return 1000 + raw;
+  if (raw <= -2) return 500 + (-2 - raw);
+  return 0;
+}
+
+/** Options for {@link matchPrepared}. */
+export interface MatchOptions {
+  archspec?: Archspec;
+}
+
+/**
+ * Score every image on every host with pre-compiled inputs (the hot path: no allocation per
+ * pair; rule results that depend only on a host's GPU, MPI or CPU profile are cached per image).
+ */
+export function matchPrepared(images: CompiledImage[], hosts: PreparedHost[], spec: Archspec = loadArchspec()): Int16Array[] {
+  const rows: Int16Array[] = [];
+  for (const ci of images) {
+    const row = new Int16Array(hosts.length);
+    for (let h = 0; h < hosts.length; h++) row[h] = scorePair(ci, hosts[h]!, spec);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/**
+ * The compatibility matrix with scores, the best host for each image and the best image for
+ * each host. Images compile once; scoring one more host is cheap.
+ */
+export function match(hosts: Facts[], images: Facts[], opts: MatchOptions = {}): MatchResult {
+  const spec = opts.archspec ?? loadArchspec();
+  const ph = hosts.map((h) => prepareHost(h, spec));
+  const ci = images.map((i) => compileImage(i, spec));
+  const scores = matchPrepared(ci, ph, spec);
+  const hostNames = hosts.map((h) => h.name);
+  const imageNames = images.map((i) => i.name);
+  const bestHostForImage = scores.map((row, i) => {
+    let best = -1;
+    for (let h = 0; h < row.length; h++) if (best < 0 || rank(row[h]!) > rank(row[best]!)) best = h;
+    const c = best >= 0 && rank(row[best]!) > 0 ? cell(row[best]!) : null;
+    return { image: imageNames[i]!, host: c ? hostNames[best]! : null, score: c ? c.score : null, verdict: c ? c.verdict : 'incompatible' as const };
+  });
+  const bestImageForHost = hostNames.map((name, h) => {
+    let best = -1;
+    for (let i = 0; i < scores.length; i++) if (best < 0 || rank(scores[i]![h]!) > rank(scores[best]![h]!)) best = i;
+    const c = best >= 0 && rank(scores[best]![h]!) > 0 ? cell(scores[best]![h]!) : null;
+    return { host: name, image: c ? imageNames[best]! : null, score: c ? c.score : null, verdict: c ? c.verdict : 'incompatible' as const };
+  });
+  return { schemaVersion: MATCH_SCHEMA_VERSION, hosts: hostNames, images: imageNames, scores, bestHostForImage, bestImageForHost };
+}
+
+/** JSON form of a match result (cells decoded). */
+export function matchToJson(m: MatchResult): unknown {
+  return {
+    schemaVersion: m.schemaVersion,
+    hosts: m.hosts,
+    images: m.images,
+    matrix: m.scores.map((row) => Array.from(row, cell)),
+    bestHostForImage: m.bestHostForImage,
+    bestImageForHost: m.bestImageForHost,
+  };
+}

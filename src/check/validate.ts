@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { FactsError } from '../errors/index.js';
+
+type Validator = ((data: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
+const cache = new Map<string, Validator>();
+
+/** Compile (once) and return a validator for one of the project's schemas. */
+export async function validator(name: 'facts' | 'report' | 'match'): Promise<Validator> {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const mod = (await import('ajv')) as unknown as { default: new (o: object) => { compile(s: object): Validator } };
+  const Ajv = mod.default;
+  const schema = JSON.parse(readFileSync(new URL(`../../schemas/${name}.schema.json`, import.meta.url), 'utf8')) as object;
+  const v = new Ajv({ allErrors: true, strict: false }).compile(schema);
+  cache.set(name, v);
+  return v;
+}
+
+/** Validate data against a schema; throws FactsError naming the first problems and where. */
+export async function assertValid(name: 'facts' | 'report' | 'match', data: unknown, where: string): Promise<void> {
+  const v = await validator(name);
+  if (!v(data)) {
+    const errs = (v.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim());
+    throw new FactsError(`${where} is not valid ${name} JSON: ${errs.join('; ')}`);
+  }
+}

@@ -1,0 +1,39 @@
+import type { Report } from '../model/report.js';
+import type { MatchResult } from '../check/match.js';
+import { cell } from '../check/match.js';
+import { table } from './output.js';
+
+const ORDER = { fail: 0, unknown: 1, warn: 2, pass: 3 } as const;
+
+/** Human output of a report: one line per check, failures first, each with what to do. */
+export function formatReport(r: Report): string {
+  const head = `${r.image.name} on ${r.host.name}: ${r.verdict.toUpperCase()}${r.verdict === 'incompatible' ? '' : ` (score ${r.score}/100)`}\n`;
+  const checks = [...r.checks].sort((a, b) => ORDER[a.status] - ORDER[b.status]);
+  let s = head;
+  for (const c of checks) {
+    s += `  ${c.status.toUpperCase().padEnd(7)} ${c.id.padEnd(10)} ${c.message}${c.required || c.status === 'pass' ? '' : ' (advisory)'}\n`;
+    if (c.fix) s += `  ${''.padEnd(7)} ${''.padEnd(10)} -> ${c.fix}\n`;
+  }
+  const set = Object.entries(r.host.overrides);
+  if (set.length) s += `  (what-if: ${set.map(([k, v]) => `${k}=${v}`).join(', ')})\n`;
+  return s;
+}
+
+/** Human output of a match: the matrix, then the best pairs. */
+export function formatMatch(m: MatchResult): string {
+  const short = (s: string) => (s.length > 28 ? `…${s.slice(-27)}` : s);
+  const rows: string[][] = [['image \\ host', ...m.hosts.map(short)]];
+  m.scores.forEach((row, i) => {
+    rows.push([short(m.images[i]!), ...Array.from(row, (raw) => {
+      const c = cell(raw);
+      return c.verdict === 'incompatible' ? '-' : c.verdict === 'unknown' ? `?${c.score}` : String(c.score);
+    })]);
+  });
+  let s = table(rows);
+  s += '\nbest host for each image:\n';
+  s += table(m.bestHostForImage.map((b) => [`  ${b.image}`, b.host ? `${b.host} (${b.verdict === 'unknown' ? '?' : ''}${b.score})` : 'none compatible']));
+  s += 'best image for each host:\n';
+  s += table(m.bestImageForHost.map((b) => [`  ${b.host}`, b.image ? `${b.image} (${b.verdict === 'unknown' ? '?' : ''}${b.score})` : 'none compatible']));
+  s += '(scores 0-100; - incompatible; ?N cannot tell, N if the unknown facts turn out fine)\n';
+  return s;
+}

@@ -1,0 +1,40 @@
+import type { Evidence } from './facts.js';
+
+/** Version of the report JSON this code writes (`schemas/report.schema.json`). */
+export const REPORT_SCHEMA_VERSION = '1.0';
+
+/** Check ids. */
+export type CheckId = 'arch' | 'microarch' | 'kernel' | 'libc' | 'gpu' | 'mpi' | 'bind' | 'provenance';
+
+/** The four outcomes: unknown is honest, never a disguised pass. */
+export type CheckStatus = 'pass' | 'fail' | 'warn' | 'unknown';
+
+/** One check of a report. */
+export interface Check {
+  id: CheckId;
+  status: CheckStatus;
+  /** A required check that fails makes the image incompatible; one that is unknown makes the verdict unknown. */
+  required: boolean;
+  /** What was found, in one sentence. */
+  message: string;
+  /** What to do about it (failures and warnings). */
+  fix?: string;
+  /** Points this check takes off the score. */
+  penalty: number;
+  /** The host side's value. */
+  host: unknown;
+  /** The image side's value. */
+  image: unknown;
+  evidence: Evidence[];
+}
+
+/** The compatibility report of one image on one host. */
+export interface Report {
+  schemaVersion: string;
+  verdict: 'compatible' | 'incompatible' | 'unknown';
+  /** 0..100: 0 when incompatible; otherwise 100 minus the checks' penalties (README: "The score"). */
+  score: number;
+  image: { name: string; digest: string | null; platform: string | null };
+  host: { name: string; overrides: Record<string, string> };
+  checks: Check[];
+}
