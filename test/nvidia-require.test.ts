@@ -233,17 +233,3 @@ describe('describeRequirement', () => {
     expect(describeRequirement(req!)).toBe('compute capability >= 8.0 and brand other than geforce; or driver >= 500 and driver < 600');
   });
 });
-
-describe('speed', () => {
-  it('evaluates a million image/host pairs quickly', () => {
-    const reqs = parseRequirements({ NVIDIA_REQUIRE_CUDA: CUDA_12_4 });
-    const hosts = [host('550.54.14'), host('535.104.05', 'tesla'), host('535.104.05'), host('520.61.05', 'geforce')].map(prepareHost);
-    const t0 = performance.now();
-    let passes = 0;
-    for (let i = 0; i < 1_000_000; i++) if (evaluateRequirements(reqs, hosts[i & 3]!).status === 'pass') passes++;
-    const ms = performance.now() - t0;
-    expect(passes).toBe(500_000);
-    expect(ms).toBeLessThan(20_000);
-    console.log(`1e6 evaluations (half pass, a quarter each unknown/fail): ${ms.toFixed(0)} ms`);
-  });
-});
