@@ -12,6 +12,7 @@ import type { Facts } from '../model/facts.js';
 import { binfmtEmulators } from './binfmt.js';
 import { gpuFacts } from './gpu.js';
 import { kernelFacts } from './kernel.js';
+import { ldCacheDirs } from './ldcache.js';
 import { hostPaths, isLiveProc, procPath, readTextQuiet, type HostPaths } from './paths.js';
 import { systemFacts } from './system.js';
 
@@ -40,7 +41,7 @@ const LIB_DIRS = [
 /** Files on a host root whose content the extractors read: libc, MPI, CUDA libraries and the kept text files. */
 const HOST_CONTENT = /^(?:libc\.so\.6|libc-2\.\d+\.so|ld-musl-.*|libmpi(?:ch|_cray|_abi)?\.so[.0-9]*|libcudart\.so[.0-9]*)$/;
 
-/** Extra library directories named by ld.so.conf (and its includes) and environment-modules modulefiles. */
+/** Extra library directories named by ld.so.conf (and its includes) and environment-modules modulefiles (the loader cache is read by ldCacheDirs). */
 async function extraLibDirs(root: string): Promise<string[]> {
   const dirs = new Set<string>();
   const read = (p: string) => readTextQuiet(`${root.replace(/\/$/, '')}/${p}`, 1024 * 1024);
@@ -95,8 +96,8 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
     ...(opts.sys ? { sys: opts.sys } : {}),
   });
   const spec = loadArchspec(opts.archspec);
-  const extra = await extraLibDirs(paths.root);
-  const libDirs = new Set([...LIB_DIRS, ...extra]);
+  const [extra, cached] = await Promise.all([extraLibDirs(paths.root), ldCacheDirs(paths.root)]);
+  const libDirs = new Set([...LIB_DIRS, ...extra, ...cached]);
   const wanted = new Set<string>(['etc', 'usr', 'usr/lib', 'var', 'var/lib', 'var/lib/dpkg', 'lib', 'usr/local', 'opt']);
   // Below a library directory, only MPI / NVIDIA / CUDA subdirectories (openmpi/lib, nvidia/current).
   const isLibDir = (p: string): boolean => {
