@@ -1,4 +1,6 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 
@@ -39,9 +41,71 @@ export function createZstdDecompress(): Transform {
   return t;
 }
 
-/** A decoder for the given compression (a pass-through for `none`). */
+let zstdBinary: string | null | undefined;
+
+/** The zstd command, when the machine has one (it decodes several times faster than JavaScript, in its own process). */
+function findZstd(): string | null {
+  if (zstdBinary !== undefined) return zstdBinary;
+  zstdBinary = null;
+  if (process.env.CONTAINERSPEC_ZSTD === 'js') return null;
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const p = `${dir || '.'}/zstd`;
+    try {
+      accessSync(p, constants.X_OK);
+      zstdBinary = p;
+      break;
+    } catch {
+      /* not here */
+    }
+  }
+  return zstdBinary;
+}
+
+/** zstd decoding by the zstd command, as a Transform (stdin in, stdout out); its failure is a stream error. */
+function createZstdProcess(bin: string): Transform {
+  const child = spawn(bin, ['-dc', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const t = new Duplex({
+    write(chunk, _e, cb) {
+      if (!child.stdin.write(chunk)) child.stdin.once('drain', cb);
+      else cb();
+    },
+    final(cb) {
+      child.stdin.end();
+      cb();
+    },
+    read() {
+      child.stdout.resume();
+    },
+    destroy(err, cb) {
+      child.kill();
+      cb(err);
+    },
+  });
+  child.stdin.on('error', () => {}); // the exit status tells
+  child.stdout.on('data', (d: Buffer) => {
+    if (!t.push(d)) child.stdout.pause();
+  });
+  let ended = false;
+  let exited: number | null = null;
+  const finish = () => {
+    if (!ended || exited === null) return;
+    if (exited === 0) t.push(null);
+    else t.destroy(new Error(`truncated or corrupt zstd stream (${stderr.trim().split('\n').pop() || `zstd exit ${exited}`})`));
+  };
+  child.stdout.on('end', () => { ended = true; finish(); });
+  child.on('close', (code) => { exited = code ?? 1; finish(); });
+  child.on('error', (e) => t.destroy(e));
+  return t as unknown as Transform;
+}
+
+/** A decoder for the given compression (a pass-through for `none`). zstd uses the zstd command when present, else fzstd. */
 export function createDecompressor(c: Compression): Transform {
   if (c === 'gzip') return createGunzip({ chunkSize: 128 * 1024 });
-  if (c === 'zstd') return createZstdDecompress();
+  if (c === 'zstd') {
+    const bin = findZstd();
+    return bin ? createZstdProcess(bin) : createZstdDecompress();
+  }
   return new Transform({ transform(chunk, _e, cb) { cb(null, chunk); } });
 }

@@ -147,7 +147,12 @@ export class FileSink {
     }
     if (this.scans.length) {
       const scans: Record<string, string[]> = {};
-      for (const st of this.scans) if (st.found.length) scans[st.rule.id] = st.found;
+      for (const st of this.scans) {
+        if (!st.found.length) continue;
+        const have = scans[st.rule.id] ?? [];
+        for (const v of st.found) if (!have.includes(v)) have.push(v);
+        scans[st.rule.id] = have;
+      }
       r.scans = scans;
       any = true;
     }

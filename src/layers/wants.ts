@@ -77,30 +77,45 @@ export const SCAN_RULES: readonly ScanRule[] = [
     window: 64,
   },
   {
-    // MPICH keeps MPII_Version_string after the build date: "Thu Apr  7 12:34:45 CDT 2022\0" "4.0.2\0";
-    // derivatives that embed "MPICH Version:\t4.2.0" literally are matched too.
+    // MPICH keeps MPII_Version_string right after the build date: "Thu Apr  7 12:34:45 CDT 2022\0" "4.0.2\0".
+    // Only MPICH-ABI libraries are searched (the pattern has no literal to anchor on).
     id: 'mpich-version',
-    path: new RegExp(`${LIB}lib(?:mpi|mpich)(?:_[a-z]+)?\\.so[.0-9]*$`),
-    pattern: /(?:[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [A-Z]{2,5} \d{4}\0|MPICH Version:[ \t]*)(\d+\.\d+(?:\.\d+)?(?:[a-z]+\d*)?)(?=\0|\s)/g,
-    max: 4,
+    path: new RegExp(`${LIB}(?:libmpich\\.so[.0-9]*|libmpi\\.so\\.12[.0-9]*|libmpi_cray\\.so[.0-9]*|libmpi_abi\\.so[.0-9]*)$`),
+    pattern: /[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [A-Z]{2,5} \d{4}\0(\d+\.\d+(?:\.\d+)?(?:[a-z]+\d*)?)\0/g,
+    max: 1,
+  },
+  {
+    // Derivatives that embed "MPICH Version:\t4.2.0" literally.
+    id: 'mpich-version',
+    path: new RegExp(`${LIB}(?:libmpich\\.so[.0-9]*|libmpi\\.so\\.12[.0-9]*|libmpi_cray\\.so[.0-9]*|libmpi_abi\\.so[.0-9]*)$`),
+    pattern: /MPICH Version:[ \t]*(\d+\.\d+(?:\.\d+)?(?:[a-z]+\d*)?)(?=\0|\s)/g,
+    max: 1,
+    anchor: 'MPICH Version:',
+    window: 64,
   },
   {
     id: 'intelmpi-version',
     path: new RegExp(`${LIB}libmpi(?:fort)?\\.so[.0-9]*$`),
     pattern: /Intel\(R\) MPI Library (\d{4}(?:\.\d+)*|\d+\.\d+(?:\.\d+)?)/g,
     max: 4,
+    anchor: 'Intel(R) MPI Library',
+    window: 64,
   },
   {
     id: 'mvapich-version',
     path: new RegExp(`${LIB}libmpi(?:ch)?\\.so[.0-9]*$`),
     pattern: /MVAPICH2? Version:\s*(\d+\.\d+(?:\.\d+)?(?:[a-z]+\d*)?)/g,
     max: 4,
+    anchor: 'MVAPICH',
+    window: 64,
   },
   {
     id: 'cray-mpich-version',
     path: new RegExp(`${LIB}libmpi(?:_[a-z]+)?\\.so[.0-9]*$`),
     pattern: /CRAY MPICH version (\d+\.\d+(?:\.\d+)?)/g,
     max: 4,
+    anchor: 'CRAY MPICH',
+    window: 64,
   },
   {
     // musl prints "musl libc (x86_64)\nVersion %s" when run; the version itself is a standalone
