@@ -171,3 +171,32 @@ describe('bad input is an error naming the layer', () => {
     expect(readdirSync(dir)).toContain('index.json');
   });
 });
+
+describe('zstd layers', () => {
+  it('a truncated zstd layer is an error naming the layer (zstd command and fzstd alike)', async () => {
+    const dir = tmp();
+    await buildOci(dir, [{ entries: [{ name: 'usr/lib/x86_64-linux-gnu/libc.so.6', content: libc }], compression: 'zstd' }]);
+    const { sha256 } = await import('./helpers/oci.js');
+    const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(dir, 'blobs/sha256', (idx.manifests[0].digest as string).slice(7)), 'utf8'));
+    const cut = readFileSync(join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7))).subarray(0, 3000);
+    const d = sha256(cut);
+    writeFileSync(join(dir, 'blobs/sha256', d.slice(7)), cut);
+    manifest.layers[0] = { ...manifest.layers[0], digest: d, size: cut.length };
+    const mj = JSON.stringify(manifest);
+    writeFileSync(join(dir, 'blobs/sha256', sha256(mj).slice(7)), mj);
+    idx.manifests[0] = { ...idx.manifests[0], digest: sha256(mj), size: mj.length };
+    writeFileSync(join(dir, 'index.json'), JSON.stringify(idx));
+    await expect(inspect(`oci:${dir}`)).rejects.toThrow(new RegExp(`zstd stream.* in layer ${d}`));
+    // the pure-JavaScript decoder reports the same cut
+    const { createZstdDecompress } = await import('../src/layers/decompress.js');
+    const dec = createZstdDecompress();
+    const err = await new Promise<Error | null>((resolve) => {
+      dec.on('error', resolve);
+      dec.on('end', () => resolve(null));
+      dec.resume();
+      dec.end(cut);
+    });
+    expect(err?.message).toMatch(/truncated or corrupt zstd stream/);
+  });
+});
