@@ -8,7 +8,7 @@ import { openImage } from '../src/image/open.js';
 import { readLayers } from '../src/layers/read.js';
 import { ImageView } from '../src/layers/view.js';
 import { ContainerspecError } from '../src/errors/index.js';
-import { buildOci } from './helpers/oci.js';
+import { buildOci, layerBlob, replaceLayerBlob } from './helpers/oci.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'cs-walker-'));
 const libc = readFileSync('/usr/lib/x86_64-linux-gnu/libc.so.6');
@@ -154,19 +154,7 @@ describe('bad input is an error naming the layer', () => {
     const dir = tmp();
     await buildOci(dir, [{ entries: [{ name: 'big', content: libc }] }]);
     // cut the blob and rewrite it under its new digest so only the gzip stream is broken
-    const { sha256 } = await import('./helpers/oci.js');
-    const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
-    const mDigest = idx.manifests[0].digest as string;
-    const manifest = JSON.parse(readFileSync(join(dir, 'blobs/sha256', mDigest.slice(7)), 'utf8'));
-    const layerFile = join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7));
-    const cut = readFileSync(layerFile).subarray(0, 5000);
-    const d = sha256(cut);
-    writeFileSync(join(dir, 'blobs/sha256', d.slice(7)), cut);
-    manifest.layers[0] = { ...manifest.layers[0], digest: d, size: cut.length };
-    const mj = JSON.stringify(manifest);
-    writeFileSync(join(dir, 'blobs/sha256', sha256(mj).slice(7)), mj);
-    idx.manifests[0] = { ...idx.manifests[0], digest: sha256(mj), size: mj.length };
-    writeFileSync(join(dir, 'index.json'), JSON.stringify(idx));
+    const d = replaceLayerBlob(dir, 0, layerBlob(dir, 0).subarray(0, 5000));
     await expect(inspect(`oci:${dir}`)).rejects.toThrow(new RegExp(`truncated gzip stream in layer ${d}`));
     expect(readdirSync(dir)).toContain('index.json');
   });
@@ -176,17 +164,8 @@ describe('zstd layers', () => {
   it('a truncated zstd layer is an error naming the layer (zstd command and fzstd alike)', async () => {
     const dir = tmp();
     await buildOci(dir, [{ entries: [{ name: 'usr/lib/x86_64-linux-gnu/libc.so.6', content: libc }], compression: 'zstd' }]);
-    const { sha256 } = await import('./helpers/oci.js');
-    const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
-    const manifest = JSON.parse(readFileSync(join(dir, 'blobs/sha256', (idx.manifests[0].digest as string).slice(7)), 'utf8'));
-    const cut = readFileSync(join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7))).subarray(0, 3000);
-    const d = sha256(cut);
-    writeFileSync(join(dir, 'blobs/sha256', d.slice(7)), cut);
-    manifest.layers[0] = { ...manifest.layers[0], digest: d, size: cut.length };
-    const mj = JSON.stringify(manifest);
-    writeFileSync(join(dir, 'blobs/sha256', sha256(mj).slice(7)), mj);
-    idx.manifests[0] = { ...idx.manifests[0], digest: sha256(mj), size: mj.length };
-    writeFileSync(join(dir, 'index.json'), JSON.stringify(idx));
+    const cut = layerBlob(dir, 0).subarray(0, 3000);
+    const d = replaceLayerBlob(dir, 0, cut);
     await expect(inspect(`oci:${dir}`)).rejects.toThrow(new RegExp(`zstd stream.* in layer ${d}`));
     // the pure-JavaScript decoder reports the same cut
     const { createZstdDecompress } = await import('../src/layers/decompress.js');

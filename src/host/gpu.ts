@@ -5,6 +5,7 @@
  */
 import { readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { compareVersions } from '../util/version.js';
 import {
   type Evidence,
   type HostPaths,
@@ -167,17 +168,6 @@ export function parseNvidiaLibraryName(name: string): { library: NvidiaLibrary['
   return { library: m[1] as NvidiaLibrary['library'], version: m[2] };
 }
 
-/** Compare dotted numeric versions (`535.54.03` < `535.104.05`). */
-export function compareDriverVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
 async function nvidiaFacts(paths: HostPaths, pci: PciDevice[]): Promise<NvidiaFacts> {
   const evidence: Evidence[] = [];
   let driver: string | null = null;
@@ -202,7 +192,7 @@ async function nvidiaFacts(paths: HostPaths, pci: PciDevice[]): Promise<NvidiaFa
   if (driver === null && libraries.length > 0) {
     // Prefer libcuda (what CUDA programs load); among several versions, the highest, and say so.
     const pool = libraries.some((l) => l.library === 'libcuda') ? libraries.filter((l) => l.library === 'libcuda') : libraries;
-    const best = [...pool].sort((a, b) => compareDriverVersions(b.version, a.version))[0];
+    const best = [...pool].sort((a, b) => compareVersions(b.version, a.version))[0];
     if (best) {
       driver = best.version;
       source = { kind: 'library', path: best.path };

@@ -3,7 +3,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors/index.js';
-import { FileSink } from './file-sink.js';
+import { FileSink, recordResult } from './file-sink.js';
 import type { EntryMeta, EntryType, LayerScan } from './types.js';
 
 /** Options for scanning a root filesystem directory. */
@@ -18,7 +18,8 @@ export interface DirScanOptions {
   fullMetadata?: boolean;
 }
 
-function typeOf(st: Awaited<ReturnType<typeof lstat>>): EntryType {
+/** Entry type from an lstat result or a directory entry (both answer isFile(), isDirectory(), ...). */
+function typeOf(st: Pick<Dirent, 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isCharacterDevice' | 'isBlockDevice' | 'isFIFO'>): EntryType {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -40,27 +41,11 @@ async function readInto(file: string, sink: FileSink): Promise<void> {
   }
 }
 
-function direntType(d: Dirent): EntryType {
-  if (d.isFile()) return 'file';
-  if (d.isDirectory()) return 'dir';
-  if (d.isSymbolicLink()) return 'symlink';
-  if (d.isCharacterDevice()) return 'char';
-  if (d.isBlockDevice()) return 'block';
-  if (d.isFIFO()) return 'fifo';
-  return 'other';
-}
-
 async function readFileFacts(root: string, path: string, size: number, scan: LayerScan): Promise<void> {
   const sink = new FileSink(path);
   try {
     await readInto(join(root, path), sink);
-    const r = sink.finish();
-    if (r) {
-      scan.results[path] = r;
-      if (r.elfError && r.elfError !== 'not an ELF file') {
-        scan.warnings.push({ code: 'corrupt-elf', message: `corrupt ELF file ${path}: ${r.elfError}`, path, layer: null });
-      }
-    }
+    recordResult(scan, path, sink.finish());
     scan.bytes.tar += size;
   } catch (e) {
     scan.warnings.push({ code: 'unreadable', message: `cannot read /${path}: ${(e as Error).message}`, path, layer: null });
@@ -121,7 +106,7 @@ export async function scanDirectory(root: string, opts: DirScanOptions = {}): Pr
           const type = typeOf(st);
           meta = { path, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0 };
         } else {
-          meta = { path, type: direntType(d), mode: 0, uid: 0, gid: 0, size: 0 };
+          meta = { path, type: typeOf(d), mode: 0, uid: 0, gid: 0, size: 0 };
         }
         if (meta.type === 'symlink') {
           const l = await readlink(full).catch(() => null);

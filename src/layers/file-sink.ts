@@ -1,5 +1,5 @@
 import { ElfCollector, isElfMagic } from '../elf/index.js';
-import type { FileResult } from './types.js';
+import type { FileResult, LayerScan } from './types.js';
 import { SCAN_OVERLAP, scanRulesFor, textCap, wantsText, type ScanRule } from './wants.js';
 
 interface ScanState {
@@ -157,5 +157,20 @@ export class FileSink {
       any = true;
     }
     return any ? r : null;
+  }
+}
+
+/**
+ * Keep a file's result in its layer scan (a later entry of the same path replaces it), and turn
+ * an unreadable ELF file into a warning with its coordinates.
+ */
+export function recordResult(scan: LayerScan, path: string, r: FileResult | null): void {
+  if (!r) {
+    delete scan.results[path];
+    return;
+  }
+  scan.results[path] = r;
+  if (r.elfError && r.elfError !== 'not an ELF file') {
+    scan.warnings.push({ code: 'corrupt-elf', message: `corrupt ELF file ${path}: ${r.elfError}`, path, layer: scan.id });
   }
 }

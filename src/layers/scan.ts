@@ -5,9 +5,9 @@ import tar from 'tar-stream';
 import { ContainerspecError, DigestMismatchError, FormatError, NotFoundError } from '../errors/index.js';
 import type { LayerLocation } from '../image/types.js';
 import { createDecompressor, detectCompression } from './decompress.js';
-import { FileSink } from './file-sink.js';
+import { FileSink, recordResult } from './file-sink.js';
 import { classifyWhiteout, cleanEntryName } from './paths.js';
-import type { EntryMeta, EntryType, FileResult, LayerScan, Warning } from './types.js';
+import type { EntryMeta, EntryType, LayerScan, Warning } from './types.js';
 
 /** What a layer scan needs to know about the layer: plain data, so it can cross to a worker. */
 export interface LayerTask {
@@ -174,20 +174,13 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
       if (type === 'file' && meta.size > 0) {
         const sink = new FileSink(path);
         for await (const chunk of entry) sink.push(chunk as Buffer);
-        let r: FileResult | null;
         try {
-          r = sink.finish();
+          recordResult(scan, path, sink.finish());
         } catch (e) {
           warn({ code: 'file-unreadable', message: `could not read ${path}: ${(e as Error).message}`, path, layer: scan.id });
-          r = null;
         }
-        if (r) {
-          scan.results[path] = r;
-          if (r.elfError && r.elfError !== 'not an ELF file') {
-            warn({ code: 'corrupt-elf', message: `corrupt ELF file ${path}: ${r.elfError}`, path, layer: scan.id });
-          }
-        } else delete scan.results[path];
       } else {
+        delete scan.results[path]; // a later entry of the same path replaces an earlier file's content
         entry.resume();
       }
     }

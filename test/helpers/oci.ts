@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
@@ -113,4 +113,26 @@ export async function buildOci(
     }),
   );
   return { dir, manifestDigest: m.digest, configDigest: c.digest, layerDigests: layerDescs.map((d) => d.digest) };
+}
+
+/**
+ * Replace layer `index`'s blob with other bytes, rewriting the manifest and index.json so every
+ * digest and size matches again: only the layer's content is then wrong (a truncated stream, say).
+ */
+export function replaceLayerBlob(dir: string, index: number, data: Buffer): string {
+  const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(join(dir, 'blobs/sha256', (idx.manifests[0].digest as string).slice(7)), 'utf8'));
+  const { digest, size } = writeBlob(dir, data);
+  manifest.layers[index] = { ...manifest.layers[index], digest, size };
+  const m = writeBlob(dir, JSON.stringify(manifest));
+  idx.manifests[0] = { ...idx.manifests[0], digest: m.digest, size: m.size };
+  writeFileSync(join(dir, 'index.json'), JSON.stringify(idx));
+  return digest;
+}
+
+/** The stored bytes of layer `index` of an image built by buildOci. */
+export function layerBlob(dir: string, index: number): Buffer {
+  const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(join(dir, 'blobs/sha256', (idx.manifests[0].digest as string).slice(7)), 'utf8'));
+  return readFileSync(join(dir, 'blobs/sha256', (manifest.layers[index].digest as string).slice(7)));
 }
