@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './errors.js';
 import { SET_KEYS, parseSets } from '../check/overrides.js';
@@ -18,13 +19,22 @@ Examples:
   containerspec inspect docker-archive:saved.tar
 `;
 
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Build the command-line program. */
 export function program(prog: string): Command {
   const cmd = new Command(prog)
     .description('Can this container image run on this host, and how well? Static facts, no image is run.')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError('(run with --help for usage)');
+    // Errors are printed once, as one line, by main(); help goes to stdout.
+    .configureOutput({ outputError: () => {} });
   cmd
     .command('inspect')
     .description('image facts and derived requirements')
@@ -173,8 +183,9 @@ export async function main(argv: string[], prog = 'containerspec'): Promise<void
     await cmd.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'containerspec.badNumber') process.stderr.write(`${prog}: ${e.message}\n`);
-      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+      const ok = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' || e.code === 'commander.executeSubCommandAsync';
+      if (!ok) process.stderr.write(`${prog}: ${e.message.replace(/^error: /, '').split('\n')[0]} (see ${prog} --help)\n`);
+      process.exitCode = ok ? 0 : 2;
       return;
     }
     process.exitCode = reportError(e, prog);

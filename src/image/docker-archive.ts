@@ -17,6 +17,8 @@ interface SaveEntry {
  */
 export async function resolveDockerArchive(file: string, opts: ResolveOptions): Promise<Image> {
   const store = await TarBlobStore.open(file, opts.ref);
+  // Docker 25+ writes an OCI layout too: it names the manifest by digest, so prefer it.
+  if ((await store.readFile('oci-layout')) && (await store.readFile('index.json'))) return resolveOciLayout(store, opts);
   const manBuf = await store.readFile('manifest.json');
   if (!manBuf) {
     if (await store.readFile('index.json')) return resolveOciLayout(store, opts);
