@@ -12,7 +12,7 @@ import { compileImage, prepareHost, type CompiledImage, type PreparedHost } from
 import { applySets, assertHostFacts } from './overrides.js';
 import {
   FAIL, PASS, PENALTY, UNKNOWN, WARN, compareMpi, pack, penaltyOf, requiredOf, ruleArch, ruleGpu, ruleKernel, ruleLibc,
-  ruleMicroarch, ruleMpi, runtimeCuda, statusOf, summarise,
+  ruleMicroarch, ruleMpi, runtimeCuda, statusOf, summarise, forwardCompatible,
 } from './rules.js';
 import { assertValid } from './validate.js';
 
@@ -126,6 +126,10 @@ function describeGpu(ci: CompiledImage, ph: PreparedHost, o: number): Check {
   } else {
     msg = `the image needs CUDA ${runtime ?? '?'}, which the driver table does not list`;
     fix = 'update the CUDA driver table (CONTAINERSPEC_CUDA_TABLE)';
+  }
+  if (s === WARN) fix ??= minDriver ? `a driver >= ${minDriver} gives CUDA ${runtime} its full feature set` : undefined;
+  if (s === PASS && ph.driver && runtime && minDriver && compareVersions(ph.driver, minDriver) < 0 && forwardCompatible(ci, ph, runtime)) {
+    msg += `; CUDA ${runtime} runs through the image's forward-compatibility driver ${ci.facts.cuda.compatDriver} (datacenter GPU)`;
   }
   if (s === FAIL && ci.facts.cuda.compatDriver) msg += ` (the image ships forward-compatibility libraries for driver ${ci.facts.cuda.compatDriver}; they help only on datacenter GPUs)`;
   return make('gpu', o, msg, { driver: ph.driver, cudaMax: ph.cudaMax }, { needs: ci.needsGpu ? needTxt : null, runtime, env }, fix, ci.facts.cuda.evidence);

@@ -23,7 +23,7 @@ export const SET_KEYS: Record<string, string> = {
   arch: 'host architecture (amd64, arm64, ppc64le, ...), e.g. arch=arm64',
   microarch: 'archspec target of the host CPU, e.g. microarch=zen3',
   kernel: 'host kernel release, e.g. kernel=5.14.0',
-  glibc: 'host glibc version (for --bind), e.g. glibc=2.28',
+  glibc: 'host glibc version (compared in provenance drift), e.g. glibc=2.28',
   'cuda.driver': 'NVIDIA driver version, or none, e.g. cuda.driver=535.54.03',
   'cuda.brand': 'GPU brand as NVIDIA_REQUIRE_* names it (tesla, geforce, ...)',
   'cuda.arch': 'GPU compute capability, e.g. cuda.arch=8.0',
@@ -107,6 +107,15 @@ export function applySets(host: Facts, sets: Record<string, string>): Facts {
         f.emulators = list.map((a) => ({ name: `set-${a}`, architecture: a, interpreter: null, flags: null }));
         break;
       }
+    }
+  }
+  // A CPU target must belong to the host's architecture, whichever order the keys came in.
+  if (sets.microarch && f.platform.architecture) {
+    const spec = loadArchspec();
+    const fam = spec.family(sets.microarch);
+    const famArch = MACHINE_TO_OCI[fam] ?? fam;
+    if (famArch !== f.platform.architecture) {
+      throw new UsageError(`--set microarch=${sets.microarch}: a ${fam} target, but the host is ${f.platform.architecture} (add --set arch=${famArch})`);
     }
   }
   return f;

@@ -1,7 +1,7 @@
 import type { Archspec } from '../arch/index.js';
 import { cudaCompatibility, minimumDriverFor } from '../gpu/cuda-table.js';
 import { evaluateRequirements } from '../gpu/nvidia-require.js';
-import { compareTuples } from '../util/version.js';
+import { compareTuples, compareVersions } from '../util/version.js';
 import type { CompiledImage, MpiKey, PreparedHost } from './compile.js';
 
 /**
@@ -91,6 +91,17 @@ export function runtimeCuda(ci: CompiledImage): string | null {
   return v && /^\d+\.\d+/.test(v) ? v.split('.').slice(0, 2).join('.') : null;
 }
 
+/**
+ * CUDA forward compatibility: the image ships a newer user-mode driver under /usr/local/cuda/compat
+ * that meets its runtime's minimum, and the host GPU is a datacenter one (brand tesla), where
+ * NVIDIA supports those libraries on an older kernel driver. An unknown brand does not count.
+ */
+export function forwardCompatible(ci: CompiledImage, ph: PreparedHost, runtime: string): boolean {
+  const compat = ci.facts.cuda.compatDriver;
+  const min = minimumDriverFor(runtime);
+  return Boolean(compat && min && ph.gpu.brand === 'tesla' && compareVersions(compat, min) >= 0);
+}
+
 /** gpu: NVIDIA_REQUIRE_* expressions, else the CUDA runtime, against the host driver (driver table, minor-version compatibility). */
 export function ruleGpu(ci: CompiledImage, ph: PreparedHost): number {
   if (!ci.needsGpu) return pack(PASS, false);
@@ -102,6 +113,7 @@ export function ruleGpu(ci: CompiledImage, ph: PreparedHost): number {
     const runtime = runtimeCuda(ci);
     let runtimeStatus: 'full' | 'minor-version' | 'none' | 'unknown' = 'full';
     if (runtime) runtimeStatus = minimumDriverFor(runtime) ? cudaCompatibility(runtime, ph.driver).status : 'unknown';
+    if (runtimeStatus !== 'full' && runtime && forwardCompatible(ci, ph, runtime)) runtimeStatus = 'full';
     if (ci.gpuHasReq) {
       const r = evaluateRequirements(ci.gpuReq, ph.gpu).status;
       if (r === 'fail') o = pack(FAIL, true);

@@ -1,0 +1,103 @@
+/**
+ * Build the CLI once (shared by test files running in parallel) and run it as a real process.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+const key = createHash('sha256').update(REPO).digest('hex').slice(0, 12);
+const LOCK = join(tmpdir(), `containerspec-tsc-${key}.lock`);
+const STAMP = join(tmpdir(), `containerspec-tsc-${key}.stamp`);
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Wait for an exclusive lock (an atomic mkdir); a lock older than 5 minutes is stale. */
+export async function withLock<T>(lock: string, fn: () => Promise<T> | T): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        /* gone already */
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `tsc -p tsconfig.json` into dist/, once for all test files: skipped when a build by this helper
+ * finished after the newest file in src/ changed. Type errors (others may be editing src/) are
+ * printed; a build that leaves no dist/cli/main.js throws.
+ */
+export async function buildCli(): Promise<void> {
+  await withLock(LOCK, () => {
+    const srcNewest = Math.max(newestMtime(join(REPO, 'src')), statSync(join(REPO, 'tsconfig.json')).mtimeMs);
+    const built = existsSync(STAMP) ? Number(readFileSync(STAMP, 'utf8')) : 0;
+    if (built > srcNewest && existsSync(join(REPO, 'dist/cli/main.js'))) return;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    if (r.status !== 0) console.warn(`tsc reported problems (the tests use what it emitted):\n${r.stdout}${r.stderr}`);
+    if (!existsSync(join(REPO, 'dist/cli/main.js'))) throw new Error(`tsc produced no dist/cli/main.js:\n${r.stdout}${r.stderr}`);
+    writeFileSync(STAMP, String(started));
+  });
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `bin/<bin>.js ARGS` from the repository root. */
+export function runCli(args: string[], opts: { bin?: 'containerspec' | 'can-i-run'; timeoutMs?: number } = {}): Promise<CliResult> {
+  const bin = join(REPO, 'bin', `${opts.bin ?? 'containerspec'}.js`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
+
+/** Assert the shape of a CLI error: exactly one line on stderr, `<prog>: ...`, no stack trace. */
+export function errorLine(r: CliResult, prog = 'containerspec'): string {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  if (lines.length !== 1) throw new Error(`expected one stderr line, got ${lines.length}:\n${r.stderr}`);
+  const line = lines[0]!;
+  if (!line.startsWith(`${prog}: `)) throw new Error(`stderr line does not start with "${prog}: ": ${line}`);
+  if (/\bat .*\(.*:\d+:\d+\)/.test(r.stderr) || line.includes('internal error')) throw new Error(`stack trace or internal error: ${line}`);
+  return line;
+}

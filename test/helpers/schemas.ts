@@ -1,0 +1,20 @@
+/** Validate JSON against the project's schemas with ajv (independently of src/check/validate.ts). */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { REPO } from './cli.js';
+
+type Fn = ((d: unknown) => boolean) & { errors?: unknown };
+const cache = new Map<string, Fn>();
+
+/** The ajv errors for `data` against `schemas/<name>.schema.json`, or null when it is valid. */
+export function schemaErrors(name: 'facts' | 'report' | 'match', data: unknown): unknown {
+  let v = cache.get(name);
+  if (!v) {
+    const schema = JSON.parse(readFileSync(join(REPO, 'schemas', `${name}.schema.json`), 'utf8')) as object;
+    const AjvCtor = ((Ajv as unknown as { default?: typeof Ajv }).default ?? Ajv) as unknown as new (o: object) => { compile(s: object): Fn };
+    v = new AjvCtor({ allErrors: true, strict: false }).compile(schema);
+    cache.set(name, v);
+  }
+  return v(data) ? null : v.errors;
+}
