@@ -3,6 +3,7 @@ import { maxCudaForDriver } from '../gpu/cuda-table.js';
 import { parseRequirements, prepareHost as prepareGpuHost, type ParsedRequirements, type PreparedGpuHost } from '../gpu/nvidia-require.js';
 import type { Facts, MpiFact } from '../model/facts.js';
 import { parseVersion, type VersionTuple } from '../util/version.js';
+import { ruleLibc } from './rules.js';
 
 /** An MPI library reduced to what the ABI rule compares. */
 export interface MpiKey {
@@ -22,8 +23,12 @@ export interface CompiledImage {
   /** True when the image names a target archspec does not know. */
   targetUnknown: boolean;
   kernel: VersionTuple | null;
+  /** The kernel requirement as one comparable number (see {@link kernelKey}); -1 when none. */
+  kernelKey: number;
   glibc: VersionTuple | null;
   glibcNeed: VersionTuple | null;
+  /** The libc rule's outcome: it depends on the image alone, so it is computed once. */
+  libcOutcome: number;
   needsGpu: boolean;
   gpuReq: ParsedRequirements;
   /** Requirements present and not disabled. */
@@ -46,6 +51,8 @@ export interface PreparedHost {
   /** Depth of the host target in the archspec graph (number of ancestors). */
   targetDepth: number;
   kernel: VersionTuple | null;
+  /** The kernel release as one comparable number; -1 when unknown. */
+  kernelKey: number;
   glibc: VersionTuple | null;
   driver: string | null;
   cudaMax: string | null;
@@ -72,6 +79,13 @@ function mpiKeys(list: readonly MpiFact[]): MpiKey[] {
   return list.map((m) => ({ impl: m.implementation, abi: m.abi, version: m.version ? parseVersion(m.version) : null, raw: m }));
 }
 
+/** A kernel version as one number (major, minor, patch; 1024 values each), so comparing is one integer compare. */
+export function kernelKey(v: VersionTuple | null): number {
+  if (!v) return -1;
+  const c = (i: number) => Math.min(1023, v[i] ?? 0);
+  return c(0) * 1048576 + c(1) * 1024 + c(2);
+}
+
 /** Does this image need a GPU? NVIDIA_REQUIRE_* (not disabled), CUDA_VERSION, or a CUDA runtime in it. */
 function imageNeedsGpu(f: Facts, req: ParsedRequirements): boolean {
   if (req.disabled) return Boolean(f.cuda.runtime);
@@ -82,15 +96,18 @@ function imageNeedsGpu(f: Facts, req: ParsedRequirements): boolean {
 export function compileImage(facts: Facts, spec: Archspec = loadArchspec()): CompiledImage {
   const req = parseRequirements(facts.cuda.env);
   const target = facts.requires.microarch?.version ?? null;
-  return {
+  const kernel = facts.requires.kernel ? parseVersion(facts.requires.kernel.version) : null;
+  const ci: CompiledImage = {
     facts,
     arch: facts.platform.architecture,
     variant: facts.platform.variant,
     target,
     targetUnknown: target !== null && !spec.has(target),
-    kernel: facts.requires.kernel ? parseVersion(facts.requires.kernel.version) : null,
+    kernel,
+    kernelKey: kernelKey(kernel),
     glibc: facts.libc.family === 'glibc' && facts.libc.version ? parseVersion(facts.libc.version) : null,
     glibcNeed: facts.requires.glibc ? parseVersion(facts.requires.glibc.version) : null,
+    libcOutcome: 0,
     needsGpu: imageNeedsGpu(facts, req),
     gpuReq: req,
     gpuHasReq: !req.disabled && (req.requirements.length > 0 || req.errors.length > 0),
@@ -100,6 +117,8 @@ export function compileImage(facts: Facts, spec: Archspec = loadArchspec()): Com
     mpiCache: [],
     microCache: [],
   };
+  ci.libcOutcome = ruleLibc(ci);
+  return ci;
 }
 
 /** Prepare a host's facts for many checks. */
@@ -110,6 +129,7 @@ export function prepareHost(facts: Facts, spec: Archspec = loadArchspec()): Prep
   const brand = (facts.gpu as { brand?: string | null }).brand ?? null;
   const gpuArch = (facts.gpu as { computeCapability?: string | null }).computeCapability ?? null;
   const mpi = mpiKeys(facts.mpi);
+  const kernel = facts.kernel.release ? parseVersion(facts.kernel.release) : null;
   return {
     facts,
     arch: facts.platform.architecture,
@@ -117,7 +137,8 @@ export function prepareHost(facts: Facts, spec: Archspec = loadArchspec()): Prep
     emulated: new Set(facts.emulators.map((e) => e.architecture).filter((a): a is string => Boolean(a))),
     target,
     targetDepth: target ? spec.ancestors(target).length : 0,
-    kernel: facts.kernel.release ? parseVersion(facts.kernel.release) : null,
+    kernel,
+    kernelKey: kernelKey(kernel),
     glibc: facts.libc.family === 'glibc' && facts.libc.version ? parseVersion(facts.libc.version) : null,
     driver,
     cudaMax,

@@ -69,13 +69,13 @@ export function ruleMicroarch(ci: CompiledImage, ph: PreparedHost, spec: Archspe
 
 /** kernel: the image libc's minimum kernel (ELF ABI tag) is at most the host's kernel. */
 export function ruleKernel(ci: CompiledImage, ph: PreparedHost): number {
-  if (!ci.kernel) return pack(PASS, false);
-  if (!ph.kernel) return pack(UNKNOWN, true, PENALTY.unknown);
-  return compareTuples(ph.kernel, ci.kernel) >= 0 ? pack(PASS, true) : pack(FAIL, true);
+  if (ci.kernelKey < 0) return pack(PASS, false);
+  if (ph.kernelKey < 0) return pack(UNKNOWN, true, PENALTY.unknown);
+  return ph.kernelKey >= ci.kernelKey ? pack(PASS, true) : pack(FAIL, true);
 }
 
 /** libc: the image is self-consistent: no ELF file in it needs a GLIBC_x.y newer than its own glibc. */
-export function ruleLibc(ci: CompiledImage): number {
+export function ruleLibc(ci: Pick<CompiledImage, 'glibc' | 'glibcNeed' | 'facts'>): number {
   if (!ci.glibcNeed) return pack(PASS, false);
   if (!ci.glibc) {
     if (ci.facts.libc.family === 'glibc') return pack(UNKNOWN, true, PENALTY.unknown);
@@ -195,7 +195,7 @@ export function scorePair(ci: CompiledImage, ph: PreparedHost, spec: Archspec): 
     penalty += o >>> 3;
     if (i === 0) o = ruleMicroarch(ci, ph, spec);
     else if (i === 1) o = ruleKernel(ci, ph);
-    else if (i === 2) o = ruleLibc(ci);
+    else if (i === 2) o = ci.libcOutcome;
     else if (i === 3) o = ruleGpu(ci, ph);
     else if (i === 4) o = ruleMpi(ci, ph);
     else break;

@@ -142,6 +142,16 @@ function parseTable(file: string, text: string): CudaTable {
  */
 export function loadCudaTable(file?: string): CudaTable {
   const envFile = process.env[CUDA_TABLE_ENV];
+  // The default table is asked for in hot loops (matching): skip path resolution when nothing changed.
+  if (file === undefined && lastDefault && lastDefault.env === envFile) return lastDefault.table;
+  const table = loadCudaTableAt(file, envFile);
+  if (file === undefined) lastDefault = { env: envFile, table };
+  return table;
+}
+
+let lastDefault: { env: string | undefined; table: CudaTable } | null = null;
+
+function loadCudaTableAt(file: string | undefined, envFile: string | undefined): CudaTable {
   const path = resolve(file ?? (envFile ? envFile : defaultCudaTablePath()));
   const hit = cache.get(path);
   if (hit) return hit;

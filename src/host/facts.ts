@@ -2,7 +2,7 @@ import { machine as osMachine } from 'node:os';
 import { detectTarget, inferMachine, loadArchspec, parseCpuinfo } from '../arch/index.js';
 import { maxCudaForDriver } from '../gpu/cuda-table.js';
 import { MACHINE_TO_OCI } from '../image/platform.js';
-import { factsFromView } from '../inspect.js';
+import { factsFromView } from '../extract/view-facts.js';
 import { scanDirectory } from '../layers/dir-scan.js';
 import { baseOf } from '../layers/paths.js';
 import { ImageView } from '../layers/view.js';

@@ -102,7 +102,7 @@ function createZstdProcess(bin: string): Transform {
 
 /** A decoder for the given compression (a pass-through for `none`). zstd uses the zstd command when present, else fzstd. */
 export function createDecompressor(c: Compression): Transform {
-  if (c === 'gzip') return createGunzip({ chunkSize: 128 * 1024 });
+  if (c === 'gzip') return createGunzip({ chunkSize: 1024 * 1024 }); // big chunks: fewer thread-pool round trips
   if (c === 'zstd') {
     const bin = findZstd();
     return bin ? createZstdProcess(bin) : createZstdDecompress();

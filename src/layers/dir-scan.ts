@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import type { Dirent } from 'node:fs';
+import { readlinkSync, type Dirent } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors/index.js';
@@ -109,7 +109,13 @@ export async function scanDirectory(root: string, opts: DirScanOptions = {}): Pr
           meta = { path, type: typeOf(d), mode: 0, uid: 0, gid: 0, size: 0 };
         }
         if (meta.type === 'symlink') {
-          const l = await readlink(full).catch(() => null);
+          // Host roots list hundreds of library symlinks: a synchronous readlink avoids a thread-pool round trip each.
+          let l: string | null = null;
+          try {
+            l = full_ ? await readlink(full) : readlinkSync(full);
+          } catch {
+            /* unreadable link: keep it dangling */
+          }
           if (l !== null) meta.linkname = l;
         }
         return meta;

@@ -6,7 +6,7 @@ import type { LayerScan } from './types.js';
 
 /** Options for reading an image's layers. */
 export interface ReadOptions {
-  /** How many layers to stream at once; default: the number of cores. 1 reads serially. */
+  /** How many layers to stream at once; default: up to 4 (inflation runs on libuv's thread pool, which has 4 threads). 1 reads serially. */
   parallel?: number;
 }
 
@@ -43,6 +43,6 @@ export async function readLayers(image: Image, opts: ReadOptions = {}): Promise<
     diffId: l.diffId,
     where: l.where,
   }));
-  const limit = opts.parallel ?? availableParallelism();
+  const limit = opts.parallel ?? Math.max(2, Math.min(4, availableParallelism() * 2));
   return mapLimit(tasks, limit, scanLayer);
 }
