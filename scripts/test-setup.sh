@@ -37,8 +37,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 # 3. Build (the CLI tests run the compiled bins).
-say "building"
+say "building and type-checking (src and tests)"
 node_modules/.bin/tsc -p tsconfig.json
+node_modules/.bin/tsc -p tsconfig.test.json
 
 # 4. Fixture images from real Debian packages (cached by a stamp; first run downloads and builds).
 say "fixture images"

@@ -10,8 +10,9 @@ import { accessesOf, buildFixtures, loadExpected, loadIndex, REPO, SAMPLE, type 
 import { ensureCliBuilt, runCli, show } from './helpers/cli-run.js';
 
 // ajv is CommonJS: under ESM its class is the default export's `default`.
-type AjvCtor = typeof AjvModule;
-const Ajv = ((AjvModule as unknown as { default?: AjvCtor }).default ?? AjvModule) as AjvCtor;
+type Validate = ((d: unknown) => boolean) & { errors?: { instancePath: string; message?: string; params: unknown }[] | null };
+type AjvCtor = new (o: object) => { compile(s: object): Validate };
+const Ajv = ((AjvModule as unknown as { default?: AjvCtor }).default ?? AjvModule) as unknown as AjvCtor;
 
 // Fixtures are required (a no-op when fixtures/build/STAMP is current).
 await buildFixtures(15 * 60_000);

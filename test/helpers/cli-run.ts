@@ -74,7 +74,7 @@ async function withLock<T>(fn: () => Promise<T>, timeoutMs = 5 * 60_000): Promis
 
 function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
   return new Promise((res, rej) => {
-    const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
     delete env.NODE_OPTIONS;
     const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -24,25 +24,29 @@ export interface TEntry {
 export async function packTar(entries: TEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((res, rej) => {
     pack.on('end', res);
     pack.on('error', rej);
   });
   for (const e of entries) {
     const content = e.content === undefined ? undefined : Buffer.isBuffer(e.content) ? e.content : Buffer.from(e.content);
-    const header: tar.Headers = {
+    const header = {
       name: e.name,
       type: e.type ?? 'file',
       mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644),
       uid: e.uid ?? 0,
       gid: e.gid ?? 0,
       mtime: new Date(0),
-    };
+    } as tar.Header;
     if (e.linkname !== undefined) header.linkname = e.linkname;
     if (e.pax) header.pax = e.pax;
     if (content) header.size = content.length;
-    await new Promise<void>((res, rej) => pack.entry(header, content ?? undefined, (err) => (err ? rej(err) : res())));
+    await new Promise<void>((res, rej) => {
+      const cb = (err?: Error | null) => (err ? rej(err) : res());
+      if (content) pack.entry(header, content, cb);
+      else pack.entry(header, cb);
+    });
   }
   pack.finalize();
   await done;
