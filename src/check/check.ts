@@ -11,7 +11,7 @@ import { compareVersions } from '../util/version.js';
 import { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './compile.js';
 import { applySets, assertHostFacts } from './overrides.js';
 import {
-  FAIL, PASS, PENALTY, UNKNOWN, WARN, compareMpi, pack, penaltyOf, requiredOf, ruleArch, ruleGpu, ruleKernel, ruleLibc,
+  FAIL, PASS, PENALTY, UNKNOWN, WARN, better, compareMpi, pack, penaltyOf, requiredOf, ruleArch, ruleGpu, ruleKernel, ruleLibc,
   ruleMicroarch, ruleMpi, runtimeCuda, statusOf, summarise, forwardCompatible,
 } from './rules.js';
 import { assertValid } from './validate.js';
@@ -153,7 +153,7 @@ function describeMpi(ci: CompiledImage, ph: PreparedHost, o: number): Check {
     let bestO = pack(FAIL, true);
     for (const im of ci.mpi) for (const hm of ph.mpi) {
       const c = compareMpi(im, hm);
-      if (statusOf(c) < statusOf(bestO) || (statusOf(c) === statusOf(bestO) && penaltyOf(c) < penaltyOf(bestO))) {
+      if (better(c, bestO)) {
         bestO = c; best = im; bestHost = hm;
       }
     }

@@ -4,7 +4,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors/index.js';
 import { FileSink, recordResult } from './file-sink.js';
-import type { EntryMeta, EntryType, LayerScan } from './types.js';
+import { emptyScan, type EntryMeta, type EntryType, type LayerScan } from './types.js';
 
 /** Options for scanning a root filesystem directory. */
 export interface DirScanOptions {
@@ -59,17 +59,7 @@ async function readFileFacts(root: string, path: string, size: number, scan: Lay
  * files are warnings, not errors.
  */
 export async function scanDirectory(root: string, opts: DirScanOptions = {}): Promise<LayerScan> {
-  const scan: LayerScan = {
-    id: null,
-    index: 0,
-    entries: [],
-    whiteouts: [],
-    opaques: [],
-    results: {},
-    warnings: [],
-    bytes: { stored: 0, tar: 0 },
-    compression: 'dir',
-  };
+  const scan = emptyScan(null, 0, 'dir');
   try {
     const st = await lstat(root);
     if (!st.isDirectory()) throw new NotFoundError(`${root} is not a directory`, root);

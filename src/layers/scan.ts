@@ -7,7 +7,7 @@ import type { LayerLocation } from '../image/types.js';
 import { createDecompressor, detectCompression } from './decompress.js';
 import { FileSink, recordResult } from './file-sink.js';
 import { classifyWhiteout, cleanEntryName } from './paths.js';
-import type { EntryMeta, EntryType, LayerScan, Warning } from './types.js';
+import { emptyScan, type EntryMeta, type EntryType, type LayerScan, type Warning } from './types.js';
 
 /** What a layer scan needs to know about the layer: plain data, so it can cross to a worker. */
 export interface LayerTask {
@@ -76,17 +76,7 @@ function describeError(e: unknown, where: string): ContainerspecError {
  */
 export async function scanLayer(task: LayerTask): Promise<LayerScan> {
   const { where } = task;
-  const scan: LayerScan = {
-    id: task.digest ?? task.diffId,
-    index: task.index,
-    entries: [],
-    whiteouts: [],
-    opaques: [],
-    results: {},
-    warnings: [],
-    bytes: { stored: 0, tar: 0 },
-    compression: 'none',
-  };
+  const scan = emptyScan(task.digest ?? task.diffId, task.index, 'none');
   const raw = openLocation(task.location, where);
   const storedCount = { n: 0 };
   const tarCount = { n: 0 };

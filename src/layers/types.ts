@@ -58,3 +58,8 @@ export interface LayerScan {
   /** Compression seen: gzip, zstd or none. */
   compression: 'gzip' | 'zstd' | 'none' | 'dir';
 }
+
+/** A layer scan with nothing in it yet. */
+export function emptyScan(id: string | null, index: number, compression: LayerScan['compression']): LayerScan {
+  return { id, index, entries: [], whiteouts: [], opaques: [], results: {}, warnings: [], bytes: { stored: 0, tar: 0 }, compression };
+}
