@@ -43,7 +43,7 @@ function hashTap(hash: Hash | null, count: { n: number }): Transform {
 }
 
 function openLocation(loc: LayerLocation, where: string): Readable {
-  const opts: { highWaterMark: number; start?: number; end?: number } = { highWaterMark: 256 * 1024 };
+  const opts: { highWaterMark: number; start?: number; end?: number } = { highWaterMark: 512 * 1024 };
   if (loc.start > 0 || loc.length !== null) {
     opts.start = loc.start;
     if (loc.length !== null) opts.end = loc.start + loc.length - 1;
