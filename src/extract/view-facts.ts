@@ -60,7 +60,7 @@ export function factsFromView(view: ImageView, facts: Facts, image: Pick<Image, 
     }
   }
   // Symlinks named like libraries (libfoo.so.1 -> libfoo.so.1.2.3) are what the loader finds too.
-  for (const [path, e] of view.all()) {
+  if (facts.kind === 'image') for (const [path, e] of view.all()) {
     if (e.meta.type === 'symlink' && /\.so(?:\.\d+)*$/.test(path)) {
       const r = view.resolve(path);
       if (r.ok && r.entry.result?.elf) sonames.add(path.slice(path.lastIndexOf('/') + 1));

@@ -111,6 +111,8 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
     scanDirectory(paths.root, {
       descend: (p) => wanted.has(p) || ancestors.has(p) || isLibDir(p) || p === 'etc/ld.so.conf.d',
       read: (p) => wantsText(p) || HOST_CONTENT.test(baseOf(p)) || scanRulesFor(p).length > 0,
+      // Links the extractors follow: top-level merged-/usr links, /etc, and the libraries they read.
+      readLink: (p) => !p.includes('/') || p.startsWith('etc/') || HOST_CONTENT.test(baseOf(p)) || /^lib(?:cuda|nvidia-ml|cudart)\.so/.test(baseOf(p)),
       maxEntries: 200_000,
       fullMetadata: false,
     }),
@@ -120,7 +122,7 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
     systemFacts({ slow: Boolean(opts.slow), paths }),
     readTextQuiet(procPath(paths, 'cpuinfo')),
   ]);
-  const view = ImageView.fromScans([scan]);
+  const view = ImageView.fromScans([scan], { checkLoops: false }); // a host's own symlinks are not the image's problem
   const m = machineOf(paths, kernel.machine, cpuinfo);
   const facts = emptyFacts('host', system.hostname ?? 'host');
   factsFromView(view, facts, null);

@@ -16,6 +16,8 @@ export interface DirScanOptions {
   maxEntries?: number;
   /** Read owner and mode of every entry (default true); false takes types from the directory listing alone (fast, for host roots). */
   fullMetadata?: boolean;
+  /** Decide whether to read a symlink's target (default: every symlink). Unread ones stay unresolved. */
+  readLink?: (path: string) => boolean;
 }
 
 /** Entry type from an lstat result or a directory entry (both answer isFile(), isDirectory(), ...). */
@@ -98,7 +100,7 @@ export async function scanDirectory(root: string, opts: DirScanOptions = {}): Pr
         } else {
           meta = { path, type: typeOf(d), mode: 0, uid: 0, gid: 0, size: 0 };
         }
-        if (meta.type === 'symlink') {
+        if (meta.type === 'symlink' && (!opts.readLink || opts.readLink(path))) {
           // Host roots list hundreds of library symlinks: a synchronous readlink avoids a thread-pool round trip each.
           let l: string | null = null;
           try {

@@ -40,11 +40,11 @@ export class ImageView {
   readonly entries = new Map<string, ViewEntry>();
   readonly warnings: Warning[] = [];
 
-  /** Apply layer scans in order. */
-  static fromScans(scans: readonly LayerScan[]): ImageView {
+  /** Apply layer scans in order; `checkLoops` (default true) flags symlink loops as warnings. */
+  static fromScans(scans: readonly LayerScan[], opts: { checkLoops?: boolean } = {}): ImageView {
     const v = new ImageView();
     for (const s of scans) v.apply(s);
-    v.checkSymlinks();
+    if (opts.checkLoops ?? true) v.checkSymlinks();
     return v;
   }
 
