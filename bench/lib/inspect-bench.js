@@ -9,7 +9,7 @@ import { ensureImages } from './image.js';
 import { fmtMB, fmtS, GNU_TIME, log, min, runTimed } from './util.js';
 
 /** The chunk size src/layers/decompress.ts gives createGunzip: the zlib floor uses the same. */
-const ZLIB_CHUNK = 128 * 1024;
+const ZLIB_CHUNK = 1024 * 1024; // as src/layers/decompress.ts
 
 async function nodeGunzip(file) {
   const t0 = performance.now();
