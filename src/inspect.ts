@@ -26,6 +26,7 @@ export function imageFacts(image: Image, scans: LayerScan[]): Facts {
   const facts = emptyFacts('image', image.ref);
   facts.digest = image.manifestDigest;
   facts.config = { digest: image.configDigest };
+  if (image.indexPlatforms) facts.platforms = image.indexPlatforms;
   facts.layers = image.layers.map((l, i) => ({ digest: l.digest ?? l.diffId, mediaType: l.mediaType, size: l.size, compression: scans[i]?.compression ?? 'none' }));
   for (const s of scans) facts.warnings.push(...s.warnings);
   factsFromView(view, facts, image);

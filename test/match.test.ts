@@ -155,8 +155,17 @@ describe('containerspec match --json', () => {
 
   it('the CLI matrix equals the library match() over the same host files and inspected images', async ({ skip }) => {
     if (skipAll || !m) return skip(skipAll);
-    const images = await Promise.all(imageRefs.map((r) => inspect(r)));
-    const lib = matchToJson(match(hostFiles.map((h) => JSON.parse(readFileSync(h.file, 'utf8')) as Facts), images)) as MatchJson;
+    const hosts = hostFiles.map((h) => JSON.parse(readFileSync(h.file, 'utf8')) as Facts);
+    const arches = new Set(hosts.map((h) => h.platform.architecture));
+    // A multi-platform index is matched per platform that some host runs natively (as the CLI does).
+    const images = await Promise.all(
+      imageRefs.map(async (r) => {
+        const first = await inspect(r);
+        const more = (first.platforms ?? []).filter((p) => arches.has(p.split('/')[1] ?? '') && p.split('/')[1] !== first.platform.architecture);
+        return more.length ? [first, ...(await Promise.all(more.map((p) => inspect(r, { platform: p }))))] : first;
+      }),
+    );
+    const lib = matchToJson(match(hosts, images)) as MatchJson;
     expect(lib.matrix).toEqual(m.matrix);
     expect(lib.bestHostForImage.map((b) => b.host)).toEqual(m.bestHostForImage.map((b) => b.host));
   });

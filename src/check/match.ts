@@ -48,11 +48,21 @@ export interface MatchOptions {
  * Score every image on every host with pre-compiled inputs (the hot path: no allocation per
  * pair; rule results that depend only on a host's GPU, MPI or CPU profile are cached per image).
  */
-export function matchPrepared(images: CompiledImage[], hosts: PreparedHost[], spec: Archspec = loadArchspec()): Int16Array[] {
+export function matchPrepared(images: (CompiledImage | CompiledImage[])[], hosts: PreparedHost[], spec: Archspec = loadArchspec()): Int16Array[] {
   const rows: Int16Array[] = [];
-  for (const ci of images) {
+  for (const img of images) {
     const row = new Int16Array(hosts.length);
-    for (let h = 0; h < hosts.length; h++) row[h] = scorePair(ci, hosts[h]!, spec);
+    if (Array.isArray(img)) {
+      // Platform variants of one image (a multi-platform index): each host gets the best fitting one.
+      for (let h = 0; h < hosts.length; h++) {
+        let best = -1;
+        for (const ci of img) {
+          const s = scorePair(ci, hosts[h]!, spec);
+          if (rank(s) > rank(best)) best = s;
+        }
+        row[h] = best;
+      }
+    } else for (let h = 0; h < hosts.length; h++) row[h] = scorePair(img, hosts[h]!, spec);
     rows.push(row);
   }
   return rows;
@@ -60,15 +70,16 @@ export function matchPrepared(images: CompiledImage[], hosts: PreparedHost[], sp
 
 /**
  * The compatibility matrix with scores, the best host for each image and the best image for
- * each host. Images compile once; scoring one more host is cheap.
+ * each host. Images compile once; scoring one more host is cheap. An image given as an array
+ * is the platform variants of one multi-platform index: each host is scored on its best variant.
  */
-export function match(hosts: Facts[], images: Facts[], opts: MatchOptions = {}): MatchResult {
+export function match(hosts: Facts[], images: (Facts | Facts[])[], opts: MatchOptions = {}): MatchResult {
   const spec = opts.archspec ?? loadArchspec();
   const ph = hosts.map((h) => prepareHost(h, spec));
-  const ci = images.map((i) => compileImage(i, spec));
+  const ci = images.map((i) => (Array.isArray(i) ? i.map((v) => compileImage(v, spec)) : compileImage(i, spec)));
   const scores = matchPrepared(ci, ph, spec);
   const hostNames = hosts.map((h) => h.name);
-  const imageNames = images.map((i) => i.name);
+  const imageNames = images.map((i) => (Array.isArray(i) ? i[0]?.name ?? '' : i.name));
   const bestHostForImage = scores.map((row, i) => {
     let best = -1;
     for (let h = 0; h < row.length; h++) if (best < 0 || rank(row[h]!) > rank(row[best]!)) best = h;

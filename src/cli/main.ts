@@ -130,12 +130,30 @@ Examples:
       const hosts = [];
       for (const h of o.hosts) hosts.push(await readHostFacts(h));
       const images = [];
-      for (const ref of o.images) images.push(await loadImageFacts(ref));
+      const arches = new Set(hosts.map((h) => h.platform.architecture).filter((a): a is string => Boolean(a)));
+      for (const ref of o.images) images.push(await loadImageVariants(ref, arches));
       const m = match(hosts, images);
       if (o.json) out(json(matchToJson(m)));
       else out((await import('./format-report.js')).formatMatch(m));
     });
   return cmd;
+}
+
+/**
+ * An image argument to match, with every platform of a multi-platform index that some host could
+ * run natively, so an arm64 node is judged on the arm64 image, not on the default platform's.
+ */
+async function loadImageVariants(ref: string, hostArches: Set<string>) {
+  const first = await loadImageFacts(ref);
+  const others = (first.platforms ?? []).filter((p) => {
+    const arch = p.split('/')[1];
+    return arch !== undefined && hostArches.has(arch) && arch !== first.platform.architecture;
+  });
+  if (!others.length) return first;
+  const { inspect } = await import('../inspect.js');
+  const variants = [first];
+  for (const p of others) variants.push(await inspect(ref, { platform: p }));
+  return variants;
 }
 
 /** An image argument to match: a facts JSON file (from inspect --json) or an image reference. */

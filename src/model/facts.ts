@@ -175,6 +175,8 @@ export interface Facts {
   /** Manifest digest (images). */
   digest?: string | null;
   config?: { digest: string | null };
+  /** Platforms the image's index offers (`os/arch[/variant]`), when it came from a multi-platform index. */
+  platforms?: string[];
   layers?: { digest: string | null; mediaType: string; size: number | null; compression?: string }[];
   platform: PlatformFacts;
   os: OsFacts;
