@@ -163,7 +163,17 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
       if (path !== '') scan.entries.push(meta);
       if (type === 'file' && meta.size > 0) {
         const sink = new FileSink(path);
-        for await (const chunk of entry) sink.push(chunk as Buffer);
+        // Plain 'data' events (no promise per chunk); once the sink has what it wants the rest is only drained.
+        await new Promise<void>((resolve, reject) => {
+          let wants = true;
+          entry.on('data', (chunk: unknown) => {
+            if (!wants) return;
+            sink.push(chunk as Buffer);
+            wants = sink.needsMore;
+          });
+          entry.once('end', () => resolve());
+          entry.once('error', reject);
+        });
         try {
           recordResult(scan, path, sink.finish());
         } catch (e) {
