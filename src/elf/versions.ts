@@ -20,6 +20,41 @@ function entryLimit(count: number | null, what: string, warn: Warnings): number 
   return Math.min(count, MAX_ENTRIES);
 }
 
+/**
+ * Walk a chain of fixed-size entries linked by a relative `next` field (Verneed, Vernaux, Verdef):
+ * yields each entry's offset once it is known to lie inside the kept bytes; stops at a zero link,
+ * after `max` entries, at an offset seen before (a loop), or at one outside the file, with a warning.
+ */
+function* chain(
+  f: SparseFile,
+  start: number,
+  max: number,
+  size: number,
+  nextAt: number,
+  bits: 32 | 64,
+  seen: Set<number>,
+  what: string,
+  link: string,
+  warn: Warnings,
+): Generator<number> {
+  let off = start;
+  for (let i = 0; i < max; i++) {
+    if (seen.has(off)) {
+      warn.add(`${what}: ${link} loop`);
+      return;
+    }
+    seen.add(off);
+    if (!f.has(off, size)) {
+      warn.add(`${what}: ${f.why(off, size)}`);
+      return;
+    }
+    yield off;
+    const next = f.u32(off + nextAt) ?? 0;
+    if (next === 0) return;
+    off += rel(next, bits);
+  }
+}
+
 /** Reads the Elf_Verneed / Elf_Vernaux chains at file offset `off` (.gnu.version_r). */
 export function readVersionNeeds(
   f: SparseFile,
@@ -32,45 +67,19 @@ export function readVersionNeeds(
   const out: { file: string; versions: string[] }[] = [];
   const seen = new Set<number>();
   let budget = MAX_AUX;
-  const max = entryLimit(count, 'DT_VERNEEDNUM', warn);
-  for (let i = 0; i < max; i++) {
-    if (seen.has(off)) {
-      warn.add('version needs: vn_next loop');
-      break;
-    }
-    seen.add(off);
-    if (!f.has(off, 16)) {
-      warn.add(`version needs: ${f.why(off, 16)}`);
-      break;
-    }
-    const cnt = f.u16(off + 2) ?? 0;
-    const file = str.get(f.u32(off + 4) ?? 0, 'version needs file') ?? '';
+  const what = 'version needs';
+  for (const vn of chain(f, off, entryLimit(count, 'DT_VERNEEDNUM', warn), 16, 12, bits, seen, what, 'vn_next', warn)) {
+    const cnt = f.u16(vn + 2) ?? 0;
+    const file = str.get(f.u32(vn + 4) ?? 0, 'version needs file') ?? '';
     const versions: string[] = [];
-    let a = off + rel(f.u32(off + 8) ?? 0, bits);
-    for (let j = 0; j < cnt; j++) {
-      if (budget-- <= 0) {
-        warn.add('version needs: too many Vernaux entries');
-        break;
-      }
-      if (seen.has(a)) {
-        warn.add('version needs: vna_next loop');
-        break;
-      }
-      seen.add(a);
-      if (!f.has(a, 16)) {
-        warn.add(`version needs: ${f.why(a, 16)}`);
-        break;
-      }
+    if (cnt > budget) warn.add('version needs: too many Vernaux entries');
+    const aux = chain(f, vn + rel(f.u32(vn + 8) ?? 0, bits), Math.min(cnt, budget), 16, 12, bits, seen, what, 'vna_next', warn);
+    for (const a of aux) {
+      budget--;
       const name = str.get(f.u32(a + 8) ?? 0, 'version need name');
       if (name !== null) versions.push(name);
-      const next = f.u32(a + 12) ?? 0;
-      if (next === 0) break;
-      a += rel(next, bits);
     }
     out.push({ file, versions });
-    const next = f.u32(off + 12) ?? 0;
-    if (next === 0) break;
-    off += rel(next, bits);
   }
   return out;
 }
@@ -86,21 +95,11 @@ export function readVersionDefs(
 ): string[] {
   const out: string[] = [];
   const seen = new Set<number>();
-  const max = entryLimit(count, 'DT_VERDEFNUM', warn);
-  for (let i = 0; i < max; i++) {
-    if (seen.has(off)) {
-      warn.add('version definitions: vd_next loop');
-      break;
-    }
-    seen.add(off);
-    if (!f.has(off, 20)) {
-      warn.add(`version definitions: ${f.why(off, 20)}`);
-      break;
-    }
-    const flags = f.u16(off + 2) ?? 0;
-    const cnt = f.u16(off + 6) ?? 0;
+  for (const vd of chain(f, off, entryLimit(count, 'DT_VERDEFNUM', warn), 20, 16, bits, seen, 'version definitions', 'vd_next', warn)) {
+    const flags = f.u16(vd + 2) ?? 0;
+    const cnt = f.u16(vd + 6) ?? 0;
     if ((flags & VER_FLG_BASE) === 0 && cnt > 0) {
-      const a = off + rel(f.u32(off + 12) ?? 0, bits);
+      const a = vd + rel(f.u32(vd + 12) ?? 0, bits);
       const nameOff = f.u32(a);
       if (nameOff === null) warn.add(`version definitions: ${f.why(a, 8)}`);
       else {
@@ -108,9 +107,6 @@ export function readVersionDefs(
         if (name !== null) out.push(name);
       }
     }
-    const next = f.u32(off + 16) ?? 0;
-    if (next === 0) break;
-    off += rel(next, bits);
   }
   return out;
 }
