@@ -7,7 +7,7 @@ import { scanDirectory } from '../layers/dir-scan.js';
 import { baseOf } from '../layers/paths.js';
 import { ImageView } from '../layers/view.js';
 import { scanRulesFor, wantsText } from '../layers/wants.js';
-import { emptyFacts } from '../model/empty.js';
+import { emptyFacts, emptyRequirements } from '../model/empty.js';
 import type { Facts } from '../model/facts.js';
 import { binfmtEmulators } from './binfmt.js';
 import { gpuFacts } from './gpu.js';
@@ -107,7 +107,8 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
   };
   const ancestors = new Set<string>();
   for (const d of libDirs) for (let i = d.indexOf('/'); i > 0; i = d.indexOf('/', i + 1)) ancestors.add(d.slice(0, i));
-  const [scan, kernel, gpu, binfmt, system, cpuinfo] = await Promise.all([
+  const cpuinfo = await readTextQuiet(procPath(paths, 'cpuinfo'));
+  const [scan, kernel, gpu, binfmt, system] = await Promise.all([
     scanDirectory(paths.root, {
       descend: (p) => wanted.has(p) || ancestors.has(p) || isLibDir(p) || p === 'etc/ld.so.conf.d',
       read: (p) => wantsText(p) || HOST_CONTENT.test(baseOf(p)) || scanRulesFor(p).length > 0,
@@ -119,8 +120,7 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
     kernelFacts(paths),
     gpuFacts(paths),
     binfmtEmulators(paths),
-    systemFacts({ slow: Boolean(opts.slow), paths }),
-    readTextQuiet(procPath(paths, 'cpuinfo')),
+    systemFacts({ slow: Boolean(opts.slow), paths, cpuinfo }),
   ]);
   const view = ImageView.fromScans([scan], { checkLoops: false }); // a host's own symlinks are not the image's problem
   const m = machineOf(paths, kernel.machine, cpuinfo);
@@ -135,7 +135,7 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
     evidence: [{ source: m.source, detail: m.machine ?? 'unknown' }],
   };
   facts.warnings = facts.warnings.filter((w) => w.code !== 'arch-mismatch');
-  facts.requires = emptyFacts('host', '').requires;
+  facts.requires = emptyRequirements();
   facts.stats.layers = 0;
   if (cpuinfo && m.machine) {
     const kv = parseCpuinfo(cpuinfo);

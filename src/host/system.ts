@@ -21,6 +21,7 @@
  */
 import { availableParallelism, hostname as osHostname, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { parseOsRelease as parseOsReleaseKeys } from '../extract/os-release.js';
 import {
   type Evidence,
   type HostPaths,
@@ -41,6 +42,8 @@ export interface SystemFactsOptions {
   slow?: boolean;
   /** Where to read from; default the live host. */
   paths?: HostPaths;
+  /** The text of `proc/cpuinfo` when the caller has read it already (null: absent); default: read it here. */
+  cpuinfo?: string | null;
   /** Per-call time limit for `systeminformation` calls, ms. Default 10000. */
   slowTimeoutMs?: number;
 }
@@ -100,7 +103,9 @@ export async function systemFacts(opts: SystemFactsOptions = {}): Promise<System
   const [hostText, meminfo, cpuinfo, os] = await Promise.all([
     readTextEvidence('system.hostname', procPath(paths, 'sys/kernel/hostname'), evidence),
     readTextEvidence('system.memTotalBytes', procPath(paths, 'meminfo'), evidence, (t) => `MemTotal ${parseMemTotal(t) ?? '?'} bytes`),
-    readTextEvidence('system.cpu', procPath(paths, 'cpuinfo'), evidence, (t) => `${parseCpuinfo(t).logical} processors`),
+    opts.cpuinfo !== undefined
+      ? givenText('system.cpu', procPath(paths, 'cpuinfo'), opts.cpuinfo, evidence, (t) => `${parseCpuinfo(t).logical} processors`)
+      : readTextEvidence('system.cpu', procPath(paths, 'cpuinfo'), evidence, (t) => `${parseCpuinfo(t).logical} processors`),
     readOsRelease(paths, evidence),
   ]);
 
@@ -133,6 +138,12 @@ export async function systemFacts(opts: SystemFactsOptions = {}): Promise<System
     else evidence.push({ source: 'system.slow', detail: 'systeminformation not consulted: it reads the live host, and these paths are a copy' });
   }
   return facts;
+}
+
+/** Evidence for a file the caller already read, as readTextEvidence would record it. */
+function givenText(source: string, path: string, text: string | null, evidence: Evidence[], describe: (t: string) => string): string | null {
+  evidence.push({ source, path, detail: text === null ? 'missing' : describe(text) });
+  return text;
 }
 
 /** `MemTotal:  16318412 kB` → bytes; null when absent. */
@@ -181,16 +192,9 @@ async function physicalCoresFromSysfs(paths: HostPaths, evidence: Evidence[]): P
   return set.size > 0 ? set.size : null;
 }
 
-/** Parse `os-release` text (`KEY=value`, values optionally quoted). */
+/** Parse `os-release` text into the fields shown here (the key/value parsing is the image extractor's). */
 export function parseOsRelease(text: string): OsRelease {
-  const kv: Record<string, string> = {};
-  for (const raw of text.split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(raw.trim());
-    if (!m?.[1] || m[2] === undefined) continue;
-    let v = m[2].trim();
-    if (v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.endsWith(v[0])) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    kv[m[1]] = v;
-  }
+  const kv = parseOsReleaseKeys(text);
   const get = (k: string): string | null => kv[k] || null;
   return {
     id: get('ID'),
