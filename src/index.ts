@@ -11,7 +11,7 @@
  */
 export { inspect, type InspectOptions } from './inspect.js';
 export { hostFacts, type HostOptions } from './host/facts.js';
-export { check, readHostFacts, type CheckOptions } from './check/check.js';
+export { check, readFactsFile, readHostFacts, type CheckOptions } from './check/check.js';
 export { match, matchPrepared, matchToJson, cell, type MatchResult, type MatchCell } from './check/match.js';
 export { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './check/compile.js';
 export { scorePair } from './check/rules.js';

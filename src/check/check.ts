@@ -9,7 +9,7 @@ import type { Facts } from '../model/facts.js';
 import { REPORT_SCHEMA_VERSION, type Check, type CheckId, type Report } from '../model/report.js';
 import { compareVersions } from '../util/version.js';
 import { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './compile.js';
-import { applySets, assertHostFacts } from './overrides.js';
+import { applySets } from './overrides.js';
 import {
   FAIL, PASS, PENALTY, UNKNOWN, WARN, better, compareMpi, pack, penaltyOf, requiredOf, ruleArch, ruleGpu, ruleKernel, ruleLibc,
   ruleMicroarch, ruleMpi, runtimeCuda, statusOf, summarise, forwardCompatible,
@@ -273,17 +273,26 @@ export async function check(image: Facts, host: Facts, opts: CheckOptions = {}):
   };
 }
 
-/** Read and validate a host facts file (from `containerspec host --json`). */
-export async function readHostFacts(file: string): Promise<Facts> {
+const MAKE_FACTS = { host: 'containerspec host --json', image: 'containerspec inspect IMAGE --json' } as const;
+
+/** Read a facts file, check it is of the wanted kind, and validate it against the facts schema. */
+export async function readFactsFile(file: string, kind: 'host' | 'image'): Promise<Facts> {
+  const where = `${kind} facts file ${file}`;
   let data: Buffer;
   try {
     data = await readFile(file);
   } catch {
-    throw new NotFoundError(`host facts file ${file}: no such file`, file);
+    throw new NotFoundError(`${where}: no such file`, file);
   }
-  const v = parseJson(data, `host facts file ${file}`);
-  const f = assertHostFacts(v, `host facts file ${file}`);
-  await assertValid('facts', f, `host facts file ${file}`);
-  return f;
+  const v = parseJson(data, where) as Partial<Facts> | null;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FactsError(`${where}: not a JSON object`);
+  if (v.kind !== kind) throw new FactsError(`${where}: not ${kind} facts (kind is ${JSON.stringify(v.kind)}; make one with "${MAKE_FACTS[kind]}")`);
+  await assertValid('facts', v, where);
+  return v as Facts;
+}
+
+/** Read and validate a host facts file (from `containerspec host --json`). */
+export function readHostFacts(file: string): Promise<Facts> {
+  return readFactsFile(file, 'host');
 }
 

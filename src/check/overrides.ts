@@ -1,5 +1,5 @@
 import { loadArchspec } from '../arch/index.js';
-import { FactsError, UsageError } from '../errors/index.js';
+import { UsageError } from '../errors/index.js';
 import { maxCudaForDriver } from '../gpu/cuda-table.js';
 import { MACHINE_TO_OCI } from '../image/platform.js';
 import type { Facts, MpiFact } from '../model/facts.js';
@@ -119,12 +119,4 @@ export function applySets(host: Facts, sets: Record<string, string>): Facts {
     }
   }
   return f;
-}
-
-/** Check that parsed JSON looks like host facts (the schema does the full job; this names what is wrong). */
-export function assertHostFacts(v: unknown, where: string): Facts {
-  if (!v || typeof v !== 'object') throw new FactsError(`${where}: not a JSON object`);
-  const f = v as Partial<Facts>;
-  if (f.kind !== 'host') throw new FactsError(`${where}: not host facts (kind is ${JSON.stringify(f.kind)}; make one with "containerspec host --json")`);
-  return f as Facts;
 }

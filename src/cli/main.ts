@@ -158,19 +158,7 @@ async function loadImageVariants(ref: string, hostArches: Set<string>) {
 
 /** An image argument to match: a facts JSON file (from inspect --json) or an image reference. */
 async function loadImageFacts(ref: string) {
-  if (/\.json$/.test(ref) && !/^[a-z-]+:/.test(ref)) {
-    const { readFile } = await import('node:fs/promises');
-    const { parseJson } = await import('../image/blob-store.js');
-    const { assertValid } = await import('../check/validate.js');
-    const { FactsError, NotFoundError } = await import('../errors/index.js');
-    const data = await readFile(ref).catch(() => {
-      throw new NotFoundError(`image facts file ${ref}: no such file`, ref);
-    });
-    const f = parseJson(data, `image facts file ${ref}`) as { kind?: string };
-    if (f?.kind !== 'image') throw new FactsError(`image facts file ${ref}: not image facts (make one with "containerspec inspect IMAGE --json")`);
-    await assertValid('facts', f, `image facts file ${ref}`);
-    return f as import('../model/facts.js').Facts;
-  }
+  if (/\.json$/.test(ref) && !/^[a-z-]+:/.test(ref)) return (await import('../check/check.js')).readFactsFile(ref, 'image');
   const { inspect } = await import('../inspect.js');
   return inspect(ref);
 }
