@@ -127,11 +127,6 @@ export function ruleGpu(ci: CompiledImage, ph: PreparedHost): number {
   return o;
 }
 
-/** MPI ABI family of an implementation: Open MPI, the MPICH ABI (MPICH, Intel MPI, MVAPICH, Cray), or the MPI-5 standard ABI. */
-export function abiFamily(m: MpiKey): string | null {
-  return m.abi;
-}
-
 /** Compare one image MPI with one host MPI: the packed outcome. */
 export function compareMpi(img: MpiKey, host: MpiKey): number {
   if (!img.abi || !host.abi || img.abi !== host.abi) return pack(FAIL, true);

@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-
 /** An OCI platform: `os/architecture[/variant]`. */
 export interface Platform {
   os: string;
@@ -76,6 +74,3 @@ export interface Image {
   /** Platforms present in the index the image came from (for messages and facts). */
   indexPlatforms?: string[];
 }
-
-/** A stream opener used by sources. */
-export type OpenStream = () => Readable;
