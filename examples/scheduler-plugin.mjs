@@ -3,8 +3,7 @@
 // Usage: node examples/scheduler-plugin.mjs NODE-FACTS.json... -- IMAGE...
 //   node facts: `containerspec host --json > node01.json` on each node (or from copies of /proc, /sys)
 //   images:     oci:DIR, docker-archive:FILE, ... or image facts from `containerspec inspect IMAGE --json`
-import { readFile } from 'node:fs/promises';
-import { check, compileImage, inspect, loadArchspec, prepareHost, readHostFacts, scorePair } from 'containerspec';
+import { check, compileImage, loadArchspec, loadImage, prepareHost, readHostFacts, scorePair } from 'containerspec';
 
 const args = process.argv.slice(2);
 const sep = args.indexOf('--');
@@ -12,10 +11,8 @@ const nodeFiles = sep < 0 ? [] : args.slice(0, sep);
 const imageRefs = sep < 0 ? args : args.slice(sep + 1);
 
 const spec = loadArchspec();
-const nodes = await Promise.all(nodeFiles.map((f) => readHostFacts(f))); // validated against schemas/facts.schema.json
-const images = await Promise.all(
-  imageRefs.map(async (r) => (r.endsWith('.json') ? JSON.parse(await readFile(r, 'utf8')) : inspect(r))),
-);
+const nodes = await Promise.all(nodeFiles.map((f) => readHostFacts(f))); // validated against its version's schema (schemas/facts-*.schema.json)
+const images = await Promise.all(imageRefs.map((r) => loadImage(r))); // an image reference (inspected) or a facts file
 
 // Compile each image's requirements once and prepare each node once: scoring a pair is then cheap.
 const compiled = images.map((f) => compileImage(f, spec));

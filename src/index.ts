@@ -3,20 +3,33 @@
  *
  * @example
  * ```ts
- * import { inspect, hostFacts, check, match } from 'containerspec';
+ * import { inspect, hostFacts, check, match, checkImage } from 'containerspec';
  * const image = await inspect('oci:/images/lammps');
  * const report = await check(image, await hostFacts());
  * if (report.verdict !== 'compatible') console.log(report.checks.filter((c) => c.status !== 'pass'));
+ * const same = await checkImage('oci:/images/lammps', { host: 'nodes/n01.json' });
+ * const m = await match(['nodes/n01.json', 'nodes/n02.json'], ['oci:/images/lammps', 'oci:/images/gromacs']);
  * ```
  */
-export { inspect, type InspectOptions } from './inspect.js';
+export { inspect, imageFacts, type InspectOptions } from './inspect.js';
 export { hostFacts, type HostOptions } from './host/facts.js';
-export { check, readFactsFile, readHostFacts, type CheckOptions } from './check/check.js';
-export { match, matchPrepared, matchToJson, cell, type MatchResult, type MatchCell } from './check/match.js';
+export { check, type CheckOptions } from './check/check.js';
+export { checkImage, match, loadHost, loadImage, loadImageVariants, platformsFor, type CheckImageOptions, type HostInput, type ImageInput, type MatchOptions } from './orchestrate.js';
+export { readFactsFile, readHostFacts, readImageFacts, upgradeFacts } from './model/files.js';
+export { matchFacts, matchPrepared, matchToJson, cell, MATCH_SCHEMA_VERSION, type MatchResult, type MatchCell, type MatchFactsOptions } from './check/match.js';
 export { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './check/compile.js';
-export { scorePair } from './check/rules.js';
+export { scorePair, summarise } from './check/score.js';
+export { RULES } from './check/rules/index.js';
+export type { Rule, RuleContext, Evaluation } from './check/rule.js';
+export { EXTRACTORS } from './extract/index.js';
+export type { Extractor, ExtractInput, Found } from './extract/types.js';
 export { parseSets, applySets, SET_KEYS } from './check/overrides.js';
 export { loadArchspec, detectTarget, type Archspec } from './arch/index.js';
+export { openImage, imagePlatforms } from './image/open.js';
+export { parseReference, type ImageReference } from './image/reference.js';
+export { parseDockerReference, type DockerReference } from './image/docker-reference.js';
+export { resolveImage, type BlobSource, type Document } from './image/resolve.js';
+export type { Image, Layer, BlobLayer, TreeLayer, Descriptor, Platform } from './image/types.js';
 export * from './errors/index.js';
 export type * from './model/facts.js';
 export type * from './model/report.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from '../src/inspect.js';
-import type { Facts } from '../src/model/facts.js';
+import type { HostFacts as Facts } from '../src/model/facts.js';
 import type { Check, CheckId, Report } from '../src/model/report.js';
 import { ancestors, dumpFor, runsOn } from './helpers/archspec-data.js';
 import { buildCli, errorLine, REPO, runCli, type CliResult } from './helpers/cli.js';

@@ -4,18 +4,18 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSampleExpected, platformString } from './helpers/fixture-set.js';
-import { ensureCliBuilt, expectOneLineError, lines, runCli, show } from './helpers/cli-run.js';
+import { buildCli, expectOneLineError, lines, runCli, show } from './helpers/cli.js';
 
 const sample = loadSampleExpected();
 
 beforeAll(async () => {
-  await ensureCliBuilt();
+  await buildCli();
 }, 5 * 60_000);
 
 describe('inspect --help', () => {
   it('prints usage with examples and the transports, exit 0', async () => {
     const r = await runCli(['inspect', '--help']);
-    expect(r.status, show(r)).toBe(0);
+    expect(r.code, show(r)).toBe(0);
     expect(r.stdout).toMatch(/^Usage: containerspec inspect/m);
     expect(r.stdout).toMatch(/Examples?:/);
     const examples = r.stdout.split('\n').filter((l) => /^\s+containerspec inspect \S+/.test(l));
@@ -61,7 +61,7 @@ describe('registry references', () => {
 describe('inspect oci:fixtures/sample', () => {
   it('prints a human summary naming musl and its version', async () => {
     const r = await runCli(['inspect', 'oci:fixtures/sample']);
-    expect(r.status, show(r)).toBe(0);
+    expect(r.code, show(r)).toBe(0);
     expect(lines(r.stderr)).toEqual([]);
     expect(sample.musl).toBeTruthy();
     const libcLine = r.stdout.split('\n').find((l) => /\blibc\b/.test(l));
@@ -76,7 +76,7 @@ describe('inspect oci:fixtures/sample', () => {
 
   it('--json parses and matches fixtures/sample.expected.json', async () => {
     const r = await runCli(['inspect', 'oci:fixtures/sample', '--json']);
-    expect(r.status, show(r)).toBe(0);
+    expect(r.code, show(r)).toBe(0);
     const f = JSON.parse(r.stdout);
     expect(f.kind).toBe('image');
     expect(f.name).toBe('oci:fixtures/sample');

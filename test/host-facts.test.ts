@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Facts } from '../src/model/facts.js';
+import type { HostFacts } from '../src/model/facts.js';
 import { dumps, family, hasTarget, KERNEL_MACHINE, OCI_ARCH } from './helpers/archspec-data.js';
 import { buildCli, errorLine, REPO, runCli } from './helpers/cli.js';
 import { hostJson, makeFakeHost, nvidiaVersionFile } from './helpers/fake-host.js';
@@ -47,7 +47,7 @@ describe.concurrent('host --json on archspec cpuinfo dumps of real machines (--p
     it(`${d.file}: cpu.microarch ${d.target}, architecture inferred from cpuinfo`, async ({ expect }) => {
       const h = makeFakeHost(base, { name: `inferred-${d.target}`, cpuinfoFile: d.path, osrelease: '5.14.0-362.24.1.el9_3.x86_64' });
       const { facts } = await hostJson(h);
-      expect(schemaErrors('facts', facts)).toBeNull();
+      expect(schemaErrors('facts-2.0', facts)).toBeNull();
       expect(facts.kind).toBe('host');
       expect(facts.name).toBe(h.name);
       expect(facts.cpu.microarch).toBe(d.target);
@@ -79,7 +79,7 @@ describe.concurrent('host --json on archspec cpuinfo dumps of real machines (--p
       const machine = KERNEL_MACHINE[family(d.target)]!;
       const h = makeFakeHost(base, { name: `stated-${d.target}`, cpuinfoFile: d.path, arch: machine });
       const { facts } = await hostJson(h);
-      expect(schemaErrors('facts', facts)).toBeNull();
+      expect(schemaErrors('facts-2.0', facts)).toBeNull();
       expect(facts.cpu.microarch).toBe(d.target);
       expect(facts.platform.architecture).toBe(OCI_ARCH[machine]);
       expect(facts.platform.evidence[0]?.source).toBe('proc/sys/kernel/arch');
@@ -101,7 +101,7 @@ describe.concurrent('host --json on archspec cpuinfo dumps of real machines (--p
   it('no cpuinfo: microarch unknown and a warning says why, the rest is still reported', async ({ expect }) => {
     const h = makeFakeHost(base, { name: 'no-cpuinfo', arch: 'x86_64', osrelease: '6.1.0-18-amd64' });
     const { facts } = await hostJson(h);
-    expect(schemaErrors('facts', facts)).toBeNull();
+    expect(schemaErrors('facts-2.0', facts)).toBeNull();
     expect(facts.cpu.microarch).toBeNull();
     expect(facts.warnings.map((w) => w.code)).toContain('no-cpuinfo');
     expect(facts.platform.architecture).toBe('amd64');
@@ -125,7 +125,7 @@ describe("a GPU host: Debian's real libcuda1 unpacked into the root", () => {
     const cpu = dumps().find((d) => d.target === 'cascadelake')!;
     const h = makeFakeHost(base, { name: 'gpu-libcuda', cpuinfoFile: cpu.path, arch: 'x86_64', libcuda: pkg });
     const { facts } = await hostJson(h);
-    expect(schemaErrors('facts', facts)).toBeNull();
+    expect(schemaErrors('facts-2.0', facts)).toBeNull();
     expect(facts.gpu.driver).toBe(pkg.version);
     const want = tableCudaMax(pkg.version);
     expect(want).not.toBeNull();
@@ -140,7 +140,7 @@ describe("a GPU host: Debian's real libcuda1 unpacked into the root", () => {
     expect(module).not.toBe(pkg.version);
     const h = makeFakeHost(base, { name: 'gpu-module', cpuinfoFile: dumps().find((d) => d.target === 'skylake_avx512')!.path, libcuda: pkg, nvidiaVersion: nvidiaVersionFile(module) });
     const { facts } = await hostJson(h);
-    expect(schemaErrors('facts', facts)).toBeNull();
+    expect(schemaErrors('facts-2.0', facts)).toBeNull();
     expect(facts.gpu.driver).toBe(module);
     expect(facts.gpu.cudaMax).toBe(tableCudaMax(module));
     // The stale library is reported, with its version.
@@ -159,13 +159,13 @@ describe('a driver-only GPU host (proc/driver/nvidia/version, no libraries)', ()
 });
 
 describe('host --json on this real machine', () => {
-  it('validates against schemas/facts.schema.json and kernel.release is `uname -r`', async (ctx) => {
+  it('validates against schemas/facts-2.0.schema.json and kernel.release is `uname -r`', async (ctx) => {
     const uname = spawnSync('uname', ['-r'], { encoding: 'utf8' });
     if (uname.status !== 0) return ctx.skip('uname not available');
     const r = await runCli(['host', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const facts = JSON.parse(r.stdout) as Facts;
-    expect(schemaErrors('facts', facts)).toBeNull();
+    const facts = JSON.parse(r.stdout) as HostFacts;
+    expect(schemaErrors('facts-2.0', facts)).toBeNull();
     expect(facts.kind).toBe('host');
     expect(facts.kernel.release).toBe(uname.stdout.trim());
     const m = spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout.trim();
@@ -178,7 +178,7 @@ describe('host --json on this real machine', () => {
   it('the human form names the kernel release and the CPU target', async () => {
     const r = await runCli(['host']);
     expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse((await runCli(['host', '--json'])).stdout) as Facts;
+    const j = JSON.parse((await runCli(['host', '--json'])).stdout) as HostFacts;
     expect(r.stdout).toContain(j.kernel.release!);
     if (j.cpu.microarch) expect(r.stdout).toContain(j.cpu.microarch);
   });

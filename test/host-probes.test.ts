@@ -9,6 +9,7 @@ import { gfxTargetName, gpuFacts, parseNvidiaLibraryName, parseNvidiaVersionFile
 import { kernelFacts, parseKernelConfig, SELECTED_SYSCTLS } from '../src/host/kernel.js';
 import { type HostPaths, defaultHostPaths, readCapped, resolveInRoot } from '../src/host/paths.js';
 import { systemFacts } from '../src/host/system.js';
+import { hostFacts } from '../src/host/facts.js';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -107,24 +108,28 @@ describe('gpuFacts on fake hosts', () => {
     put(h.root, 'usr/lib64/libcuda.so.535.54.03', '');
     put(h.root, 'usr/lib64/libnvidia-ml.so.530.30.02', ''); // stale library: reported as a mismatch
     const g = await gpuFacts(h);
-    expect(g.nvidia.driver).toBe('535.54.03');
-    expect(typeof g.nvidia.driver).toBe('string');
-    expect(g.nvidia.source).toEqual({ kind: 'proc', path: join(h.proc, 'driver/nvidia/version') });
-    expect(g.nvidia.kernelModule).toBe('proprietary');
-    expect(g.nvidia.devices).toEqual([
+    expect(g.driver).toBe('535.54.03');
+    expect(typeof g.driver).toBe('string');
+    expect(g.cudaMax).toBe('12.2'); // the driver table's highest CUDA for 535.54.03
+    expect(g.driverSource).toEqual({ kind: 'proc', path: join(h.proc, 'driver/nvidia/version') });
+    expect(g.kernelModule).toBe('proprietary');
+    expect(g.devices).toEqual([
       {
-        busId: '0000:3b:00.0',
+        vendor: 'nvidia',
+        bus: '0000:3b:00.0',
         model: 'Tesla V100-SXM2-16GB',
+        id: '0x1db1',
         uuid: 'GPU-8e6b0c5a-3f5f-1b2c-9d4e-0a1b2c3d4e5f',
-        deviceId: '0x1db1',
         pciClass: '0x030200',
         kernelDriver: 'nvidia',
+        gfxTarget: null,
+        kfdNode: null,
         seenIn: ['proc', 'sysfs'],
       },
     ]);
-    expect(g.nvidia.libraries.map((l) => l.version).sort()).toEqual(['530.30.02', '535.54.03']);
-    expect(g.nvidia.evidence.some((e) => e.source === 'nvidia.driver' && e.detail?.includes('530.30.02'))).toBe(true);
-    expect(g.amd.devices).toEqual([]);
+    expect(g.libraries.map((l) => l.version).sort()).toEqual(['530.30.02', '535.54.03']);
+    expect(g.evidence.some((e) => e.source === 'nvidia.driver' && e.detail?.includes('530.30.02'))).toBe(true);
+    expect(g.devices.filter((d) => d.vendor === 'amd')).toEqual([]);
   });
 
   it('a GPU host with the open kernel module', async () => {
@@ -132,21 +137,22 @@ describe('gpuFacts on fake hosts', () => {
     put(h.proc, 'driver/nvidia/version', OPEN);
     put(h.proc, 'driver/nvidia/gpus/0000:c1:00.0/information', GPU_INFO.replace('0000:3b:00.0', '0000:c1:00.0').replace(/GPU-[0-9a-f-]+/, 'GPU-????????-????-????-????-????????????'));
     const g = await gpuFacts(h);
-    expect(g.nvidia.driver).toBe('550.54.14');
-    expect(g.nvidia.kernelModule).toBe('open');
-    expect(g.nvidia.devices).toHaveLength(1);
-    expect(g.nvidia.devices[0]?.uuid).toBeNull(); // an unreadable UUID is not a UUID
-    expect(g.nvidia.devices[0]?.seenIn).toEqual(['proc']);
+    expect(g.driver).toBe('550.54.14');
+    expect(g.kernelModule).toBe('open');
+    expect(g.devices).toHaveLength(1);
+    expect(g.devices[0]?.uuid).toBeNull(); // an unreadable UUID is not a UUID
+    expect(g.devices[0]?.seenIn).toEqual(['proc']);
   });
 
   it('a PCI-only NVIDIA device (driver not loaded, e.g. bound to vfio-pci) is still listed, with no driver version', async () => {
     const h = fakeHost();
     pciDevice(h.sys, '0000:17:00.0', '0x10de', '0x20b0', '0x030200', 'vfio-pci');
     const g = await gpuFacts(h);
-    expect(g.nvidia.driver).toBeNull();
-    expect(g.nvidia.source).toBeNull();
-    expect(g.nvidia.devices).toEqual([
-      { busId: '0000:17:00.0', model: null, uuid: null, deviceId: '0x20b0', pciClass: '0x030200', kernelDriver: 'vfio-pci', seenIn: ['sysfs'] },
+    expect(g.driver).toBeNull();
+    expect(g.driverSource).toBeNull();
+    expect(g.cudaMax).toBeNull();
+    expect(g.devices).toEqual([
+      { vendor: 'nvidia', bus: '0000:17:00.0', model: null, id: '0x20b0', uuid: null, pciClass: '0x030200', kernelDriver: 'vfio-pci', gfxTarget: null, kfdNode: null, seenIn: ['sysfs'] },
     ]);
   });
 
@@ -156,8 +162,8 @@ describe('gpuFacts on fake hosts', () => {
     link(h.root, 'etc/alternatives/nvidia--libcuda.so.1-x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu/nvidia/tesla-470/libcuda.so.470.223.02');
     link(h.root, 'usr/lib/x86_64-linux-gnu/libcuda.so.1', '/etc/alternatives/nvidia--libcuda.so.1-x86_64-linux-gnu');
     const g = await gpuFacts(h);
-    expect(g.nvidia.driver).toBe('470.223.02');
-    expect(g.nvidia.source).toEqual({ kind: 'library', path: join(h.root, 'usr/lib/x86_64-linux-gnu/nvidia/tesla-470/libcuda.so.470.223.02') });
+    expect(g.driver).toBe('470.223.02');
+    expect(g.driverSource).toEqual({ kind: 'library', path: join(h.root, 'usr/lib/x86_64-linux-gnu/nvidia/tesla-470/libcuda.so.470.223.02') });
   });
 
   it('AMD: KFD topology, PCI device, amdgpu module version and ROCm version through an absolute /opt/rocm link', async () => {
@@ -172,13 +178,13 @@ describe('gpuFacts on fake hosts', () => {
     link(h.root, 'etc/alternatives/rocm', '/opt/rocm-6.0.2');
     link(h.root, 'opt/rocm', '/etc/alternatives/rocm');
     const g = await gpuFacts(h);
-    expect(g.amd.driver).toBe('6.3.6');
-    expect(g.amd.moduleLoaded).toBe(true);
-    expect(g.amd.rocm).toBe('6.0.2-115');
-    expect(g.amd.devices).toEqual([
-      { busId: '0000:c1:00.0', deviceId: '0x740f', pciClass: '0x038000', kernelDriver: 'amdgpu', gfxTarget: 'gfx90a', kfdNode: 1, seenIn: ['kfd', 'sysfs'] },
+    expect(g.amdDriver).toBe('6.3.6');
+    expect(g.amdModuleLoaded).toBe(true);
+    expect(g.rocm).toBe('6.0.2-115');
+    expect(g.devices).toEqual([
+      { vendor: 'amd', bus: '0000:c1:00.0', model: 'gfx90a', id: '0x740f', uuid: null, pciClass: '0x038000', kernelDriver: 'amdgpu', gfxTarget: 'gfx90a', kfdNode: 1, seenIn: ['kfd', 'sysfs'] },
     ]);
-    expect(g.nvidia.driver).toBeNull();
+    expect(g.driver).toBeNull();
     expect(gfxTargetName(110000)).toBe('gfx1100');
     expect(gfxTargetName(90402)).toBe('gfx942');
     expect(gfxTargetName(0)).toBeNull();
@@ -280,10 +286,10 @@ describe("gpuFacts on a root holding Debian's real libcuda1 package", () => {
 
     const empty = fakeHost();
     const g = await gpuFacts({ proc: empty.proc, sys: empty.sys, root: pkg.root });
-    expect(g.nvidia.driver).toBe(expected);
-    expect(g.nvidia.source).toEqual({ kind: 'library', path: join(pkg.root, relPath) });
-    expect(g.nvidia.devices).toEqual([]);
-    console.info(`libcuda1: ${relPath} → driver ${g.nvidia.driver}`);
+    expect(g.driver).toBe(expected);
+    expect(g.driverSource).toEqual({ kind: 'library', path: join(pkg.root, relPath) });
+    expect(g.devices).toEqual([]);
+    console.info(`libcuda1: ${relPath} → driver ${g.driver}`);
   });
 });
 
@@ -495,11 +501,10 @@ describe('the real machine', () => {
     expect(existsSync('/proc/driver/nvidia/version'), 'this test expects a machine without an NVIDIA driver').toBe(false);
     expect(gpuFunctions, 'this test expects a machine without a GPU').toEqual([]);
     const g = await gpuFacts(defaultHostPaths());
-    expect(g.nvidia.driver).toBeNull();
-    expect(g.nvidia.source).toBeNull();
-    expect(g.nvidia.devices).toEqual([]);
-    expect(g.amd.devices).toEqual([]);
-    expect(g.nvidia.evidence.find((e) => e.path === '/proc/driver/nvidia/version')?.detail).toBe('missing');
+    expect(g.driver).toBeNull();
+    expect(g.driverSource).toBeNull();
+    expect(g.devices).toEqual([]);
+    expect(g.evidence.find((e) => e.path === '/proc/driver/nvidia/version')?.detail).toBe('missing');
   });
 
   it('systemFacts, fast by default, agrees with node:os; slow asks systeminformation', async () => {
@@ -526,11 +531,10 @@ describe('the real machine', () => {
     expect(Object.values(k.sysctls).every((v) => v === null)).toBe(true);
     expect(k.evidence.find((e) => e.source === 'kernel.release')).toEqual({ source: 'kernel.release', path: join(paths.proc, 'sys/kernel/osrelease'), detail: 'missing' });
     const g = await gpuFacts(paths);
-    expect(g.nvidia).toMatchObject({ driver: null, source: null, devices: [], libraries: [] });
-    expect(g.amd).toMatchObject({ driver: null, rocm: null, devices: [], moduleLoaded: false });
+    expect(g).toMatchObject({ driver: null, driverSource: null, devices: [], libraries: [], amdDriver: null, rocm: null, amdModuleLoaded: false });
     expect((await binfmtEmulators(paths)).binfmtStatus).toBe('absent');
     const s = await systemFacts({ paths, slow: true });
-    expect(s).toMatchObject({ hostname: null, memTotalBytes: null, os: null, slow: false, cpu: { logical: null, physical: null, model: null } });
+    expect(s).toMatchObject({ hostname: null, memTotalBytes: null, slow: false, cpu: { logical: null, physical: null, model: null } });
   });
 });
 
@@ -549,7 +553,7 @@ describe('file reading helpers', () => {
     expect(await resolveInRoot('/', 'etc/os-release')).toBe('/etc/os-release');
   });
 
-  it('systemFacts reads a copied host: cpuinfo, meminfo, os-release via a link, DMI hypervisor', async () => {
+  it('systemFacts reads a copied host: cpuinfo, meminfo, DMI hypervisor; the host facts read its os-release via a link', async () => {
     const h = fakeHost();
     put(h.proc, 'sys/kernel/hostname', 'node042\n');
     put(h.proc, 'meminfo', 'MemTotal:       263842560 kB\nMemFree:  1 kB\n');
@@ -564,9 +568,13 @@ describe('file reading helpers', () => {
       hostname: 'node042',
       memTotalBytes: 263842560 * 1024,
       cpu: { logical: 4, physical: 2, model: 'AMD EPYC 7763 64-Core Processor' },
-      os: { id: 'rocky', idLike: ['rhel', 'centos', 'fedora'], versionId: '9.3', prettyName: 'Rocky Linux 9.3 (Blue Onyx)' },
       virtualization: { virtual: true, hypervisor: 'qemu', cpuCanVirtualize: true },
       slow: false,
     });
+    // The distribution is read once, by the os-release extractor, through the root's own link.
+    const f = await hostFacts({ proc: h.proc, sys: h.sys, root: h.root });
+    expect(f.os).toMatchObject({ id: 'rocky', idLike: ['rhel', 'centos', 'fedora'], versionId: '9.3', prettyName: 'Rocky Linux 9.3 (Blue Onyx)' });
+    expect(f.os.evidence[0]?.path).toBe('usr/lib/os-release');
+    expect(f.system.hostname).toBe('node042');
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { inspect } from '../src/inspect.js';
 import { ContainerspecError, DigestMismatchError, FormatError, NotFoundError } from '../src/errors/index.js';
-import type { Facts } from '../src/model/facts.js';
+import type { ImageFacts as Facts } from '../src/model/facts.js';
 import {
   accessesOf,
   buildFixtures,
@@ -27,7 +27,7 @@ import {
   type ExpectedMalformed,
   type IndexEntry,
 } from './helpers/fixture-set.js';
-import { ensureCliBuilt, expectOneLineError, lines, runCli, show } from './helpers/cli-run.js';
+import { buildCli, expectOneLineError, lines, runCli, show } from './helpers/cli.js';
 import { abiTag, abiTags, elfFilesUnder, findGlibcLibc, glibcVersionOf, readelfAvailable, resolveInRoot, versionNeeds } from './helpers/readelf.js';
 
 // The fixtures are required: build them (a no-op when fixtures/build/STAMP is current) before the
@@ -45,7 +45,7 @@ const byName = (n: string): IndexEntry => {
 };
 
 beforeAll(async () => {
-  await ensureCliBuilt();
+  await buildCli();
 }, 5 * 60_000);
 
 it('the fixture index lists good, suspicious and malformed images', () => {
@@ -457,7 +457,7 @@ describe('damaged archives', () => {
     const file = join(tmp, `${entry.name}-copy.tar`);
     copyFileSync(fixturePath(entry.paths.dockerArchive!), file);
     const r = await runCli(['inspect', `docker-archive:${file}`, '--json']);
-    expect(r.status, show(r)).toBe(0);
+    expect(r.code, show(r)).toBe(0);
     expect(JSON.parse(r.stdout).kind).toBe('image');
   });
 
@@ -488,7 +488,7 @@ describe('suspicious images', () => {
       const warns = a.hasConfig || !configOnly;
       it(`${entry.name} via ${a.label}: exit 0, facts reported${warns ? `, warning ${exp.warning}` : ''}`, async () => {
         const r = await runCli(['inspect', a.ref, '--json']);
-        expect(r.status, show(r)).toBe(0);
+        expect(r.code, show(r)).toBe(0);
         expect(r.stderr).not.toMatch(/^\s+at /m);
         const facts = JSON.parse(r.stdout) as Facts;
         expect(facts.libc.family).toBe(exp.glibc ? 'glibc' : exp.musl ? 'musl' : null);

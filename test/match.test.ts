@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { check } from '../src/check/check.js';
-import { match, matchToJson } from '../src/check/match.js';
+import { matchFacts, matchToJson } from '../src/check/match.js';
+import { match } from '../src/orchestrate.js';
 import { applySets } from '../src/check/overrides.js';
 import { inspect } from '../src/inspect.js';
-import type { Facts } from '../src/model/facts.js';
+import type { HostFacts, ImageFacts } from '../src/model/facts.js';
 import { dumpFor } from './helpers/archspec-data.js';
 import { buildCli, errorLine, REPO, runCli } from './helpers/cli.js';
 import { hostJson, makeFakeHost, nvidiaVersionFile, writeFacts } from './helpers/fake-host.js';
@@ -44,7 +45,7 @@ const FIXTURE_IMAGES = ['bullseye-openmpi', 'trixie-mpich-cuda', 'bookworm-arm64
 
 let base = '';
 let skipAll = '';
-const hostFiles: { name: string; file: string; facts: Facts }[] = [];
+const hostFiles: { name: string; file: string; facts: HostFacts }[] = [];
 let gpuName = '';
 const imageRefs: string[] = [];
 
@@ -153,19 +154,10 @@ describe('containerspec match --json', () => {
     });
   });
 
-  it('the CLI matrix equals the library match() over the same host files and inspected images', async ({ skip }) => {
+  it('the CLI matrix equals the library match() over the same host files and image references', async ({ skip }) => {
     if (skipAll || !m) return skip(skipAll);
-    const hosts = hostFiles.map((h) => JSON.parse(readFileSync(h.file, 'utf8')) as Facts);
-    const arches = new Set(hosts.map((h) => h.platform.architecture));
-    // A multi-platform index is matched per platform that some host runs natively (as the CLI does).
-    const images = await Promise.all(
-      imageRefs.map(async (r) => {
-        const first = await inspect(r);
-        const more = (first.platforms ?? []).filter((p) => arches.has(p.split('/')[1] ?? '') && p.split('/')[1] !== first.platform.architecture);
-        return more.length ? [first, ...(await Promise.all(more.map((p) => inspect(r, { platform: p }))))] : first;
-      }),
-    );
-    const lib = matchToJson(match(hosts, images)) as MatchJson;
+    // The library expands a multi-platform index to the platforms the hosts need, as the CLI prints it.
+    const lib = matchToJson(await match(hostFiles.map((h) => h.file), imageRefs)) as MatchJson;
     expect(lib.matrix).toEqual(m.matrix);
     expect(lib.bestHostForImage.map((b) => b.host)).toEqual(m.bestHostForImage.map((b) => b.host));
   });
@@ -185,19 +177,19 @@ describe('containerspec match --json', () => {
 });
 
 describe('match(): the same verdict and score as check() for every pair', () => {
-  let hosts: Facts[] = [];
-  let images: Facts[] = [];
+  let hosts: HostFacts[] = [];
+  let images: ImageFacts[] = [];
   beforeAll(async () => {
     if (skipAll) return;
     images = await Promise.all(imageRefs.map((r) => inspect(r)));
-    const plain = hostFiles.map((h) => JSON.parse(readFileSync(h.file, 'utf8')) as Facts);
+    const plain = hostFiles.map((h) => JSON.parse(readFileSync(h.file, 'utf8')) as HostFacts);
     const haswell = plain.find((h) => h.name === 'node-haswell')!;
     const gpu = plain.find((h) => h.name === gpuName)!;
     const min = table.toolkitMinimumDriver[expected('trixie-mpich-cuda').cuda!.runtime]!;
     const mpich = expected('trixie-mpich-cuda').mpi[0]!.version;
     const ompi = expected('bullseye-openmpi').mpi[0]!.version;
     // What-if variants cover every rule outcome: pass, warn, unknown and fail.
-    const variants: [Facts, Record<string, string>][] = [
+    const variants: [HostFacts, Record<string, string>][] = [
       [gpu, { 'cuda.brand': 'tesla' }],
       [gpu, { 'cuda.brand': 'geforce' }],
       [haswell, { 'cuda.driver': min }],
@@ -235,14 +227,14 @@ describe('match(): the same verdict and score as check() for every pair', () => 
 
   it('covers every verdict', ({ skip }) => {
     if (skipAll) return skip(skipAll);
-    const m = match(hosts, images);
+    const m = matchFacts(hosts, images);
     const seen = new Set(m.scores.flatMap((row) => Array.from(row, (raw) => (raw === -1 ? 'incompatible' : raw <= -2 ? 'unknown' : 'compatible'))));
     expect([...seen].sort()).toEqual(['compatible', 'incompatible', 'unknown']);
   });
 
   it('every cell equals the report of check() on that pair', async ({ skip }) => {
     if (skipAll) return skip(skipAll);
-    const m = matchToJson(match(hosts, images)) as MatchJson;
+    const m = matchToJson(matchFacts(hosts, images)) as MatchJson;
     const mismatches: string[] = [];
     let pairs = 0;
     for (const [i, img] of images.entries()) {
@@ -261,17 +253,17 @@ describe('match(): the same verdict and score as check() for every pair', () => 
 
   it('cells do not depend on the order of hosts and images (the per-profile caches)', ({ skip }) => {
     if (skipAll) return skip(skipAll);
-    const a = match(hosts, images);
+    const a = matchFacts(hosts, images);
     const rh = [...hosts].reverse();
     const ri = [...images].reverse();
-    const b = match(rh, ri);
+    const b = matchFacts(rh, ri);
     for (let i = 0; i < images.length; i++) {
       for (let j = 0; j < hosts.length; j++) {
         expect(b.scores[images.length - 1 - i]![hosts.length - 1 - j], `${images[i]!.name} on ${hosts[j]!.name}`).toBe(a.scores[i]![j]);
       }
     }
     // One pair at a time gives the same too.
-    for (let i = 0; i < images.length; i++) for (let j = 0; j < hosts.length; j++) expect(match([hosts[j]!], [images[i]!]).scores[0]![0]).toBe(a.scores[i]![j]);
+    for (let i = 0; i < images.length; i++) for (let j = 0; j < hosts.length; j++) expect(matchFacts([hosts[j]!], [images[i]!]).scores[0]![0]).toBe(a.scores[i]![j]);
   });
 });
 

@@ -18,7 +18,7 @@ function elf(soname: string, needed: string[]): ElfInfo {
 
 function viewWith(files: Record<string, FileResult>): ImageView {
   const scan: LayerScan = {
-    id: 'sha256:' + '0'.repeat(64), index: 0, whiteouts: [], opaques: [], warnings: [], bytes: { stored: 0, tar: 0 }, compression: 'none',
+    id: 'sha256:' + '0'.repeat(64), index: 0, whiteouts: [], opaques: [], warnings: [], bytes: { stored: 0, tar: 0 }, compression: 'none', notes: [],
     entries: Object.keys(files).map((path) => ({ path, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, size: 1 })),
     results: files,
   };

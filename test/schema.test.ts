@@ -1,13 +1,13 @@
 /**
  * The JSON the CLI prints (`inspect --json`, `host --json`) validates against
- * schemas/facts.schema.json, and the schema is strict enough to reject wrong documents.
+ * schemas/facts-2.0.schema.json, and the schema is strict enough to reject wrong documents.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import AjvModule from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accessesOf, buildFixtures, loadExpected, loadIndex, REPO, SAMPLE, type ExpectedImage } from './helpers/fixture-set.js';
-import { ensureCliBuilt, runCli, show } from './helpers/cli-run.js';
+import { buildCli, runCli, show } from './helpers/cli.js';
 
 // ajv is CommonJS: under ESM its class is the default export's `default`.
 type Validate = ((d: unknown) => boolean) & { errors?: { instancePath: string; message?: string; params: unknown }[] | null };
@@ -17,7 +17,7 @@ const Ajv = ((AjvModule as unknown as { default?: AjvCtor }).default ?? AjvModul
 // Fixtures are required (a no-op when fixtures/build/STAMP is current).
 await buildFixtures(15 * 60_000);
 
-const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'facts.schema.json'), 'utf8')) as Record<string, unknown>;
+const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'facts-2.0.schema.json'), 'utf8')) as Record<string, unknown>;
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validate = ajv.compile(schema);
 
@@ -28,7 +28,7 @@ function schemaErrors(doc: unknown): string[] {
 }
 
 beforeAll(async () => {
-  await ensureCliBuilt();
+  await buildCli();
 }, 5 * 60_000);
 
 const refs: { label: string; args: string[] }[] = [{ label: 'sample (oci:fixtures/sample)', args: ['inspect', `oci:${SAMPLE}`] }];
@@ -39,11 +39,11 @@ for (const entry of loadIndex().filter((e) => e.kind === 'good' || e.kind === 's
   }
 }
 
-describe('inspect --json validates against schemas/facts.schema.json', () => {
+describe('inspect --json validates against schemas/facts-2.0.schema.json', () => {
   for (const r of refs) {
     it(r.label, async () => {
       const res = await runCli([...r.args, '--json']);
-      expect(res.status, show(res)).toBe(0);
+      expect(res.code, show(res)).toBe(0);
       const doc = JSON.parse(res.stdout) as { kind: string };
       expect(doc.kind).toBe('image');
       expect(schemaErrors(doc)).toEqual([]);
@@ -51,10 +51,10 @@ describe('inspect --json validates against schemas/facts.schema.json', () => {
   }
 });
 
-describe('host --json validates against schemas/facts.schema.json', () => {
+describe('host --json validates against schemas/facts-2.0.schema.json', () => {
   it('this machine', async () => {
     const res = await runCli(['host', '--json']);
-    expect(res.status, show(res)).toBe(0);
+    expect(res.code, show(res)).toBe(0);
     const doc = JSON.parse(res.stdout) as { kind: string };
     expect(doc.kind).toBe('host');
     expect(schemaErrors(doc)).toEqual([]);
@@ -65,7 +65,7 @@ describe('the schema rejects wrong documents', () => {
   let good: Record<string, any>;
   beforeAll(async () => {
     const res = await runCli(['inspect', `oci:${SAMPLE}`, '--json']);
-    expect(res.status, show(res)).toBe(0);
+    expect(res.code, show(res)).toBe(0);
     good = JSON.parse(res.stdout);
   });
   const mutated = (f: (d: Record<string, any>) => void) => {
@@ -104,5 +104,18 @@ describe('the schema rejects wrong documents', () => {
   it('a wrong schemaVersion', () => {
     const errs = schemaErrors(mutated((d) => (d.schemaVersion = '0.9')));
     expect(errs.join('\n')).toContain('/schemaVersion');
+  });
+
+  it('a property the model does not have (image facts carry no host gpu part)', () => {
+    const errs = schemaErrors(mutated((d) => (d.gpu = { driver: null })));
+    expect(errs.join('\n')).toMatch(/must NOT have additional properties/);
+  });
+
+  it('host facts without their gpu part', async () => {
+    const res = await runCli(['host', '--json']);
+    const host = JSON.parse(res.stdout) as Record<string, unknown>;
+    expect(schemaErrors(host)).toEqual([]);
+    delete host.gpu;
+    expect(schemaErrors(host).join('\n')).toMatch(/must have required property 'gpu'/);
   });
 });

@@ -6,6 +6,7 @@ import { inspect } from '../src/inspect.js';
 import { classifyWhiteout, cleanEntryName } from '../src/layers/paths.js';
 import { openImage } from '../src/image/open.js';
 import { readLayers } from '../src/layers/read.js';
+import { wantsFor } from '../src/extract/index.js';
 import { ImageView } from '../src/layers/view.js';
 import { ContainerspecError } from '../src/errors/index.js';
 import { buildOci, layerBlob, replaceLayerBlob } from './helpers/oci.js';
@@ -15,7 +16,7 @@ const libc = readFileSync('/usr/lib/x86_64-linux-gnu/libc.so.6');
 
 async function viewOf(dir: string): Promise<ImageView> {
   const img = await openImage(`oci:${dir}`);
-  return ImageView.fromScans(await readLayers(img));
+  return ImageView.fromScans(await readLayers(img, wantsFor('image')));
 }
 
 describe('entry names', () => {

@@ -2,7 +2,7 @@
 // gives the same facts in the main thread and in every worker.
 import { loadArchspec } from '../../dist/arch/index.js';
 import { maxCudaForDriver } from '../../dist/gpu/cuda-table.js';
-import { emptyFacts } from '../../dist/model/empty.js';
+import { emptyHostFacts, emptyImageFacts } from '../../dist/model/empty.js';
 import { rng } from './util.js';
 
 export const SEED = 20240611;
@@ -81,7 +81,7 @@ function mpiFact(r, table) {
 
 /** One host's facts. */
 export function makeHost(r, i, fam) {
-  const f = emptyFacts('host', `node${String(i).padStart(5, '0')}`);
+  const f = emptyHostFacts(`node${String(i).padStart(5, '0')}`);
   const arch = r.weighted([[85, 'amd64'], [10, 'arm64'], [5, 'ppc64le']]);
   f.platform = { os: 'linux', architecture: arch, variant: arch === 'arm64' ? 'v8' : null, evidence: [] };
   const names = fam[ARCH_FAMILY[arch]];
@@ -97,7 +97,7 @@ export function makeHost(r, i, fam) {
     const driver = r.pick(DRIVERS);
     f.gpu.driver = driver;
     f.gpu.cudaMax = maxCudaForDriver(driver);
-    f.gpu.devices = [{ vendor: 'nvidia', model: 'NVIDIA A100-SXM4-80GB', id: '0x20b2', bus: '0000:07:00.0' }];
+    f.gpu.devices = [{ vendor: 'nvidia', bus: '0000:07:00.0', model: 'NVIDIA A100-SXM4-80GB', id: '0x20b2', uuid: null, pciClass: '0x030200', kernelDriver: 'nvidia', gfxTarget: null, kfdNode: null, seenIn: ['proc', 'sysfs'] }];
     // Not in the facts model (yet), but prepareHost reads them when present.
     if (r.chance(0.5)) f.gpu.brand = r.weighted([[8, 'tesla'], [1, 'nvidiartx'], [1, 'geforce']]);
     if (r.chance(0.5)) f.gpu.computeCapability = r.pick(COMPUTE);
@@ -107,7 +107,7 @@ export function makeHost(r, i, fam) {
     if (r.chance(0.25)) f.mpi.push(mpiFact(r, HOST_MPI));
   }
   if (arch === 'amd64' && r.chance(0.05)) {
-    f.emulators.push({ name: 'qemu-aarch64', architecture: 'arm64', interpreter: '/usr/bin/qemu-aarch64-static', flags: 'F' });
+    f.emulators.push({ name: 'qemu-aarch64', architecture: 'arm64', interpreter: '/usr/bin/qemu-aarch64-static', flags: 'F', fixBinary: true, path: null });
   }
   return f;
 }
@@ -121,7 +121,7 @@ function nvidiaRequire(r, c) {
 
 /** One image's facts. */
 export function makeImage(r, i, fam, spec) {
-  const f = emptyFacts('image', `registry.example.org/hpc/app${i}:v${r.int(1, 9)}`);
+  const f = emptyImageFacts(`registry.example.org/hpc/app${i}:v${r.int(1, 9)}`, 'docker');
   const arch = r.weighted([[80, 'amd64'], [15, 'arm64'], [5, 'ppc64le']]);
   f.platform = { os: 'linux', architecture: arch, variant: arch === 'arm64' ? 'v8' : null, evidence: [] };
   const req = f.requires;

@@ -6,18 +6,14 @@
  * A newer copy can be used without rebuilding via `CONTAINERSPEC_ARCHSPEC`.
  */
 
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadTable, vendoredTablePath, type TableSpec } from '../data/tables.js';
 import { FactsError, oneLine } from '../errors/index.js';
 
 /** Environment variable naming a `microarchitectures.json` to use instead of the vendored one. */
 export const ARCHSPEC_ENV = 'CONTAINERSPEC_ARCHSPEC';
 
 /** Absolute path of the vendored `microarchitectures.json` (`data/archspec/`). */
-export const DEFAULT_ARCHSPEC_FILE: string = fileURLToPath(
-  new URL('../../data/archspec/microarchitectures.json', import.meta.url),
-);
+export const DEFAULT_ARCHSPEC_FILE: string = vendoredTablePath('archspec/microarchitectures.json');
 
 /**
  * One entry of a target's `compilers.<compiler>` list: a version range such as `"4.9:"`,
@@ -382,7 +378,13 @@ function parseData(json: unknown): ArchspecData {
   return { targets, aliases, armVendors };
 }
 
-const cache = new Map<string, Archspec>();
+/** How the archspec table is found and parsed (the shared data-table loader does the rest). */
+const ARCHSPEC_TABLE: TableSpec<Archspec> = {
+  what: 'archspec data',
+  vendored: 'archspec/microarchitectures.json',
+  env: ARCHSPEC_ENV,
+  parse: (json, file) => new Archspec(json, file),
+};
 
 /**
  * Load the microarchitecture database. The file is `file` if given, else the path in
@@ -391,26 +393,5 @@ const cache = new Map<string, Archspec>();
  * non-JSON or wrongly shaped file throws `FactsError` with a one-line message naming the file.
  */
 export function loadArchspec(file?: string): Archspec {
-  const envFile = process.env[ARCHSPEC_ENV];
-  const path = resolve(file ?? (envFile !== undefined && envFile !== '' ? envFile : DEFAULT_ARCHSPEC_FILE));
-  const hit = cache.get(path);
-  if (hit) return hit;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new FactsError(oneLine(`cannot read archspec data ${path}: ${why}`), { cause: err });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new FactsError(oneLine(`archspec data ${path} is not valid JSON: ${(err as Error).message}`), {
-      cause: err,
-    });
-  }
-  const spec = new Archspec(json, path);
-  cache.set(path, spec);
-  return spec;
+  return loadTable(ARCHSPEC_TABLE, file);
 }

@@ -1,9 +1,8 @@
 import { loadArchspec, type Archspec } from '../arch/index.js';
 import { maxCudaForDriver } from '../gpu/cuda-table.js';
 import { parseRequirements, prepareHost as prepareGpuHost, type ParsedRequirements, type PreparedGpuHost } from '../gpu/nvidia-require.js';
-import type { Facts, MpiFact } from '../model/facts.js';
+import type { HostFacts, ImageFacts, MpiFact } from '../model/facts.js';
 import { parseVersion, type VersionTuple } from '../util/version.js';
-import { ruleLibc } from './rules.js';
 
 /** An MPI library reduced to what the ABI rule compares. */
 export interface MpiKey {
@@ -15,7 +14,7 @@ export interface MpiKey {
 
 /** An image's requirements compiled once, so scoring one more host is cheap. */
 export interface CompiledImage {
-  facts: Facts;
+  facts: ImageFacts;
   arch: string | null;
   variant: string | null;
   /** archspec target the image is built for, or null for a generic image. */
@@ -27,23 +26,19 @@ export interface CompiledImage {
   kernelKey: number;
   glibc: VersionTuple | null;
   glibcNeed: VersionTuple | null;
-  /** The libc rule's outcome: it depends on the image alone, so it is computed once. */
-  libcOutcome: number;
   needsGpu: boolean;
   gpuReq: ParsedRequirements;
   /** Requirements present and not disabled. */
   gpuHasReq: boolean;
   cudaRuntime: string | null;
   mpi: MpiKey[];
-  /** Per-host-profile caches for the rules whose inputs repeat across hosts (see PreparedHost.gpuProfile). */
-  gpuCache: number[];
-  mpiCache: number[];
-  microCache: number[];
+  /** Rules' per-host-profile caches, by memo slot (see rule.ts memoSlot): evaluations whose inputs repeat across hosts. */
+  memo: unknown[][];
 }
 
 /** A host's facts pre-parsed once for many images. */
 export interface PreparedHost {
-  facts: Facts;
+  facts: HostFacts;
   arch: string | null;
   variant: string | null;
   emulated: Set<string>;
@@ -87,13 +82,13 @@ export function kernelKey(v: VersionTuple | null): number {
 }
 
 /** Does this image need a GPU? NVIDIA_REQUIRE_* (not disabled), CUDA_VERSION, or a CUDA runtime in it. */
-function imageNeedsGpu(f: Facts, req: ParsedRequirements): boolean {
+function imageNeedsGpu(f: ImageFacts, req: ParsedRequirements): boolean {
   if (req.disabled) return Boolean(f.cuda.runtime);
   return req.requirements.length > 0 || req.errors.length > 0 || Boolean(f.cuda.runtime) || Boolean(f.cuda.env.CUDA_VERSION);
 }
 
 /** Compile an image's facts into its requirements. */
-export function compileImage(facts: Facts, spec: Archspec = loadArchspec()): CompiledImage {
+export function compileImage(facts: ImageFacts, spec: Archspec = loadArchspec()): CompiledImage {
   const req = parseRequirements(facts.cuda.env);
   const target = facts.requires.microarch?.version ?? null;
   const kernel = facts.requires.kernel ? parseVersion(facts.requires.kernel.version) : null;
@@ -107,27 +102,23 @@ export function compileImage(facts: Facts, spec: Archspec = loadArchspec()): Com
     kernelKey: kernelKey(kernel),
     glibc: facts.libc.family === 'glibc' && facts.libc.version ? parseVersion(facts.libc.version) : null,
     glibcNeed: facts.requires.glibc ? parseVersion(facts.requires.glibc.version) : null,
-    libcOutcome: 0,
     needsGpu: imageNeedsGpu(facts, req),
     gpuReq: req,
     gpuHasReq: !req.disabled && (req.requirements.length > 0 || req.errors.length > 0),
     cudaRuntime: facts.cuda.runtime,
     mpi: mpiKeys(facts.mpi),
-    gpuCache: [],
-    mpiCache: [],
-    microCache: [],
+    memo: [],
   };
-  ci.libcOutcome = ruleLibc(ci);
   return ci;
 }
 
 /** Prepare a host's facts for many checks. */
-export function prepareHost(facts: Facts, spec: Archspec = loadArchspec()): PreparedHost {
+export function prepareHost(facts: HostFacts, spec: Archspec = loadArchspec()): PreparedHost {
   const target = facts.cpu.microarch && spec.has(facts.cpu.microarch) ? facts.cpu.microarch : null;
   const driver = facts.gpu.driver;
   const cudaMax = facts.gpu.cudaMax ?? (driver ? maxCudaForDriver(driver) : null);
-  const brand = (facts.gpu as { brand?: string | null }).brand ?? null;
-  const gpuArch = (facts.gpu as { computeCapability?: string | null }).computeCapability ?? null;
+  const brand = facts.gpu.brand;
+  const gpuArch = facts.gpu.computeCapability;
   const mpi = mpiKeys(facts.mpi);
   const kernel = facts.kernel.release ? parseVersion(facts.kernel.release) : null;
   return {

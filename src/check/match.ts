@@ -1,7 +1,8 @@
 import { loadArchspec, type Archspec } from '../arch/index.js';
-import type { Facts } from '../model/facts.js';
+import type { HostFacts, ImageFacts } from '../model/facts.js';
 import { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './compile.js';
-import { scorePair } from './rules.js';
+import { applySets } from './overrides.js';
+import { activeRules, plainContext, scorePair } from './score.js';
 
 /** Version of the match JSON (`schemas/match.schema.json`). */
 export const MATCH_SCHEMA_VERSION = '1.0';
@@ -39,9 +40,11 @@ function rank(raw: number): number {
   return 0;
 }
 
-/** Options for {@link matchPrepared}. */
-export interface MatchOptions {
+/** Options for {@link matchFacts}. */
+export interface MatchFactsOptions {
   archspec?: Archspec;
+  /** `--set` overrides applied to every host. */
+  set?: Record<string, string>;
 }
 
 /**
@@ -49,6 +52,8 @@ export interface MatchOptions {
  * pair; rule results that depend only on a host's GPU, MPI or CPU profile are cached per image).
  */
 export function matchPrepared(images: (CompiledImage | CompiledImage[])[], hosts: PreparedHost[], spec: Archspec = loadArchspec()): Int16Array[] {
+  const ctx = plainContext(spec);
+  const rules = activeRules(ctx);
   const rows: Int16Array[] = [];
   for (const img of images) {
     const row = new Int16Array(hosts.length);
@@ -57,12 +62,12 @@ export function matchPrepared(images: (CompiledImage | CompiledImage[])[], hosts
       for (let h = 0; h < hosts.length; h++) {
         let best = -1;
         for (const ci of img) {
-          const s = scorePair(ci, hosts[h]!, spec);
+          const s = scorePair(ci, hosts[h]!, ctx, rules);
           if (rank(s) > rank(best)) best = s;
         }
         row[h] = best;
       }
-    } else for (let h = 0; h < hosts.length; h++) row[h] = scorePair(img, hosts[h]!, spec);
+    } else for (let h = 0; h < hosts.length; h++) row[h] = scorePair(img, hosts[h]!, ctx, rules);
     rows.push(row);
   }
   return rows;
@@ -73,13 +78,14 @@ export function matchPrepared(images: (CompiledImage | CompiledImage[])[], hosts
  * each host. Images compile once; scoring one more host is cheap. An image given as an array
  * is the platform variants of one multi-platform index: each host is scored on its best variant.
  */
-export function match(hosts: Facts[], images: (Facts | Facts[])[], opts: MatchOptions = {}): MatchResult {
+export function matchFacts(hosts: readonly HostFacts[], images: readonly (ImageFacts | readonly ImageFacts[])[], opts: MatchFactsOptions = {}): MatchResult {
   const spec = opts.archspec ?? loadArchspec();
-  const ph = hosts.map((h) => prepareHost(h, spec));
-  const ci = images.map((i) => (Array.isArray(i) ? i.map((v) => compileImage(v, spec)) : compileImage(i, spec)));
+  const sets = opts.set && Object.keys(opts.set).length ? opts.set : null;
+  const ph = hosts.map((h) => prepareHost(sets ? applySets(h, sets) : h, spec));
+  const ci = images.map((i) => (isVariants(i) ? i.map((v) => compileImage(v, spec)) : compileImage(i, spec)));
   const scores = matchPrepared(ci, ph, spec);
   const hostNames = hosts.map((h) => h.name);
-  const imageNames = images.map((i) => (Array.isArray(i) ? i[0]?.name ?? '' : i.name));
+  const imageNames = images.map((i) => (isVariants(i) ? i[0]?.name ?? '' : i.name));
   const bestHostForImage = scores.map((row, i) => {
     let best = -1;
     for (let h = 0; h < row.length; h++) if (best < 0 || rank(row[h]!) > rank(row[best]!)) best = h;
@@ -93,6 +99,10 @@ export function match(hosts: Facts[], images: (Facts | Facts[])[], opts: MatchOp
     return { host: name, image: c ? imageNames[best]! : null, score: c ? c.score : null, verdict: c ? c.verdict : 'incompatible' as const };
   });
   return { schemaVersion: MATCH_SCHEMA_VERSION, hosts: hostNames, images: imageNames, scores, bestHostForImage, bestImageForHost };
+}
+
+function isVariants(i: ImageFacts | readonly ImageFacts[]): i is readonly ImageFacts[] {
+  return Array.isArray(i);
 }
 
 /** JSON form of a match result (cells decoded). */

@@ -2,7 +2,7 @@ import { loadArchspec } from '../arch/index.js';
 import { UsageError } from '../errors/index.js';
 import { maxCudaForDriver } from '../gpu/cuda-table.js';
 import { MACHINE_TO_OCI } from '../image/platform.js';
-import type { Facts, MpiFact } from '../model/facts.js';
+import type { HostFacts, MpiFact } from '../model/facts.js';
 import { parseVersion } from '../util/version.js';
 
 /** Known OCI architecture names. */
@@ -50,8 +50,8 @@ export function parseSets(list: readonly string[]): Record<string, string> {
 }
 
 /** Apply `--set` overrides to host facts (a what-if, like conda's CONDA_OVERRIDE_*); each override is recorded as evidence. */
-export function applySets(host: Facts, sets: Record<string, string>): Facts {
-  const f: Facts = structuredClone(host);
+export function applySets(host: HostFacts, sets: Record<string, string>): HostFacts {
+  const f: HostFacts = structuredClone(host);
   const ev = (key: string, value: string) => ({ source: 'set', detail: `${key}=${value}` });
   for (const [key, value] of Object.entries(sets)) {
     switch (key) {
@@ -78,17 +78,18 @@ export function applySets(host: Facts, sets: Record<string, string>): Facts {
         f.libc = { ...f.libc, family: 'glibc', version: needVersion(key, value), evidence: [ev(key, value)] };
         break;
       case 'cuda.driver':
-        if (value === 'none') f.gpu = { ...f.gpu, driver: null, cudaMax: null, devices: [], evidence: [ev(key, value)] };
-        else {
+        if (value === 'none') {
+          f.gpu = { ...f.gpu, driver: null, driverSource: null, cudaMax: null, devices: f.gpu.devices.filter((d) => d.vendor !== 'nvidia'), evidence: [ev(key, value)] };
+        } else {
           const d = needVersion(key, value);
-          f.gpu = { ...f.gpu, driver: d, cudaMax: maxCudaForDriver(d), evidence: [ev(key, value)] };
+          f.gpu = { ...f.gpu, driver: d, driverSource: { kind: 'set', path: null }, cudaMax: maxCudaForDriver(d), evidence: [ev(key, value)] };
         }
         break;
       case 'cuda.brand':
-        (f.gpu as unknown as Record<string, unknown>).brand = value.toLowerCase();
+        f.gpu = { ...f.gpu, brand: value.toLowerCase(), evidence: [...f.gpu.evidence, ev(key, value)] };
         break;
       case 'cuda.arch':
-        (f.gpu as unknown as Record<string, unknown>).computeCapability = needVersion(key, value);
+        f.gpu = { ...f.gpu, computeCapability: needVersion(key, value), evidence: [...f.gpu.evidence, ev(key, value)] };
         break;
       case 'mpi': {
         if (value === 'none') {
@@ -104,7 +105,7 @@ export function applySets(host: Facts, sets: Record<string, string>): Facts {
       case 'emulators': {
         const list = value === 'none' ? [] : value.split(',').map((a) => MACHINE_TO_OCI[a.trim()] ?? a.trim());
         for (const a of list) if (!ARCHES.has(a)) throw new UsageError(`--set emulators=${value}: unknown architecture ${a}`);
-        f.emulators = list.map((a) => ({ name: `set-${a}`, architecture: a, interpreter: null, flags: null }));
+        f.emulators = list.map((a) => ({ name: `set-${a}`, architecture: a, interpreter: null, flags: null, fixBinary: false, path: null }));
         break;
       }
     }

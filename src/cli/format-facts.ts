@@ -31,7 +31,7 @@ export function formatFacts(f: Facts): string {
     if (f.gpu.rocm) rows.push(['rocm', f.gpu.rocm]);
     rows.push(['emulators', f.emulators.length ? f.emulators.map((e) => e.architecture ?? e.name).join(', ') : 'none']);
   }
-  const labels = Object.entries(f.labels);
+  const labels = f.kind === 'image' ? Object.entries(f.labels) : [];
   if (labels.length) rows.push(['labels', labels.map(([k, v]) => `${k}=${v}`).join(', ')]);
   let s = `${f.kind} ${f.name}\n${table(rows, '  ')}`;
   for (const w of f.warnings) s += `  warning: ${w.message}${w.layer ? ` [layer ${w.layer.slice(0, 19)}]` : ''}\n`;

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './errors.js';
 import { SET_KEYS, parseSets } from '../check/overrides.js';
-import { normaliseArch } from '../image/platform.js';
 import { json, out } from './output.js';
 
 const INSPECT_EXAMPLES = `
@@ -17,6 +16,7 @@ Examples:
   containerspec inspect oci:fixtures/sample
   containerspec inspect oci:./myimage:v2 --platform linux/arm64/v8 --json
   containerspec inspect docker-archive:saved.tar
+  containerspec inspect dir:/var/tmp/$USER.ch/img/lammps --identity
 `;
 
 function packageVersion(): string {
@@ -39,13 +39,14 @@ export function program(prog: string): Command {
     .command('inspect')
     .description('image facts and derived requirements')
     .argument('<image>', 'image reference (see below)')
-    .option('--json', 'print JSON (schemas/facts.schema.json)')
+    .option('--json', 'print JSON (schemas/facts-2.0.schema.json)')
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: this host's)")
-    .addOption(new Option('--parallel <n>', 'layers read at once (default: cores)').argParser((v) => parsePositive(v, '--parallel')))
+    .addOption(new Option('--parallel <n>', 'layers read at once (default: up to 4)').argParser((v) => parsePositive(v, '--parallel')))
+    .option('--identity', "also print the image's content identity (manifest digest; for dir: and tar:, a digest of every file, which reads them all)")
     .addHelpText('after', INSPECT_EXAMPLES)
-    .action(async (image: string, o: { json?: boolean; platform?: string; parallel?: number }) => {
+    .action(async (image: string, o: { json?: boolean; platform?: string; parallel?: number; identity?: boolean }) => {
       const { inspect } = await import('../inspect.js');
-      const facts = await inspect(image, { platform: o.platform, parallel: o.parallel });
+      const facts = await inspect(image, { platform: o.platform, parallel: o.parallel, identity: o.identity });
       if (o.json) out(json(facts));
       else {
         const { formatFacts } = await import('./format-facts.js');
@@ -55,7 +56,7 @@ export function program(prog: string): Command {
   cmd
     .command('host')
     .description("this host's facts (or a mounted / copied host's): CPU target, kernel, libc, MPI, GPU, emulators")
-    .option('--json', 'print JSON (schemas/facts.schema.json); what check --host and match --hosts read')
+    .option('--json', 'print JSON (schemas/facts-2.0.schema.json); what check --host and match --hosts read')
     .option('--root <dir>', 'root filesystem to read libraries and os-release from', '/')
     .option('--proc <dir>', 'read cpuinfo, kernel and driver files from DIR instead of /proc (as NFD does with /host-proc)')
     .option('--sys <dir>', 'read PCI devices and modules from DIR instead of /sys')
@@ -99,16 +100,9 @@ Examples:
   can-i-run oci:./mpi-app --set mpi=openmpi@4.1.4 --bind /usr/lib64/libfabric.so.1
 `)
     .action(async (image: string, o: { host?: string; set: string[]; bind: string[]; history: string[]; platform?: string; json?: boolean }) => {
-      const sets = parseSets(o.set);
-      const { check, readHostFacts } = await import('../check/check.js');
-      const host = o.host ? await readHostFacts(o.host) : await (await import('../host/facts.js')).hostFacts();
-      const history = [];
-      for (const h of o.history) history.push(await readHostFacts(h));
-      const arch = sets.arch ? normaliseArch(sets.arch) : host.platform.architecture;
-      const platform = o.platform ?? (arch ? `linux/${arch}` : undefined);
-      const { inspect } = await import('../inspect.js');
-      const facts = await inspect(image, { platform, explicitPlatform: Boolean(o.platform) });
-      const report = await check(facts, host, { set: sets, bind: o.bind, history });
+      const set = parseSets(o.set);
+      const { checkImage } = await import('../orchestrate.js');
+      const report = await checkImage(image, { host: o.host, set, bind: o.bind, history: o.history, ...(o.platform ? { platform: o.platform } : {}) });
       if (o.json) out(json(report));
       else out((await import('./format-report.js')).formatReport(report));
       process.exitCode = report.verdict === 'compatible' ? 0 : report.verdict === 'incompatible' ? 1 : 3;
@@ -125,42 +119,13 @@ Examples:
   containerspec match --hosts a.json b.json --images app.facts.json --json
 `)
     .action(async (o: { hosts: string[]; images: string[]; json?: boolean }) => {
-      const { readHostFacts } = await import('../check/check.js');
-      const { match, matchToJson } = await import('../check/match.js');
-      const hosts = [];
-      for (const h of o.hosts) hosts.push(await readHostFacts(h));
-      const images = [];
-      const arches = new Set(hosts.map((h) => h.platform.architecture).filter((a): a is string => Boolean(a)));
-      for (const ref of o.images) images.push(await loadImageVariants(ref, arches));
-      const m = match(hosts, images);
+      const { match } = await import('../orchestrate.js');
+      const { matchToJson } = await import('../check/match.js');
+      const m = await match(o.hosts, o.images);
       if (o.json) out(json(matchToJson(m)));
       else out((await import('./format-report.js')).formatMatch(m));
     });
   return cmd;
-}
-
-/**
- * An image argument to match, with every platform of a multi-platform index that some host could
- * run natively, so an arm64 node is judged on the arm64 image, not on the default platform's.
- */
-async function loadImageVariants(ref: string, hostArches: Set<string>) {
-  const first = await loadImageFacts(ref);
-  const others = (first.platforms ?? []).filter((p) => {
-    const arch = p.split('/')[1];
-    return arch !== undefined && hostArches.has(arch) && arch !== first.platform.architecture;
-  });
-  if (!others.length) return first;
-  const { inspect } = await import('../inspect.js');
-  const variants = [first];
-  for (const p of others) variants.push(await inspect(ref, { platform: p }));
-  return variants;
-}
-
-/** An image argument to match: a facts JSON file (from inspect --json) or an image reference. */
-async function loadImageFacts(ref: string) {
-  if (/\.json$/.test(ref) && !/^[a-z-]+:/.test(ref)) return (await import('../check/check.js')).readFactsFile(ref, 'image');
-  const { inspect } = await import('../inspect.js');
-  return inspect(ref);
 }
 
 /** A directory flag that names no directory is a usage error, not an empty host. */

@@ -115,34 +115,4 @@ export function typeName(t: number): ElfInfo['type'] {
   return t === 1 ? 'rel' : t === 2 ? 'exec' : t === 3 ? 'dyn' : t === 4 ? 'core' : 'other';
 }
 
-/**
- * OCI architecture name for an ELF machine, class and endianness: amd64, 386, arm64, arm, ppc64le, ppc64, ppc,
- * s390x, s390, riscv64, riscv32, mips64le, mips64, mipsle, mips, loong64; otherwise `unknown-<machine>`.
- */
-export function machineToArch(machine: number, bits: 32 | 64, endian: 'little' | 'big'): string {
-  const le = endian === 'little';
-  switch (machine) {
-    case 62:
-      return 'amd64';
-    case 3:
-      return '386';
-    case 183:
-      return 'arm64';
-    case 40:
-      return 'arm';
-    case 21:
-      return le ? 'ppc64le' : 'ppc64';
-    case 20:
-      return 'ppc';
-    case 22:
-      return bits === 64 ? 's390x' : 's390';
-    case 243:
-      return bits === 64 ? 'riscv64' : 'riscv32';
-    case 8:
-      return (bits === 64 ? 'mips64' : 'mips') + (le ? 'le' : '');
-    case 258:
-      if (bits === 64) return 'loong64';
-      break;
-  }
-  return `unknown-${machine}`;
-}
+export { machineToArch } from './machines.js';

@@ -39,6 +39,27 @@ export class FormatError extends ContainerspecError {
   }
 }
 
+/** What kind of stream could not be decoded. */
+export type DecodeKind = 'gzip' | 'zstd' | 'tar';
+
+/**
+ * A compressed stream or a tar inside a layer could not be decoded. `truncated` tells an early end
+ * (a cut download, a short file) from corrupt bytes (null: the decoder cannot tell). Raised by the decoders and the walker, which
+ * know which stage failed; callers never need to read the message to tell them apart.
+ */
+export class DecodeError extends FormatError {
+  override name = 'DecodeError';
+  constructor(readonly kind: DecodeKind, readonly truncated: boolean | null, where: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      kind === 'tar'
+        ? `malformed tar in ${where}${detail ? ` (${detail})` : ''}`
+        : `${truncated === null ? 'truncated or corrupt' : truncated ? 'truncated' : 'corrupt'} ${kind} stream in ${where}${detail ? ` (${detail})` : ''}`,
+      where,
+      options,
+    );
+  }
+}
+
 /** A blob's content does not hash to the digest that names it. */
 export class DigestMismatchError extends ContainerspecError {
   override name = 'DigestMismatchError';

@@ -3,6 +3,7 @@ import type { ImageView } from '../layers/view.js';
 import { baseOf } from '../layers/paths.js';
 import { compareVersions } from '../util/version.js';
 import { fileEvidence } from './evidence.js';
+import type { Extractor } from './types.js';
 
 /** CUDA and NVIDIA libraries worth listing: name and version from `libNAME.so.X.Y[.Z]`. */
 const GPU_LIB = /^lib(cudart|cublas|cublasLt|cufft|curand|cusparse|cusolver|cudnn|nccl|nvrtc|nvjitlink|cuda|nvidia-ml|nvidia-ptxjitcompiler|amdhip64|rocblas)\.so\.(\d+(?:\.\d+)*)$/;
@@ -48,3 +49,12 @@ export function extractCuda(view: ImageView, env: Record<string, string>): CudaF
   libraries.sort((a, b) => a.path.localeCompare(b.path));
   return { runtime, runtimeFull, libraries, env: ge, compatDriver, evidence };
 }
+
+/** CUDA runtime and libraries (from file names) and the image's NVIDIA environment. */
+export const cudaExtractor: Extractor = {
+  name: 'cuda',
+  wants: {},
+  run(input, found) {
+    found.cuda = extractCuda(input.view, found.env);
+  },
+};

@@ -1,4 +1,5 @@
 import type { FactWarning, LibcFacts, MpiFact, CudaFacts } from '../model/facts.js';
+import type { Extractor } from './types.js';
 
 /** Labels containerspec reads; others are reported but not interpreted. */
 export const KNOWN_LABELS = ['org.supercontainers.mpi', 'org.supercontainers.gpu', 'org.supercontainers.glibc', 'org.supercontainers.arch', 'io.archspec.target'];
@@ -35,3 +36,13 @@ export function checkLabels(labels: Record<string, string>, libc: LibcFacts, mpi
   }
   return w;
 }
+
+/** Labels that disagree with the layers become warnings (the layers are the truth). */
+export const labelsExtractor: Extractor = {
+  name: 'labels',
+  kinds: ['image'],
+  wants: {},
+  run(_input, found) {
+    found.warnings.push(...checkLabels(found.labels, found.libc, found.mpi, found.cuda));
+  },
+};

@@ -1,13 +1,35 @@
 import type { Evidence, LibcFacts } from '../model/facts.js';
 import type { ImageView, ViewEntry } from '../layers/view.js';
 import { baseOf } from '../layers/paths.js';
+import { firstMatch, type ScanRule } from '../layers/wants.js';
 import { compareVersions } from '../util/version.js';
 import { fileEvidence } from './evidence.js';
 import type { InstalledPackage } from './package-db.js';
+import type { Extractor } from './types.js';
 
 const GLIBC_LIB = /^(?:libc\.so\.6|libc-(\d+\.\d+)\.so)$/;
 const GLIBC_LOADER = /^ld-linux[-a-z0-9_.]*\.so\.\d+$|^ld64\.so\.[12]$|^ld\.so\.1$/;
 const MUSL_LIB = /^(?:ld-musl-[a-z0-9_]+\.so\.1|libc\.musl-[a-z0-9_]+\.so\.1)$|-linux-musl[a-z]*\/libc\.so$/;
+
+const LIB = String.raw`(?:^|/)`;
+/** musl's libc and loader (Debian ships the loader as a symlink to lib/x86_64-linux-musl/libc.so). */
+const MUSL_PATH = new RegExp(`${LIB}(?:ld-musl-[a-z0-9_]+\\.so\\.1|libc\\.musl-[a-z0-9_]+\\.so\\.1|[a-z0-9_]+-linux-musl[a-z]*/libc\\.so)$`);
+/** glibc's libc. */
+const GLIBC_PATH = new RegExp(`${LIB}(?:libc\\.so\\.6|libc-2\\.\\d+\\.so)$`);
+
+/** glibc's banner: "GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36." */
+const GLIBC_BANNER: ScanRule = {
+  id: 'glibc-banner',
+  path: GLIBC_PATH,
+  pattern: /GNU C Library[^\n\0]{0,120}? release version (\d+\.\d+(?:\.\d+)?)/g,
+  max: 1,
+  anchor: 'GNU C Library',
+  window: 200,
+};
+/** musl prints "musl libc (x86_64)\nVersion %s" when run; the version itself is a standalone string in its libc. */
+const MUSL_VERSION: ScanRule = { id: 'musl-version', path: MUSL_PATH, pattern: /\0(\d\.\d+\.\d+(?:_git\d+)?)\0/g, max: 3 };
+/** Marks a musl libc (the loader banner format string). */
+const MUSL_BANNER: ScanRule = { id: 'musl-banner', path: MUSL_PATH, pattern: /musl libc \(([a-z0-9_]+)\)/g, max: 1 };
 
 /** The libc file the extractor settled on, for other extractors (kernel ABI tag). */
 export interface LibcResult {
@@ -55,7 +77,7 @@ export function extractLibc(view: ImageView, packages: Map<string, InstalledPack
     const [path, e] = byArch(glibc)[0]!;
     const evidence: Evidence[] = [];
     let version: string | null = null;
-    const banner = e.result?.scans?.['glibc-banner']?.[0];
+    const banner = firstMatch(e.result, GLIBC_BANNER);
     const fromName = GLIBC_LIB.exec(baseOf(path))?.[1];
     const fromDefs = highestGlibcDef(e.result?.elf?.versionDefs ?? []);
     if (banner) {
@@ -82,8 +104,8 @@ export function extractLibc(view: ImageView, packages: Map<string, InstalledPack
     const first = byArch(musl)[0];
     if (first) {
       const [path, e] = first;
-      const v = e.result?.scans?.['musl-version']?.[0] ?? null;
-      if (v && e.result?.scans?.['musl-banner']) {
+      const v = firstMatch(e.result, MUSL_VERSION);
+      if (v && firstMatch(e.result, MUSL_BANNER) !== null) {
         version = v;
         evidence.push(fileEvidence('banner', path, e, `musl ${v}`));
       } else evidence.push(fileEvidence('file', path, e));
@@ -96,3 +118,17 @@ export function extractLibc(view: ImageView, packages: Map<string, InstalledPack
   }
   return { facts: { family: null, version: null, loaders: loaderList, evidence: [] }, libPath: null, libEntry: null };
 }
+
+/** libc family and version, and the libc file whose ABI tag gives the image's minimum kernel. */
+export const libcExtractor: Extractor = {
+  name: 'libc',
+  wants: {
+    elf: new RegExp(`${GLIBC_PATH.source}|${MUSL_PATH.source}`),
+    scans: [GLIBC_BANNER, MUSL_VERSION, MUSL_BANNER],
+  },
+  run(input, found) {
+    const r = extractLibc(input.view, found.packages, found.platform.architecture ?? input.platform?.architecture ?? null);
+    found.libc = r.facts;
+    found.libcFile = r.libPath && r.libEntry ? { path: r.libPath, entry: r.libEntry } : null;
+  },
+};

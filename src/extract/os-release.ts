@@ -1,5 +1,6 @@
 import type { OsFacts } from '../model/facts.js';
 import type { ImageView } from '../layers/view.js';
+import type { Extractor } from './types.js';
 import { fileEvidence } from './evidence.js';
 
 /** Parse an os-release file (shell-style KEY=value, quotes optional). */
@@ -68,3 +69,15 @@ export function extractOs(view: ImageView): OsFacts {
   }
   return { id: null, versionId: null, prettyName: null, idLike: [], evidence: [] };
 }
+
+/** Largest os-release (or fallback) file kept. */
+const OS_TEXT_CAP = 4 * 1024 * 1024;
+
+/** Distribution: os-release, then its fallbacks in order. */
+export const osExtractor: Extractor = {
+  name: 'os-release',
+  wants: { text: FALLBACKS.map((fb) => ({ path: fb.path, cap: OS_TEXT_CAP })) },
+  run(input, found) {
+    found.os = extractOs(input.view);
+  },
+};

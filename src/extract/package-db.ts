@@ -1,4 +1,5 @@
 import type { ImageView } from '../layers/view.js';
+import type { Extractor } from './types.js';
 
 /** One installed package from dpkg's status file or apk's installed db. */
 export interface InstalledPackage {
@@ -11,6 +12,11 @@ export interface InstalledPackage {
   layer: string | null;
 }
 
+const DPKG_STATUS = 'var/lib/dpkg/status';
+const APK_INSTALLED = 'lib/apk/db/installed';
+/** Largest package database kept (a full Debian install's status file is a few MiB). */
+const PACKAGE_DB_CAP = 16 * 1024 * 1024;
+
 /** Upstream version of a Debian/Alpine package version. */
 export function upstreamVersion(v: string): string {
   let u = v.replace(/^\d+:/, '');
@@ -22,7 +28,7 @@ export function upstreamVersion(v: string): string {
 /** Installed packages (dpkg status, then apk db), keyed by name. Empty when there is no package database. */
 export function installedPackages(view: ImageView): Map<string, InstalledPackage> {
   const out = new Map<string, InstalledPackage>();
-  const dpkg = view.resolve('var/lib/dpkg/status');
+  const dpkg = view.resolve(DPKG_STATUS);
   if (dpkg.ok && dpkg.entry.result?.text) {
     for (const stanza of dpkg.entry.result.text.split(/\n\s*\n/)) {
       const name = /^Package:\s*(\S+)/m.exec(stanza)?.[1];
@@ -33,7 +39,7 @@ export function installedPackages(view: ImageView): Map<string, InstalledPackage
       }
     }
   }
-  const apk = view.resolve('lib/apk/db/installed');
+  const apk = view.resolve(APK_INSTALLED);
   if (apk.ok && apk.entry.result?.text) {
     for (const stanza of apk.entry.result.text.split(/\n\s*\n/)) {
       const name = /^P:(\S+)/m.exec(stanza)?.[1];
@@ -45,3 +51,12 @@ export function installedPackages(view: ImageView): Map<string, InstalledPackage
   }
   return out;
 }
+
+/** Installed packages, for the version fallbacks of the libc and MPI extractors. */
+export const packagesExtractor: Extractor = {
+  name: 'package-db',
+  wants: { text: [{ path: DPKG_STATUS, cap: PACKAGE_DB_CAP }, { path: APK_INSTALLED, cap: PACKAGE_DB_CAP }] },
+  run(input, found) {
+    found.packages = installedPackages(input.view);
+  },
+};

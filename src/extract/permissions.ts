@@ -1,5 +1,6 @@
 import type { PermissionFacts } from '../model/facts.js';
 import type { ImageView } from '../layers/view.js';
+import type { Extractor } from './types.js';
 
 const MAX_LIST = 50;
 
@@ -45,3 +46,14 @@ export function extractPermissions(view: ImageView): PermissionFacts {
     notes,
   };
 }
+
+/** Can the image be flattened for an unprivileged runtime? */
+export const permissionsExtractor: Extractor = {
+  name: 'permissions',
+  kinds: ['image'],
+  wants: {},
+  run(input, found) {
+    found.permissions = extractPermissions(input.view);
+    found.permissions.notes.push(...input.view.notes);
+  },
+};

@@ -1,6 +1,7 @@
 import type { Evidence, FactWarning, PlatformFacts } from '../model/facts.js';
 import type { ImageView } from '../layers/view.js';
 import type { ImageConfig, Platform } from '../image/types.js';
+import type { Extractor } from './types.js';
 
 /** Count the architectures of the ELF executables and libraries visible in the view. */
 export function elfArchitectures(view: ImageView): Record<string, number> {
@@ -55,3 +56,15 @@ export function extractPlatform(
   if (fromElf) evidence.push({ source: 'elf', detail: Object.entries(counts).map(([a, n]) => `${a}: ${n}`).join(', ') });
   return { facts: { os, architecture, variant, elfArchitectures: counts, evidence }, warnings };
 }
+
+/** The platform, from the config or index entry, cross-checked against the image's ELF machines. */
+export const platformExtractor: Extractor = {
+  name: 'platform',
+  kinds: ['image'],
+  wants: { elf: true },
+  run(input, found) {
+    const r = extractPlatform(input.view, input.config, input.platform);
+    found.platform = r.facts;
+    found.warnings.push(...r.warnings);
+  },
+};

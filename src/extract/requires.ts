@@ -1,8 +1,9 @@
-import { isaLevelName } from '../elf/index.js';
+import { highestNeed, isaLevelName, type NeedFamily } from '../elf/index.js';
 import type { CudaFacts, Evidence, Requirements, VersionRequirement } from '../model/facts.js';
 import type { ImageView, ViewEntry } from '../layers/view.js';
 import { compareVersions } from '../util/version.js';
 import { fileEvidence } from './evidence.js';
+import type { Extractor } from './types.js';
 
 const MAX_EVIDENCE = 3;
 
@@ -23,8 +24,6 @@ class Highest {
     return this.version === null ? null : { version: this.version, evidence: this.evidence };
   }
 }
-
-const NEED = /^(GLIBC|GLIBCXX|CXXABI)_(\d+(?:\.\d+)*)$/;
 
 /** `x86-64-v3` → archspec `x86_64_v3`. */
 function isaToTarget(level: string): string | null {
@@ -49,18 +48,15 @@ export function deriveRequirements(
   const glibcxx = new Highest('elf');
   const cxxabi = new Highest('elf');
   const kernel = new Highest('elf');
+  const FAMILIES: [NeedFamily, Highest][] = [['GLIBC', glibc], ['GLIBCXX', glibcxx], ['CXXABI', cxxabi]];
   let isaMask = 0;
   const isaEvidence: Evidence[] = [];
   for (const [path, e] of view.all()) {
     const elf = e.result?.elf;
     if (!elf) continue;
-    for (const vn of elf.versionNeeds) {
-      for (const v of vn.versions) {
-        const m = NEED.exec(v);
-        if (!m) continue;
-        const target = m[1] === 'GLIBC' ? glibc : m[1] === 'GLIBCXX' ? glibcxx : cxxabi;
-        target.offer(m[2]!, path, e, `needs ${v} from ${vn.file}`);
-      }
+    for (const [family, target] of FAMILIES) {
+      const need = highestNeed(elf, family);
+      if (need) target.offer(need.version, path, e, `needs ${need.name} from ${need.from}`);
     }
     if (elf.x86IsaNeeded !== null && elf.x86IsaNeeded > 0) {
       const top = 31 - Math.clz32(elf.x86IsaNeeded);
@@ -108,3 +104,13 @@ export function deriveRequirements(
     microarch,
   };
 }
+
+/** What the image requires of a host: glibc, kernel, CUDA, ISA level, archspec target. */
+export const requiresExtractor: Extractor = {
+  name: 'requires',
+  kinds: ['image'],
+  wants: { elf: true },
+  run(input, found) {
+    found.requires = deriveRequirements(input.view, found.libcFile, found.cuda, found.labels, found.platform);
+  },
+};

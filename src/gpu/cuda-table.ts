@@ -7,9 +7,7 @@
  * set `CONTAINERSPEC_CUDA_TABLE`.
  */
 
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadTable, vendoredTablePath, type TableSpec } from '../data/tables.js';
 import { FactsError } from '../errors/index.js';
 import { compareTuples, parseVersion } from '../util/version.js';
 import type { VersionTuple } from '../util/version.js';
@@ -66,11 +64,9 @@ export interface CudaCompatibility {
   message: string;
 }
 
-const cache = new Map<string, CudaTable>();
-
 /** Path of the table shipped with containerspec (`data/cuda-drivers.json`), from both `src/gpu/` and `dist/gpu/`. */
 export function defaultCudaTablePath(): string {
-  return fileURLToPath(new URL('../../data/cuda-drivers.json', import.meta.url));
+  return vendoredTablePath('cuda-drivers.json');
 }
 
 const STRICT_VERSION = /^\d+(?:\.\d+)*$/;
@@ -79,14 +75,8 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-function parseTable(file: string, text: string): CudaTable {
+function parseTable(json: unknown, file: string): CudaTable {
   const bad = (why: string): FactsError => new FactsError(`bad CUDA driver table ${file}: ${why}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new FactsError(`bad CUDA driver table ${file}: not JSON (${(e as Error).message})`, { cause: e });
-  }
   if (!isRecord(json)) throw bad('expected a JSON object');
   const source = typeof json['_source'] === 'string' ? json['_source'] : null;
 
@@ -144,28 +134,14 @@ export function loadCudaTable(file?: string): CudaTable {
   const envFile = process.env[CUDA_TABLE_ENV];
   // The default table is asked for in hot loops (matching): skip path resolution when nothing changed.
   if (file === undefined && lastDefault && lastDefault.env === envFile) return lastDefault.table;
-  const table = loadCudaTableAt(file, envFile);
+  const table = loadTable(CUDA_TABLE, file);
   if (file === undefined) lastDefault = { env: envFile, table };
   return table;
 }
 
 let lastDefault: { env: string | undefined; table: CudaTable } | null = null;
 
-function loadCudaTableAt(file: string | undefined, envFile: string | undefined): CudaTable {
-  const path = resolve(file ?? (envFile ? envFile : defaultCudaTablePath()));
-  const hit = cache.get(path);
-  if (hit) return hit;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new FactsError(`cannot read CUDA driver table ${path}: ${why}`, { cause: e });
-  }
-  const table = parseTable(path, text);
-  cache.set(path, table);
-  return table;
-}
+const CUDA_TABLE: TableSpec<CudaTable> = { what: 'CUDA driver table', vendored: 'cuda-drivers.json', env: CUDA_TABLE_ENV, parse: parseTable };
 
 function tupleOf(what: string, s: string): VersionTuple {
   const t = parseVersion(s);

@@ -14,6 +14,8 @@
  * (an extension entry has `extension .pyc` instead of offset/magic/mask).
  */
 import { join } from 'node:path';
+import { EM, ociArchForElf } from '../elf/machines.js';
+import type { EmulatorFact } from '../model/facts.js';
 import { type Evidence, type HostPaths, listDir, procPath, readTextEvidence } from './paths.js';
 
 /** One registered binfmt_misc handler, as parsed from its entry file. */
@@ -48,7 +50,7 @@ export interface BinfmtEntry {
 export type BinfmtStatus = 'enabled' | 'disabled' | 'absent';
 
 /** Result of {@link binfmtEmulators}. */
-export interface BinfmtFacts {
+export interface BinfmtProbe {
   /** binfmt_misc itself. */
   binfmtStatus: BinfmtStatus;
   /** Enabled entries that emulate an architecture; sorted by name. */
@@ -76,7 +78,7 @@ export async function binfmtStatus(paths: HostPaths, evidence: Evidence[] = []):
  * Read every binfmt_misc entry under `paths.proc` and return the enabled emulators with the OCI
  * architecture each one runs. When binfmt_misc is disabled, no entry is in effect, so `emulators` is empty.
  */
-export async function binfmtEmulators(paths: HostPaths): Promise<BinfmtFacts> {
+export async function binfmtEmulators(paths: HostPaths): Promise<BinfmtProbe> {
   const evidence: Evidence[] = [];
   const status = await binfmtStatus(paths, evidence);
   const dir = procPath(paths, BINFMT_DIR);
@@ -141,67 +143,6 @@ export function parseBinfmtEntry(name: string, path: string, text: string): Binf
     arch,
     archFrom,
   };
-}
-
-/** ELF e_machine values we name. */
-export const EM = {
-  SPARC: 2,
-  I386: 3,
-  M68K: 4,
-  MIPS: 8,
-  PARISC: 15,
-  PPC: 20,
-  PPC64: 21,
-  S390: 22,
-  ARM: 40,
-  SH: 42,
-  SPARCV9: 43,
-  X86_64: 62,
-  AARCH64: 183,
-  RISCV: 243,
-  LOONGARCH: 258,
-} as const;
-
-/**
- * OCI (Go GOARCH style) architecture for an ELF machine, class and byte order, or null when there is none.
- * `bits` is 32 or 64 (EI_CLASS); `endian` from EI_DATA.
- */
-export function ociArchForElf(machine: number, bits: 32 | 64, endian: 'little' | 'big'): string | null {
-  const le = endian === 'little';
-  switch (machine) {
-    case EM.X86_64:
-      return 'amd64';
-    case EM.I386:
-      return '386';
-    case EM.AARCH64:
-      return le ? 'arm64' : null;
-    case EM.ARM:
-      return le ? 'arm' : null;
-    case EM.PPC64:
-      return le ? 'ppc64le' : 'ppc64';
-    case EM.PPC:
-      return le ? null : 'ppc';
-    case EM.S390:
-      return bits === 64 ? 's390x' : 's390';
-    case EM.RISCV:
-      return bits === 64 ? 'riscv64' : 'riscv32';
-    case EM.LOONGARCH:
-      return bits === 64 ? 'loong64' : null;
-    case EM.MIPS:
-      return bits === 64 ? (le ? 'mips64le' : 'mips64') : le ? 'mipsle' : 'mips';
-    case EM.SPARCV9:
-      return 'sparc64';
-    case EM.SPARC:
-      return 'sparc';
-    case EM.M68K:
-      return 'm68k';
-    case EM.PARISC:
-      return 'hppa';
-    case EM.SH:
-      return le ? 'sh4' : 'sh4eb';
-    default:
-      return null;
-  }
 }
 
 /**
@@ -272,4 +213,9 @@ const QEMU_TARGETS: Record<string, string> = {
 export function archFromEntryName(name: string): string | null {
   const base = name.toLowerCase().replace(/^qemu-/, '').replace(/-static$/, '');
   return QEMU_TARGETS[base] ?? null;
+}
+
+/** An enabled emulator entry as the host facts record it. */
+export function emulatorFact(e: BinfmtEntry): EmulatorFact {
+  return { name: e.name, architecture: e.arch, interpreter: e.interpreter, flags: e.flags || null, fixBinary: e.fixBinary, path: e.path };
 }

@@ -1,15 +1,13 @@
 import { machine as osMachine } from 'node:os';
 import { detectTarget, inferMachine, loadArchspec, parseCpuinfo } from '../arch/index.js';
-import { maxCudaForDriver } from '../gpu/cuda-table.js';
+import { extract, wantsFor } from '../extract/index.js';
 import { MACHINE_TO_OCI } from '../image/platform.js';
-import { factsFromView } from '../extract/view-facts.js';
-import { scanDirectory } from '../layers/dir-scan.js';
+import { scanTree } from '../layers/dir-scan.js';
 import { baseOf } from '../layers/paths.js';
 import { ImageView } from '../layers/view.js';
-import { scanRulesFor, wantsText } from '../layers/wants.js';
-import { emptyFacts, emptyRequirements } from '../model/empty.js';
-import type { Facts } from '../model/facts.js';
-import { binfmtEmulators } from './binfmt.js';
+import { emptyCpu, emptyHostFacts } from '../model/empty.js';
+import type { HostFacts, PlatformFacts } from '../model/facts.js';
+import { binfmtEmulators, emulatorFact } from './binfmt.js';
 import { gpuFacts } from './gpu.js';
 import { kernelFacts } from './kernel.js';
 import { ldCacheDirs } from './ldcache.js';
@@ -37,9 +35,6 @@ const LIB_DIRS = [
   'lib/x86_64-linux-gnu', 'lib/aarch64-linux-gnu', 'lib/powerpc64le-linux-gnu',
   'usr/local/cuda/lib64', 'usr/local/cuda/compat', 'usr/local/nvidia/lib64', 'opt/cray/pe/lib64',
 ];
-
-/** Files on a host root whose content the extractors read: libc, MPI, CUDA libraries and the kept text files. */
-const HOST_CONTENT = /^(?:libc\.so\.6|libc-2\.\d+\.so|ld-musl-.*|libmpi(?:ch|_cray|_abi)?\.so[.0-9]*|libcudart\.so[.0-9]*)$/;
 
 /** Extra library directories named by ld.so.conf (and its includes) and environment-modules modulefiles (the loader cache is read by ldCacheDirs). */
 async function extraLibDirs(root: string): Promise<string[]> {
@@ -89,13 +84,14 @@ function machineOf(paths: HostPaths, kernelMachine: string | null, cpuinfo: stri
  * GPU libraries, os-release), plus live probes: CPU microarchitecture (archspec), kernel,
  * NVIDIA/AMD GPU, binfmt emulators, and system basics. Never throws for a missing source.
  */
-export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
+export async function hostFacts(opts: HostOptions = {}): Promise<HostFacts> {
   const paths = hostPaths({
     ...(opts.root ? { root: opts.root } : {}),
     ...(opts.proc ? { proc: opts.proc } : {}),
     ...(opts.sys ? { sys: opts.sys } : {}),
   });
   const spec = loadArchspec(opts.archspec);
+  const wants = wantsFor('host');
   const [extra, cached] = await Promise.all([extraLibDirs(paths.root), ldCacheDirs(paths.root)]);
   const libDirs = new Set([...LIB_DIRS, ...extra, ...cached]);
   const wanted = new Set<string>(['etc', 'usr', 'usr/lib', 'var', 'var/lib', 'var/lib/dpkg', 'lib', 'usr/local', 'opt']);
@@ -109,11 +105,10 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
   for (const d of libDirs) for (let i = d.indexOf('/'); i > 0; i = d.indexOf('/', i + 1)) ancestors.add(d.slice(0, i));
   const cpuinfo = await readTextQuiet(procPath(paths, 'cpuinfo'));
   const [scan, kernel, gpu, binfmt, system] = await Promise.all([
-    scanDirectory(paths.root, {
+    scanTree(paths.root, 0, wants, {
       descend: (p) => wanted.has(p) || ancestors.has(p) || isLibDir(p) || p === 'etc/ld.so.conf.d',
-      read: (p) => wantsText(p) || HOST_CONTENT.test(baseOf(p)) || scanRulesFor(p).length > 0,
-      // Links the extractors follow: top-level merged-/usr links, /etc, and the libraries they read.
-      readLink: (p) => !p.includes('/') || p.startsWith('etc/') || HOST_CONTENT.test(baseOf(p)) || /^lib(?:cuda|nvidia-ml|cudart)\.so/.test(baseOf(p)),
+      // Links the extractors follow: top-level merged-/usr links, /etc, and the files whose content they read.
+      readLink: (p) => !p.includes('/') || p.startsWith('etc/') || wants.wantsContent(p),
       maxEntries: 200_000,
       fullMetadata: false,
     }),
@@ -124,19 +119,18 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
   ]);
   const view = ImageView.fromScans([scan], { checkLoops: false }); // a host's own symlinks are not the image's problem
   const m = machineOf(paths, kernel.machine, cpuinfo);
-  const facts = emptyFacts('host', system.hostname ?? 'host');
-  factsFromView(view, facts, null);
-  // ELF counts on a host are about its libraries; the platform comes from the machine.
-  const arch = m.machine ? (MACHINE_TO_OCI[m.machine] ?? m.machine) : facts.platform.architecture;
-  facts.platform = {
-    os: 'linux',
-    architecture: arch,
-    variant: arch === 'arm64' ? 'v8' : null,
-    evidence: [{ source: m.source, detail: m.machine ?? 'unknown' }],
-  };
-  facts.warnings = facts.warnings.filter((w) => w.code !== 'arch-mismatch');
-  facts.requires = emptyRequirements();
-  facts.stats.layers = 0;
+  // The platform comes from the machine, not from the host's libraries.
+  const arch = m.machine ? (MACHINE_TO_OCI[m.machine] ?? m.machine) : null;
+  const platform: PlatformFacts = { os: 'linux', architecture: arch, variant: arch === 'arm64' ? 'v8' : null, evidence: [{ source: m.source, detail: m.machine ?? 'unknown' }] };
+  const found = extract({ view, kind: 'host', config: null, platform: null }, { platform });
+  const facts = emptyHostFacts(system.hostname ?? 'host');
+  facts.platform = found.platform;
+  facts.os = found.os;
+  facts.libc = found.libc;
+  facts.mpi = found.mpi;
+  facts.cuda = found.cuda;
+  facts.stats = { ...found.stats, layers: 0, bytes: scan.bytes.tar };
+  facts.warnings = [...scan.warnings, ...found.warnings];
   if (cpuinfo && m.machine) {
     const kv = parseCpuinfo(cpuinfo);
     const target = detectTarget(spec, cpuinfo, m.machine);
@@ -150,34 +144,13 @@ export async function hostFacts(opts: HostOptions = {}): Promise<Facts> {
       evidence: [{ source: 'proc', path: procPath(paths, 'cpuinfo'), detail: `archspec ${spec.source}` }],
     };
   } else {
-    facts.cpu.cores = system.cpu.logical;
+    facts.cpu = { ...emptyCpu(), cores: system.cpu.logical };
     facts.warnings.push({ code: 'no-cpuinfo', message: `no cpuinfo at ${procPath(paths, 'cpuinfo')}: the CPU microarchitecture is unknown` });
   }
-  facts.kernel = {
-    release: kernel.release,
-    version: kernel.version,
-    machine: m.machine,
-    cmdline: kernel.cmdline,
-    configSource: kernel.config?.path ?? null,
-    config: kernel.config?.options ?? null,
-    modules: kernel.modules,
-    sysctls: kernel.sysctls,
-    userNamespaces: kernel.userNamespaces,
-    evidence: kernel.evidence,
-  };
-  const nv = gpu.nvidia;
-  facts.gpu = {
-    driver: nv.driver,
-    cudaMax: nv.driver ? maxCudaForDriver(nv.driver) : null,
-    devices: [
-      ...nv.devices.map((d) => ({ vendor: 'nvidia', model: d.model, id: d.deviceId, bus: d.busId })),
-      ...gpu.amd.devices.map((d) => ({ vendor: 'amd', model: d.gfxTarget, id: d.deviceId, bus: d.busId })),
-    ],
-    rocm: gpu.amd.rocm,
-    evidence: [...nv.evidence, ...gpu.amd.evidence],
-  };
-  facts.emulators = binfmt.emulators.map((e) => ({ name: e.name, architecture: e.arch, interpreter: e.interpreter, flags: e.flags }));
-  if (opts.slow) facts.system = system as unknown as Record<string, unknown>;
-  else facts.system = { hostname: system.hostname, memTotalBytes: system.memTotalBytes, cpu: system.cpu, virtualization: system.virtualization };
+  facts.kernel = { ...kernel, machine: m.machine };
+  facts.gpu = gpu;
+  facts.emulators = binfmt.emulators.map(emulatorFact);
+  facts.binfmt = { status: binfmt.binfmtStatus, evidence: binfmt.evidence };
+  facts.system = system;
   return facts;
 }

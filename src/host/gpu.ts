@@ -5,6 +5,8 @@
  */
 import { readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { maxCudaForDriver } from '../gpu/cuda-table.js';
+import type { GpuDevice, GpuFacts, NvidiaLibrary } from '../model/facts.js';
 import { compareVersions } from '../util/version.js';
 import {
   type Evidence,
@@ -17,95 +19,29 @@ import {
   sysPath,
 } from './paths.js';
 
-/** One NVIDIA GPU, merged from `proc/driver/nvidia/gpus/<bus>/information` and `sys/bus/pci/devices/<bus>`. */
-export interface NvidiaDevice {
-  /** PCI address, lower case, e.g. `0000:3b:00.0`. */
-  busId: string;
-  /** Marketing name from the driver, e.g. `Tesla V100-SXM2-16GB`; null when only the PCI bus saw it. */
-  model: string | null;
-  /** `GPU-…` UUID from the driver; null when unknown or shown as `GPU-????…`. */
-  uuid: string | null;
-  /** PCI device id, e.g. `0x1db4`. */
-  deviceId: string | null;
-  /** PCI class, e.g. `0x030200` (3D controller) or `0x030000` (VGA). */
-  pciClass: string | null;
-  /** Kernel driver bound to the PCI device (`nvidia`, `nouveau`, `vfio-pci`), null when none or unknown. */
-  kernelDriver: string | null;
-  /** Where the device was seen. */
-  seenIn: ('proc' | 'sysfs')[];
-}
-
-/** A versioned NVIDIA driver library found in the root filesystem. */
-export interface NvidiaLibrary {
-  /** `libcuda` or `libnvidia-ml`. */
-  library: 'libcuda' | 'libnvidia-ml';
-  /** Version from the file name, e.g. `535.261.03`. */
-  version: string;
-  /** The file (inside `paths.root`). */
-  path: string;
-}
-
 /** What won when choosing the NVIDIA driver version. */
-export interface DriverSource {
-  /** `proc`: the loaded kernel module's version file; `library`: a versioned library file name. */
-  kind: 'proc' | 'library';
-  /** The file that gave the version. */
-  path: string;
-}
+export type DriverSource = NonNullable<GpuFacts['driverSource']>;
 
-/** NVIDIA facts. */
-export interface NvidiaFacts {
-  /** Driver version, e.g. `535.54.03`, from the loaded module, else from library file names; null when neither. */
+/** NVIDIA facts, before they are merged with AMD's into {@link GpuFacts}. */
+interface NvidiaPart {
   driver: string | null;
-  /** Which source gave {@link NvidiaFacts.driver}. */
   source: DriverSource | null;
-  /** Flavour of the loaded kernel module, from its version line; null when no module version file. */
-  kernelModule: 'open' | 'proprietary' | null;
-  /** Every versioned `libcuda.so.*` / `libnvidia-ml.so.*` found (a version different from the module's means a mismatch). */
+  kernelModule: GpuFacts['kernelModule'];
   libraries: NvidiaLibrary[];
-  /** NVIDIA display/3D devices. */
-  devices: NvidiaDevice[];
-  /** What was read. Sources: `nvidia.driver`, `nvidia.libraries`, `nvidia.devices`. */
+  devices: GpuDevice[];
   evidence: Evidence[];
 }
 
-/** One AMD GPU, merged from the PCI bus and the KFD topology. */
-export interface AmdDevice {
-  /** PCI address, lower case. */
-  busId: string;
-  /** PCI device id, e.g. `0x740f`. */
-  deviceId: string | null;
-  /** PCI class. */
-  pciClass: string | null;
-  /** Kernel driver bound to the PCI device (`amdgpu`, `vfio-pci`), null when none or unknown. */
-  kernelDriver: string | null;
-  /** LLVM target from KFD's `gfx_target_version`, e.g. `gfx90a`; null when KFD does not list the device. */
-  gfxTarget: string | null;
-  /** KFD topology node number. */
-  kfdNode: number | null;
-  /** Where the device was seen. */
-  seenIn: ('kfd' | 'sysfs')[];
-}
-
-/** AMD facts. */
-export interface AmdFacts {
-  /** `amdgpu` module version from `sys/module/amdgpu/version` (set by the DKMS driver; the in-tree driver has none). */
+/** AMD facts, before the merge. */
+interface AmdPart {
   driver: string | null;
-  /** True when `sys/module/amdgpu` exists (the module is loaded or built in). */
   moduleLoaded: boolean;
-  /** ROCm version from `<root>/opt/rocm/.info/version`, e.g. `6.0.2-115`. */
   rocm: string | null;
-  /** AMD display devices and KFD GPU nodes. */
-  devices: AmdDevice[];
-  /** What was read. Sources: `amd.driver`, `amd.rocm`, `amd.devices`. */
+  devices: GpuDevice[];
   evidence: Evidence[];
 }
 
-/** GPU facts for both vendors. */
-export interface GpuFacts {
-  nvidia: NvidiaFacts;
-  amd: AmdFacts;
-}
+export type { GpuDevice, GpuFacts, NvidiaLibrary };
 
 /** Root-relative directories searched for versioned NVIDIA libraries, in this order. */
 export const NVIDIA_LIBRARY_DIRS = [
@@ -125,11 +61,28 @@ export const NVIDIA_LIBRARY_DIRS = [
 const VENDOR_NVIDIA = '0x10de';
 const VENDOR_AMD = '0x1002';
 
-/** Read NVIDIA and AMD GPU facts from `paths`. Never throws; with no GPU both device lists are empty and drivers null. */
+/**
+ * Read NVIDIA and AMD GPU facts from `paths`: the NVIDIA driver (and the highest CUDA it supports,
+ * from the driver table), its libraries, the GPUs of both vendors, ROCm. Never throws; with no GPU
+ * the device list is empty and the drivers null. Brand and compute capability are not probed yet (null).
+ */
 export async function gpuFacts(paths: HostPaths): Promise<GpuFacts> {
   const pci = await readPciDisplayDevices(paths);
   const [nvidia, amd] = await Promise.all([nvidiaFacts(paths, pci), amdFacts(paths, pci)]);
-  return { nvidia, amd };
+  return {
+    driver: nvidia.driver,
+    driverSource: nvidia.source,
+    kernelModule: nvidia.kernelModule,
+    cudaMax: nvidia.driver ? maxCudaForDriver(nvidia.driver) : null,
+    brand: null,
+    computeCapability: null,
+    libraries: nvidia.libraries,
+    devices: [...nvidia.devices, ...amd.devices],
+    rocm: amd.rocm,
+    amdDriver: amd.driver,
+    amdModuleLoaded: amd.moduleLoaded,
+    evidence: [...nvidia.evidence, ...amd.evidence],
+  };
 }
 
 /** The version of the NVIDIA kernel module parsed from `proc/driver/nvidia/version`. */
@@ -168,11 +121,11 @@ export function parseNvidiaLibraryName(name: string): { library: NvidiaLibrary['
   return { library: m[1] as NvidiaLibrary['library'], version: m[2] };
 }
 
-async function nvidiaFacts(paths: HostPaths, pci: PciDevice[]): Promise<NvidiaFacts> {
+async function nvidiaFacts(paths: HostPaths, pci: PciDevice[]): Promise<NvidiaPart> {
   const evidence: Evidence[] = [];
   let driver: string | null = null;
   let source: DriverSource | null = null;
-  let kernelModule: NvidiaFacts['kernelModule'] = null;
+  let kernelModule: GpuFacts['kernelModule'] = null;
 
   const versionPath = procPath(paths, 'driver/nvidia/version');
   const versionText = await readTextEvidence('nvidia.driver', versionPath, evidence, (t) => {
@@ -270,8 +223,8 @@ export function parseKeyColonValue(text: string): Record<string, string> {
   return out;
 }
 
-async function nvidiaDevices(paths: HostPaths, pci: PciDevice[], evidence: Evidence[]): Promise<NvidiaDevice[]> {
-  const byBus = new Map<string, NvidiaDevice>();
+async function nvidiaDevices(paths: HostPaths, pci: PciDevice[], evidence: Evidence[]): Promise<GpuDevice[]> {
+  const byBus = new Map<string, GpuDevice>();
   const gpusDir = procPath(paths, 'driver/nvidia/gpus');
   const entries = await listDir(gpusDir);
   if (entries === null) {
@@ -288,12 +241,15 @@ async function nvidiaDevices(paths: HostPaths, pci: PciDevice[], evidence: Evide
     const busId = (f['Bus Location'] ?? entry).toLowerCase();
     const uuid = f['GPU UUID'] ?? null;
     byBus.set(busId, {
-      busId,
+      vendor: 'nvidia',
+      bus: busId,
       model: f['Model'] ?? null,
+      id: null,
       uuid: uuid && !uuid.includes('?') ? uuid : null,
-      deviceId: null,
       pciClass: null,
       kernelDriver: null,
+      gfxTarget: null,
+      kfdNode: null,
       seenIn: ['proc'],
     });
   }
@@ -301,16 +257,16 @@ async function nvidiaDevices(paths: HostPaths, pci: PciDevice[], evidence: Evide
     evidence.push({ source: 'nvidia.devices', path: d.path, detail: `PCI ${d.vendor}:${d.device ?? '?'} class ${d.pciClass} driver ${d.driver ?? 'none'}` });
     const existing = byBus.get(d.busId);
     if (existing) {
-      existing.deviceId = d.device;
+      existing.id = d.device;
       existing.pciClass = d.pciClass;
       existing.kernelDriver = d.driver;
       existing.seenIn.push('sysfs');
     } else {
-      byBus.set(d.busId, { busId: d.busId, model: null, uuid: null, deviceId: d.device, pciClass: d.pciClass, kernelDriver: d.driver, seenIn: ['sysfs'] });
+      byBus.set(d.busId, { vendor: 'nvidia', bus: d.busId, model: null, id: d.device, uuid: null, pciClass: d.pciClass, kernelDriver: d.driver, gfxTarget: null, kfdNode: null, seenIn: ['sysfs'] });
     }
   }
   if (byBus.size === 0) evidence.push({ source: 'nvidia.devices', detail: 'no NVIDIA display or 3D controller found' });
-  return [...byBus.values()].sort((a, b) => a.busId.localeCompare(b.busId));
+  return [...byBus.values()].sort((a, b) => a.bus.localeCompare(b.bus));
 }
 
 /** `gfx_target_version` (major*10000 + minor*100 + stepping) → LLVM target: 90010 → `gfx90a`, 110000 → `gfx1100`; null for 0. */
@@ -333,7 +289,7 @@ export function parseKfdProperties(text: string): Record<string, number> {
   return out;
 }
 
-async function amdFacts(paths: HostPaths, pci: PciDevice[]): Promise<AmdFacts> {
+async function amdFacts(paths: HostPaths, pci: PciDevice[]): Promise<AmdPart> {
   const evidence: Evidence[] = [];
   const moduleDir = sysPath(paths, 'module/amdgpu');
   const moduleLoaded = (await listDir(moduleDir)) !== null;
@@ -348,7 +304,7 @@ async function amdFacts(paths: HostPaths, pci: PciDevice[]): Promise<AmdFacts> {
   const rocmPath = await resolveInRoot(paths.root, 'opt/rocm/.info/version');
   const rocm = (await readTextEvidence('amd.rocm', rocmPath, evidence))?.trim() || null;
 
-  const byBus = new Map<string, AmdDevice>();
+  const byBus = new Map<string, GpuDevice>();
   const nodesDir = sysPath(paths, 'class/kfd/kfd/topology/nodes');
   const nodes = await listDir(nodesDir);
   if (nodes === null) evidence.push({ source: 'amd.devices', path: nodesDir, detail: 'missing' });
@@ -368,8 +324,11 @@ async function amdFacts(paths: HostPaths, pci: PciDevice[]): Promise<AmdFacts> {
     const busId = `${hex(domain, 4)}:${hex(loc >> 8, 2)}:${hex((loc >> 3) & 0x1f, 2)}.${loc & 7}`;
     evidence.push({ source: 'amd.devices', path: propsPath, detail: `KFD node ${node}: ${gfx} at ${busId}` });
     byBus.set(busId, {
-      busId,
-      deviceId: props['device_id'] !== undefined ? `0x${hex(props['device_id'], 4)}` : null,
+      vendor: 'amd',
+      bus: busId,
+      model: gfx,
+      id: props['device_id'] !== undefined ? `0x${hex(props['device_id'], 4)}` : null,
+      uuid: null,
       pciClass: null,
       kernelDriver: null,
       gfxTarget: gfx,
@@ -381,16 +340,16 @@ async function amdFacts(paths: HostPaths, pci: PciDevice[]): Promise<AmdFacts> {
     evidence.push({ source: 'amd.devices', path: d.path, detail: `PCI ${d.vendor}:${d.device ?? '?'} class ${d.pciClass} driver ${d.driver ?? 'none'}` });
     const existing = byBus.get(d.busId);
     if (existing) {
-      existing.deviceId = d.device ?? existing.deviceId;
+      existing.id = d.device ?? existing.id;
       existing.pciClass = d.pciClass;
       existing.kernelDriver = d.driver;
       existing.seenIn.push('sysfs');
     } else {
-      byBus.set(d.busId, { busId: d.busId, deviceId: d.device, pciClass: d.pciClass, kernelDriver: d.driver, gfxTarget: null, kfdNode: null, seenIn: ['sysfs'] });
+      byBus.set(d.busId, { vendor: 'amd', bus: d.busId, model: null, id: d.device, uuid: null, pciClass: d.pciClass, kernelDriver: d.driver, gfxTarget: null, kfdNode: null, seenIn: ['sysfs'] });
     }
   }
   if (byBus.size === 0) evidence.push({ source: 'amd.devices', detail: 'no AMD display device or KFD GPU node found' });
-  const devices = [...byBus.values()].sort((a, b) => a.busId.localeCompare(b.busId));
+  const devices = [...byBus.values()].sort((a, b) => a.bus.localeCompare(b.bus));
   return { driver, moduleLoaded, rocm, devices, evidence };
 }
 

@@ -17,18 +17,9 @@ import {
   resolveInRoot,
   shorten,
 } from './paths.js';
+import type { KernelConfig, KernelFacts } from '../model/facts.js';
 
-/** A kernel build configuration, parsed from `/proc/config.gz` or a `config-<release>` file. */
-export interface KernelConfig {
-  /** Where it came from: the running kernel's own copy, `/boot`, or the modules directory. */
-  source: 'proc-config-gz' | 'boot' | 'modules-dir';
-  /** The file read. */
-  path: string;
-  /** `CONFIG_*` name to value: `y`, `m`, a number, or a string with its quotes removed. */
-  options: Record<string, string>;
-  /** Names given as `# CONFIG_X is not set`, i.e. explicitly off. */
-  notSet: string[];
-}
+export type { KernelConfig, KernelFacts };
 
 /** The sysctls {@link kernelFacts} reads, by dotted name. */
 export const SELECTED_SYSCTLS = [
@@ -43,30 +34,6 @@ export const SELECTED_SYSCTLS = [
   'vm.max_map_count',
   'kernel.randomize_va_space',
 ] as const;
-
-/** Facts about the running kernel. Each field has at least one evidence entry whose source is `kernel.<field>`. */
-export interface KernelFacts {
-  /** `uname -r`, e.g. `6.1.0-18-amd64`. */
-  release: string | null;
-  /** `uname -v`, e.g. `#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)`. */
-  version: string | null;
-  /** `uname -m` as the kernel states it (`x86_64`, `aarch64`) from `proc/sys/kernel/arch`; null when absent (the caller infers). */
-  machine: string | null;
-  /** The kernel build configuration, or null when neither `/proc/config.gz` nor a config file for this release is found. */
-  config: KernelConfig | null;
-  /** The kernel command line. */
-  cmdline: string | null;
-  /** Loaded module names from `proc/modules`; empty when the file is missing (no module support, or not readable). */
-  modules: string[];
-  /** Modules built into the kernel, from `lib/modules/<release>/modules.builtin`; null when that file is not found. */
-  builtinModules: string[] | null;
-  /** Values of {@link SELECTED_SYSCTLS}, trimmed; null for one that is absent. */
-  sysctls: Record<string, string | null>;
-  /** Whether an unprivileged user can create a user namespace, judged from the sysctls and config; null when unknown. */
-  userNamespaces: boolean | null;
-  /** What was read, and what it said. */
-  evidence: Evidence[];
-}
 
 /** Largest decompressed `/proc/config.gz` accepted (real ones are about 250 KiB). */
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;

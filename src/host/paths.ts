@@ -6,9 +6,13 @@
  * so a host can be judged from its files alone. Readers never throw for a missing file and
  * never read more than a size cap; nothing here shells out.
  */
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
-import { lstat, readlink } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { resolveLinks } from '../layers/resolve.js';
+import type { Evidence } from '../model/facts.js';
+
+/** The three trees a host probe reads: procfs, sysfs and the root filesystem. */
+export type { Evidence };
 
 /** The three trees a host probe reads: procfs, sysfs and the root filesystem. */
 export interface HostPaths {
@@ -18,16 +22,6 @@ export interface HostPaths {
   sys: string;
   /** Root filesystem, normally `/` (library directories, `/boot`, `/etc/os-release`, `/opt/rocm`). */
   root: string;
-}
-
-/** One piece of evidence behind a fact: what was consulted, where, and what it said. */
-export interface Evidence {
-  /** The fact this supports, e.g. `kernel.release`, `nvidia.driver`, `binfmt.qemu-aarch64`. */
-  source: string;
-  /** The file or directory read, when there was one. */
-  path?: string;
-  /** What was found: a value, `missing`, `too large`, an error message. */
-  detail?: string;
 }
 
 /** The live host's paths: `/proc`, `/sys`, `/`. */
@@ -175,47 +169,23 @@ export function sysPath(paths: HostPaths, rel: string): string {
   return join(paths.sys, rel);
 }
 
-/** Most symlinks followed while resolving one path inside a root (the kernel's own limit is 40). */
-const MAX_SYMLINK_HOPS = 40;
-
 /**
  * Resolve `rel` (e.g. `opt/rocm/.info/version`) inside `root` the way the host would see it:
  * absolute symlinks are taken relative to `root`, not to the machine running the probe, and `..`
- * never climbs above `root`. For the live root (`/`) this is plain path joining. Never throws:
- * when a component is missing, the unresolved remainder is joined on so the caller's read reports
+ * never climbs above `root` (the same resolver the image view uses). For the live root (`/`) this is
+ * plain path joining. Never throws: a missing component is joined on, so the caller's read reports
  * the file as missing.
  */
 export async function resolveInRoot(root: string, rel: string): Promise<string> {
   const base = resolve(root);
   if (base === '/') return resolve('/', rel);
-  const pending = rel.split('/').filter((s) => s !== '' && s !== '.');
-  const done: string[] = [];
-  let hops = 0;
-  for (let c = pending.shift(); c !== undefined; c = pending.shift()) {
-    if (c === '..') {
-      done.pop();
-      continue;
-    }
-    const here = join(base, ...done, c);
-    let isLink = false;
+  const r = resolveLinks(rel, (p) => {
     try {
-      isLink = (await lstat(here)).isSymbolicLink();
+      const full = join(base, p);
+      return lstatSync(full).isSymbolicLink() ? readlinkSync(full) : null;
     } catch {
-      return join(here, ...pending);
+      return null;
     }
-    if (!isLink) {
-      done.push(c);
-      continue;
-    }
-    if (++hops > MAX_SYMLINK_HOPS) return join(here, ...pending);
-    let target: string;
-    try {
-      target = await readlink(here);
-    } catch {
-      return join(here, ...pending);
-    }
-    if (isAbsolute(target)) done.length = 0;
-    pending.unshift(...target.split('/').filter((s) => s !== '' && s !== '.'));
-  }
-  return join(base, ...done);
+  });
+  return join(base, r.path);
 }

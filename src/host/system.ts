@@ -21,7 +21,7 @@
  */
 import { availableParallelism, hostname as osHostname, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseOsRelease as parseOsReleaseKeys } from '../extract/os-release.js';
+import type { SystemFacts, Virtualization } from '../model/facts.js';
 import {
   type Evidence,
   type HostPaths,
@@ -32,7 +32,6 @@ import {
   procPath,
   readTextEvidence,
   readTextQuiet,
-  resolveInRoot,
   sysPath,
 } from './paths.js';
 
@@ -48,51 +47,7 @@ export interface SystemFactsOptions {
   slowTimeoutMs?: number;
 }
 
-/** The distribution, from `os-release`. */
-export interface OsRelease {
-  /** `ID`, e.g. `debian`, `rhel`, `ubuntu`. */
-  id: string | null;
-  /** `ID_LIKE`, split on spaces. */
-  idLike: string[];
-  /** `VERSION_ID`, e.g. `12`, `9.3`, `22.04`. */
-  versionId: string | null;
-  /** `VERSION_CODENAME`, e.g. `bookworm`. */
-  codename: string | null;
-  /** `NAME`. */
-  name: string | null;
-  /** `PRETTY_NAME`, e.g. `Debian GNU/Linux 12 (bookworm)`. */
-  prettyName: string | null;
-}
-
-/** Virtualisation as far as it can be told without privileges. */
-export interface Virtualization {
-  /** Running inside a virtual machine; null when it cannot be told (e.g. ARM without DMI). */
-  virtual: boolean | null;
-  /** Which hypervisor (`kvm`, `qemu`, `vmware`, `hyperv`, `xen`, `amazon`, `google`, …) when known. */
-  hypervisor: string | null;
-  /** The CPU offers hardware virtualisation to this OS (x86 vmx/svm flag); null off x86. */
-  cpuCanVirtualize: boolean | null;
-}
-
-/** General facts about the host. Each field has evidence entries whose source is `system.<field>`. */
-export interface SystemFacts {
-  hostname: string | null;
-  /** Total memory in bytes (MemTotal). */
-  memTotalBytes: number | null;
-  cpu: {
-    /** Logical CPUs (online processors). */
-    logical: number | null;
-    /** Physical cores; null when the topology is not visible. */
-    physical: number | null;
-    /** Model name, e.g. `AMD EPYC 7763 64-Core Processor`. */
-    model: string | null;
-  };
-  os: OsRelease | null;
-  virtualization: Virtualization;
-  /** True when `systeminformation` was consulted. */
-  slow: boolean;
-  evidence: Evidence[];
-}
+export type { SystemFacts, Virtualization };
 
 /** Read general system facts. Fast by default (file reads only); `slow: true` adds `systeminformation`. Never throws. */
 export async function systemFacts(opts: SystemFactsOptions = {}): Promise<SystemFacts> {
@@ -100,13 +55,12 @@ export async function systemFacts(opts: SystemFactsOptions = {}): Promise<System
   const live = isLiveProc(paths);
   const evidence: Evidence[] = [];
 
-  const [hostText, meminfo, cpuinfo, os] = await Promise.all([
+  const [hostText, meminfo, cpuinfo] = await Promise.all([
     readTextEvidence('system.hostname', procPath(paths, 'sys/kernel/hostname'), evidence),
     readTextEvidence('system.memTotalBytes', procPath(paths, 'meminfo'), evidence, (t) => `MemTotal ${parseMemTotal(t) ?? '?'} bytes`),
     opts.cpuinfo !== undefined
       ? givenText('system.cpu', procPath(paths, 'cpuinfo'), opts.cpuinfo, evidence, (t) => `${parseCpuinfo(t).logical} processors`)
       : readTextEvidence('system.cpu', procPath(paths, 'cpuinfo'), evidence, (t) => `${parseCpuinfo(t).logical} processors`),
-    readOsRelease(paths, evidence),
   ]);
 
   let hostname = hostText?.trim() || null;
@@ -132,7 +86,7 @@ export async function systemFacts(opts: SystemFactsOptions = {}): Promise<System
 
   const virtualization = await readVirtualization(paths, ci, evidence);
 
-  const facts: SystemFacts = { hostname, memTotalBytes, cpu, os, virtualization, slow: false, evidence };
+  const facts: SystemFacts = { hostname, memTotalBytes, cpu, virtualization, slow: false, evidence };
   if (opts.slow) {
     if (isLiveHost(paths)) await addSystemInformation(facts, opts.slowTimeoutMs ?? 10_000);
     else evidence.push({ source: 'system.slow', detail: 'systeminformation not consulted: it reads the live host, and these paths are a copy' });
@@ -190,29 +144,6 @@ async function physicalCoresFromSysfs(paths: HostPaths, evidence: Evidence[]): P
   const set = new Set(pairs.filter((p): p is string => p !== null));
   evidence.push({ source: 'system.cpu', path: dir, detail: set.size > 0 ? `${set.size} physical cores from topology` : 'no CPU topology' });
   return set.size > 0 ? set.size : null;
-}
-
-/** Parse `os-release` text into the fields shown here (the key/value parsing is the image extractor's). */
-export function parseOsRelease(text: string): OsRelease {
-  const kv = parseOsReleaseKeys(text);
-  const get = (k: string): string | null => kv[k] || null;
-  return {
-    id: get('ID'),
-    idLike: (kv['ID_LIKE'] ?? '').split(/\s+/).filter(Boolean),
-    versionId: get('VERSION_ID'),
-    codename: get('VERSION_CODENAME'),
-    name: get('NAME'),
-    prettyName: get('PRETTY_NAME'),
-  };
-}
-
-async function readOsRelease(paths: HostPaths, evidence: Evidence[]): Promise<OsRelease | null> {
-  for (const rel of ['etc/os-release', 'usr/lib/os-release']) {
-    const path = await resolveInRoot(paths.root, rel);
-    const text = await readTextEvidence('system.os', path, evidence, (t) => parseOsRelease(t).prettyName ?? 'no PRETTY_NAME', 1024 * 1024);
-    if (text !== null) return parseOsRelease(text);
-  }
-  return null;
 }
 
 /** Known DMI vendor/product strings of virtual machines → hypervisor name. */
@@ -309,9 +240,6 @@ async function addSystemInformation(facts: SystemFacts, timeoutMs: number): Prom
   if (osInfo.value) {
     const o = osInfo.value;
     if (o.hostname) facts.hostname = o.hostname;
-    if (facts.os === null && o.distro) {
-      facts.os = { id: null, idLike: [], versionId: o.release || null, codename: o.codename || null, name: o.distro, prettyName: o.distro };
-    }
     note('system.os', 'osInfo', osInfo, `${o.distro} ${o.release} ${o.codename}`.trim());
   } else note('system.os', 'osInfo', osInfo, 'no answer');
 

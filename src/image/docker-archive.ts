@@ -1,7 +1,17 @@
+/**
+ * `docker-archive:FILE[:TAG]`: a `docker save` archive. The Docker 25+ layout also carries an OCI
+ * layout, which names the manifest by digest, so it is read as one. The classic layout
+ * (`manifest.json`, `<id>/layer.tar`, `<config>.json`) has no stored layer digests: each layer is
+ * verified against the config's `rootfs.diff_ids` instead, and the image's identity is its config
+ * digest (its image id).
+ */
 import { FormatError, NotFoundError } from '../errors/index.js';
-import { parseJson, TarBlobStore, verifyDigest } from './blob-store.js';
-import { resolveOciLayout, type ResolveOptions } from './oci.js';
-import type { Image, ImageConfig, Layer } from './types.js';
+import { JSON_CAP, parseJson, verifyDigest } from './digest.js';
+import { TarFiles, type FileStore } from './files.js';
+import { isLayout, layoutPlatforms, openLayout } from './oci-layout.js';
+import type { ResolveOptions } from './resolve.js';
+import { configPlatform } from './resolve.js';
+import type { BlobLayer, Image, ImageConfig } from './types.js';
 
 interface SaveEntry {
   Config: string;
@@ -9,69 +19,65 @@ interface SaveEntry {
   Layers: string[];
 }
 
-/**
- * A `docker save` archive: the classic layout (`manifest.json`, `<id>/layer.tar`,
- * `<config>.json`) and the Docker 25+ layout, which also carries an OCI layout: its
- * `manifest.json` points into `blobs/sha256/`. Classic layer.tar files have no stored digest,
- * so each is verified against the config's `rootfs.diff_ids` instead.
- */
-export async function resolveDockerArchive(file: string, opts: ResolveOptions): Promise<Image> {
-  const store = await TarBlobStore.open(file, opts.ref);
-  // Docker 25+ writes an OCI layout too: it names the manifest by digest, so prefer it.
-  if ((await store.readFile('oci-layout')) && (await store.readFile('index.json'))) return resolveOciLayout(store, opts);
-  const manBuf = await store.readFile('manifest.json');
-  if (!manBuf) {
-    if (await store.readFile('index.json')) return resolveOciLayout(store, opts);
-    throw new FormatError(`${opts.ref} is not a docker-archive (no manifest.json)`, file);
-  }
-  const where = `manifest.json of ${opts.ref}`;
-  const list = parseJson(manBuf, where);
+/** Does the archive carry the Docker 25+ OCI layout? (Prefer it: it names the manifest by digest.) */
+async function hasOciLayout(files: FileStore): Promise<boolean> {
+  return (await files.size('oci-layout')) !== null && (await isLayout(files));
+}
+
+async function saveEntry(files: FileStore, tag: string | null, ref: string): Promise<SaveEntry> {
+  const where = `manifest.json of ${ref}`;
+  const buf = await files.read('manifest.json', JSON_CAP);
+  if (!buf) throw new FormatError(`${ref} is not a docker-archive (no manifest.json)`, files.locate('manifest.json'));
+  const list = parseJson(buf, where);
   if (!Array.isArray(list) || list.length === 0) throw new FormatError(`${where} is not a non-empty list`, where);
   const entries = list as SaveEntry[];
+  const tagsOf = (e: SaveEntry) => (Array.isArray(e.RepoTags) ? e.RepoTags.filter((t): t is string => typeof t === 'string') : []);
   let entry: SaveEntry | undefined;
-  if (opts.tag !== null) {
-    const t = opts.tag;
-    entry = entries.find((e) => (e.RepoTags ?? []).some((rt) => rt === t || rt.endsWith(`:${t}`) || rt.startsWith(`${t}:`)));
-    if (!entry) {
-      const tags = entries.flatMap((e) => e.RepoTags ?? []);
-      throw new NotFoundError(`no image tagged ${JSON.stringify(t)} in ${opts.ref}; it has: ${tags.join(', ') || '(no tags)'}`, file);
-    }
-  } else if (entries.length === 1) {
-    entry = entries[0];
-  } else {
-    const tags = entries.flatMap((e) => e.RepoTags ?? []);
-    throw new FormatError(`${opts.ref} holds ${entries.length} images; name one with :TAG (${tags.join(', ')})`, file);
-  }
-  if (!entry || typeof entry.Config !== 'string' || !Array.isArray(entry.Layers)) {
+  if (tag !== null) {
+    entry = entries.find((e) => tagsOf(e).some((rt) => rt === tag || rt.endsWith(`:${tag}`) || rt.startsWith(`${tag}:`)));
+    if (!entry) throw new NotFoundError(`no image tagged ${JSON.stringify(tag)} in ${ref}; it has: ${entries.flatMap(tagsOf).join(', ') || '(no tags)'}`, where);
+  } else if (entries.length === 1) entry = entries[0];
+  else throw new FormatError(`${ref} holds ${entries.length} images; name one with :TAG (${entries.flatMap(tagsOf).join(', ')})`, where);
+  if (!entry || typeof entry !== 'object' || typeof entry.Config !== 'string' || !Array.isArray(entry.Layers) || !entry.Layers.every((l) => typeof l === 'string')) {
     throw new FormatError(`${where} entry lacks Config or Layers`, where);
   }
-  const cfgBuf = await store.readFile(entry.Config);
-  if (!cfgBuf) throw new NotFoundError(`missing config ${entry.Config} in ${opts.ref}`, `${file}:${entry.Config}`);
+  return entry;
+}
+
+/** Open a docker-archive and resolve it to one image. */
+export async function openDockerArchive(file: string, tag: string | null, opts: ResolveOptions): Promise<Image> {
+  const files = await TarFiles.open(file, opts.ref);
+  if (await hasOciLayout(files)) return openLayout(files, tag, opts);
+  if ((await files.size('manifest.json')) === null && (await isLayout(files))) return openLayout(files, tag, opts);
+  const entry = await saveEntry(files, tag, opts.ref);
+  const cfgBuf = await files.read(entry.Config, JSON_CAP);
+  if (!cfgBuf) throw new NotFoundError(`missing config ${entry.Config} in ${opts.ref}`, files.locate(entry.Config));
   const hexMatch = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(entry.Config);
   const configDigest = hexMatch ? `sha256:${hexMatch[1]}` : null;
-  if (configDigest) verifyDigest(cfgBuf, configDigest, `config ${entry.Config} of ${opts.ref}`);
   const cWhere = `config ${entry.Config} of ${opts.ref}`;
+  if (configDigest) verifyDigest(cfgBuf, configDigest, cWhere);
   const config = parseJson(cfgBuf, cWhere) as ImageConfig;
-  if (!config || typeof config !== 'object') throw new FormatError(`${cWhere} is not a JSON object`, cWhere);
-  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (!config || typeof config !== 'object' || Array.isArray(config)) throw new FormatError(`${cWhere} is not a JSON object`, cWhere);
+  const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs.diff_ids : [];
   if (diffIds.length && diffIds.length !== entry.Layers.length) {
     throw new FormatError(`${opts.ref}: ${entry.Layers.length} layers but ${diffIds.length} diff_ids in the config`, file);
   }
-  const layers: Layer[] = [];
+  const layers: BlobLayer[] = [];
   for (const [i, name] of entry.Layers.entries()) {
-    const location = await store.fileLocation(name, `layer ${i}`);
+    const size = await files.size(name);
+    if (size === null) throw new NotFoundError(`missing layer ${i}: ${name} in ${opts.ref}`, files.locate(name));
     const blob = /^blobs\/(sha256)\/([a-f0-9]{64})$/.exec(name);
-    const digest = blob ? `${blob[1]}:${blob[2]}` : null;
+    const where = `layer ${name} of ${opts.ref}`;
     layers.push({
-      digest,
-      diffId: diffIds[i] ?? null,
+      kind: 'blob',
+      digest: blob ? `${blob[1]}:${blob[2]}` : null,
+      diffId: typeof diffIds[i] === 'string' ? diffIds[i]! : null,
       mediaType: 'application/vnd.docker.image.rootfs.diff.tar',
-      size: location.length,
-      where: `layer ${name} of ${opts.ref}`,
-      location,
+      size,
+      where,
+      open: () => files.open(name, where),
     });
   }
-  const platform = config.architecture ? { os: config.os ?? 'linux', architecture: config.architecture, variant: config.variant } : null;
   return {
     ref: opts.ref,
     transport: opts.transport,
@@ -79,6 +85,17 @@ export async function resolveDockerArchive(file: string, opts: ResolveOptions): 
     configDigest,
     config,
     layers,
-    platform,
+    platform: configPlatform(config),
+    identity: async () => {
+      if (configDigest) return configDigest;
+      throw new FormatError(`${opts.ref}: the config ${entry.Config} is not named by its digest, so the image has no identity`, file);
+    },
   };
+}
+
+/** The platforms a docker-archive's image offers (null: a single-platform image). */
+export async function dockerArchivePlatforms(file: string, tag: string | null, ref: string): Promise<string[] | null> {
+  const files = await TarFiles.open(file, ref);
+  if (await hasOciLayout(files)) return layoutPlatforms(files, tag);
+  return null;
 }

@@ -1,10 +1,19 @@
+/**
+ * Open an image reference: parse it (pure), check that the local path exists (with a hint for a bare
+ * path given without a transport), and hand it to the source for its transport. Sources: oci-layout.ts
+ * (oci:, oci-archive:), docker-archive.ts, rootfs.ts (dir:, tar:); registries and Charliecloud storage
+ * come next.
+ */
+import { existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { ImageReferenceError, NotFoundError } from '../errors/index.js';
-import { DirBlobStore, TarBlobStore } from './blob-store.js';
-import { resolveDockerArchive } from './docker-archive.js';
-import { resolveOciLayout, type ResolveOptions } from './oci.js';
+import { ContainerspecError, ImageReferenceError, NotFoundError } from '../errors/index.js';
+import { DirFiles, TarFiles } from './files.js';
+import { dockerArchivePlatforms, openDockerArchive } from './docker-archive.js';
+import { layoutPlatforms, openLayout } from './oci-layout.js';
 import { hostPlatform, parsePlatform } from './platform.js';
-import { parseReference } from './reference.js';
+import { parseReference, type ImageReference, type TaggedPathReference } from './reference.js';
+import type { ResolveOptions } from './resolve.js';
+import { dirImage, tarImage } from './rootfs.js';
 import type { Image } from './types.js';
 
 /** Options for opening an image. */
@@ -13,6 +22,32 @@ export interface OpenOptions {
   platform?: string | undefined;
   /** Whether the user named the platform (default: true when `platform` is given). */
   explicitPlatform?: boolean | undefined;
+}
+
+/** What a path on disk looks like, for the hint given when a bare path is used as a reference. */
+export function suggestReference(path: string): string | null {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return null;
+  }
+  if (st.isDirectory()) return existsSync(`${path}/index.json`) ? `oci:${path}` : `dir:${path}`;
+  if (st.isFile()) return /\.tar$/.test(path) ? `oci-archive:${path}, docker-archive:${path} or tar:${path}` : `tar:${path}`;
+  return null;
+}
+
+/** Parse a reference; a bare path that exists on disk gets a "did you mean" hint. */
+export function parseWithHint(raw: string): ImageReference {
+  let r: ImageReference;
+  try {
+    r = parseReference(raw);
+  } catch (e) {
+    const hint = e instanceof ImageReferenceError ? suggestReference(raw) : null;
+    if (hint) throw new ImageReferenceError(`${e instanceof Error ? e.message : String(e)}; ${raw} is a local path: did you mean ${hint}?`, { cause: e });
+    throw e;
+  }
+  return r;
 }
 
 async function mustExist(path: string, ref: string, kind: 'file' | 'dir'): Promise<void> {
@@ -26,62 +61,86 @@ async function mustExist(path: string, ref: string, kind: 'file' | 'dir'): Promi
   if (kind === 'file' && !st.isFile()) throw new NotFoundError(`${ref}: ${path} is not a file`, path);
 }
 
+/** The path a tagged reference means: `PATH` with `:TAG`, or the whole string when only that exists (a colon in a file name). */
+async function taggedPath(r: TaggedPathReference, kind: 'file' | 'dir'): Promise<{ path: string; tag: string | null }> {
+  if (r.tag !== null && !existsSync(r.path) && existsSync(r.whole)) return { path: r.whole, tag: null };
+  await mustExist(r.path, r.raw, kind);
+  return { path: r.path, tag: r.tag };
+}
+
+function refused(r: ImageReference): ContainerspecError {
+  if (r.transport === 'ch-image') {
+    return new ImageReferenceError(`${r.raw}: the ch-image: transport is not supported yet; export the image with "ch-convert ${r.name} DIR" and use dir:DIR`);
+  }
+  const hint = !r.raw.startsWith('docker://') ? suggestReference(r.raw) : null;
+  return new ImageReferenceError(
+    `${r.raw}: registry references (docker://) are not supported yet; use oci:PATH, oci-archive:FILE, docker-archive:FILE, dir:PATH or tar:FILE${hint ? ` (${r.raw} is a local path: did you mean ${hint}?)` : ''}`,
+  );
+}
+
 /**
- * Open an image reference (skopeo-style transports) and resolve it to one platform:
- * manifest, config and layers, with every small blob verified. Layers are not read here.
+ * Open an image reference (skopeo-style transports) and resolve it to one platform: manifest,
+ * config and layers, with every small blob verified. Layers are not read here.
  */
 export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Image> {
-  const r = parseReference(ref);
+  const r = parseWithHint(ref);
   const resolve: ResolveOptions = {
-    tag: r.tag,
     platform: opts.platform ? parsePlatform(opts.platform) : hostPlatform(),
     explicitPlatform: opts.explicitPlatform ?? Boolean(opts.platform),
     ref,
     transport: r.transport,
   };
   switch (r.transport) {
-    case 'oci':
-      await mustExist(r.path, ref, 'dir');
-      return resolveOciLayout(new DirBlobStore(r.path, ref), resolve);
-    case 'oci-archive': {
-      await mustExist(r.path, ref, 'file');
-      return resolveOciLayout(await TarBlobStore.open(r.path, ref), resolve);
+    case 'oci': {
+      const { path, tag } = await taggedPath(r, 'dir');
+      return openLayout(new DirFiles(path, ref), tag, resolve);
     }
-    case 'docker-archive':
-      await mustExist(r.path, ref, 'file');
-      return resolveDockerArchive(r.path, resolve);
+    case 'oci-archive': {
+      const { path, tag } = await taggedPath(r, 'file');
+      return openLayout(await TarFiles.open(path, ref), tag, resolve);
+    }
+    case 'docker-archive': {
+      const { path, tag } = await taggedPath(r, 'file');
+      return openDockerArchive(path, tag, resolve);
+    }
     case 'dir':
       await mustExist(r.path, ref, 'dir');
-      return { ref, transport: 'dir', manifestDigest: null, configDigest: null, config: null, layers: [], platform: null, rootDir: r.path };
+      return dirImage(ref, r.path);
     case 'tar': {
       await mustExist(r.path, ref, 'file');
-      const st = await stat(r.path);
-      return {
-        ref,
-        transport: 'tar',
-        manifestDigest: null,
-        configDigest: null,
-        config: null,
-        platform: null,
-        layers: [
-          {
-            digest: null,
-            diffId: null,
-            mediaType: 'application/x-tar',
-            size: st.size,
-            where: `rootfs tarball ${r.path}`,
-            location: { file: r.path, start: 0, length: null },
-          },
-        ],
-      };
+      return tarImage(ref, r.path, (await stat(r.path)).size);
     }
-    case 'ch-image':
-      throw new ImageReferenceError(
-        `${ref}: the ch-image: transport is not supported yet; export the image with "ch-convert NAME DIR" and use dir:DIR`,
-      );
-    case 'docker':
-      throw new ImageReferenceError(
-        `${ref}: registry references (docker://) are not supported yet; use oci:PATH, oci-archive:FILE, docker-archive:FILE, dir:PATH or tar:FILE`,
-      );
+    default:
+      throw refused(r);
+  }
+}
+
+/**
+ * The platforms an image reference offers, as `os/arch[/variant]`, or null for a single-platform
+ * image (or a source without platforms: dir:, tar:). Reads indexes only, never a layer.
+ */
+export async function imagePlatforms(ref: string): Promise<string[] | null> {
+  const r = parseWithHint(ref);
+  switch (r.transport) {
+    case 'oci': {
+      const { path, tag } = await taggedPath(r, 'dir');
+      return layoutPlatforms(new DirFiles(path, ref), tag);
+    }
+    case 'oci-archive': {
+      const { path, tag } = await taggedPath(r, 'file');
+      return layoutPlatforms(await TarFiles.open(path, ref), tag);
+    }
+    case 'docker-archive': {
+      const { path, tag } = await taggedPath(r, 'file');
+      return dockerArchivePlatforms(path, tag, ref);
+    }
+    case 'dir':
+      await mustExist(r.path, ref, 'dir');
+      return null;
+    case 'tar':
+      await mustExist(r.path, ref, 'file');
+      return null;
+    default:
+      throw refused(r);
   }
 }

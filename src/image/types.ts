@@ -1,3 +1,11 @@
+/**
+ * The image core every source implements (go-containerregistry's `v1.Image` in spirit): an image
+ * resolved to one platform has a manifest digest, a config and layers base first, and each layer
+ * opens as a stream of its stored bytes. Everything else (the index and platform walk, the layer
+ * walker with its digest checks, squashing, extraction) is written once on top of this.
+ */
+import type { Readable } from 'node:stream';
+
 /** An OCI platform: `os/architecture[/variant]`. */
 export interface Platform {
   os: string;
@@ -9,6 +17,7 @@ export interface Platform {
 export interface Descriptor {
   mediaType: string;
   digest: string;
+  /** Size in bytes; -1 when the document that named the blob did not say. */
   size: number;
   platform?: Platform;
   annotations?: Record<string, string>;
@@ -31,46 +40,56 @@ export interface ImageConfig {
 }
 
 /**
- * Where a layer's bytes are: a byte range of a file on disk. Plain data, so a worker thread
- * can open it as well as the main thread.
+ * A layer whose stored bytes come as a stream: a tar, compressed or not. The walker verifies the
+ * bytes against `digest` (the stored blob) while they stream, or against `diffId` (the uncompressed
+ * tar) when the source cannot name the stored blob (classic docker-archive layer.tar files), and
+ * checks `size` when known. A source never verifies layers itself.
  */
-export interface LayerLocation {
-  /** File holding the blob. */
-  file: string;
-  /** First byte of the blob in that file. */
-  start: number;
-  /** Length in bytes, or null for "to the end of the file". */
-  length: number | null;
+export interface BlobLayer {
+  readonly kind: 'blob';
+  readonly digest: string | null;
+  readonly diffId: string | null;
+  readonly mediaType: string;
+  /** Stored size in bytes, when the source knows it (checked by the walker). */
+  readonly size: number | null;
+  /** Human-readable name for messages: `layer sha256:abcd… of oci:path`. */
+  readonly where: string;
+  /** Open a fresh stream of the stored bytes, from the first byte. */
+  open(): Promise<Readable>;
 }
 
 /**
- * One layer, base first. `digest` names the stored (possibly compressed) blob and is verified
- * while it streams; `diffId` names the uncompressed tar and is verified when `digest` is not
- * known (docker-archive's layer.tar files).
+ * A root filesystem already unpacked in a directory (`dir:`, later `ch-image:`): the walker lists it
+ * instead of streaming a tar, and reads only the parts of files the extractors want.
  */
-export interface Layer {
-  digest: string | null;
-  diffId: string | null;
-  mediaType: string;
-  size: number | null;
-  /** Human-readable name for messages: `layer sha256:abcd… of oci:path`. */
-  where: string;
-  location: LayerLocation;
+export interface TreeLayer {
+  readonly kind: 'tree';
+  /** The directory holding the root filesystem. */
+  readonly root: string;
+  readonly where: string;
 }
 
-/** An image resolved to one platform: manifest, config and layers. */
+/** One layer, base first. */
+export type Layer = BlobLayer | TreeLayer;
+
+/** An image resolved to one platform: what every source produces. */
 export interface Image {
   /** The reference as the user gave it. */
-  ref: string;
-  transport: string;
-  manifestDigest: string | null;
-  configDigest: string | null;
-  config: ImageConfig | null;
-  layers: Layer[];
-  /** Platform from the index entry or the config. */
-  platform: Platform | null;
-  /** For `dir:` images: the root filesystem to walk instead of layers. */
-  rootDir?: string;
-  /** Platforms present in the index the image came from (for messages and facts). */
-  indexPlatforms?: string[];
+  readonly ref: string;
+  readonly transport: string;
+  /** Manifest digest; null when the source has none (dir:, tar:, classic docker-archive). */
+  readonly manifestDigest: string | null;
+  readonly configDigest: string | null;
+  readonly config: ImageConfig | null;
+  readonly layers: readonly Layer[];
+  /** Platform from the index entry or the config; null when neither says (dir:, tar:). */
+  readonly platform: Platform | null;
+  /** Platforms present in the index the image came from, when it came from one. */
+  readonly indexPlatforms?: readonly string[];
+  /**
+   * The image's content identity, computed when asked (it may read the whole image): the manifest
+   * digest where there is one, else what names the content (a classic docker-archive's config
+   * digest, a tar:'s file digest, a dir:'s tree digest).
+   */
+  identity(): Promise<string>;
 }

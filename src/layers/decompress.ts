@@ -4,6 +4,17 @@ import { Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 
+/**
+ * A decoder's failure, typed: which codec, and whether the input ended early (null: cannot tell).
+ * The walker turns it into a DecodeError naming the layer.
+ */
+export class CodecError extends Error {
+  override name = 'CodecError';
+  constructor(readonly kind: 'zstd' | 'gzip', readonly truncated: boolean | null, readonly detail: string) {
+    super(`${truncated === null ? 'truncated or corrupt' : truncated ? 'truncated' : 'corrupt'} ${kind} stream (${detail})`);
+  }
+}
+
 /** Compression formats recognised by their magic bytes. */
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -23,7 +34,7 @@ export function createZstdDecompress(): Transform {
         decoder.push(chunk);
         cb();
       } catch (e) {
-        cb(new Error(`corrupt zstd stream (${(e as Error).message})`));
+        cb(new CodecError('zstd', null, (e as Error).message));
       }
     },
     flush(cb: TransformCallback) {
@@ -31,7 +42,7 @@ export function createZstdDecompress(): Transform {
         decoder.push(new Uint8Array(0), true);
         cb();
       } catch (e) {
-        cb(new Error(`truncated or corrupt zstd stream (${(e as Error).message})`));
+        cb(new CodecError('zstd', null, (e as Error).message));
       }
     },
   });
@@ -92,7 +103,7 @@ function createZstdProcess(bin: string): Transform {
   const finish = () => {
     if (!ended || exited === null) return;
     if (exited === 0) t.push(null);
-    else t.destroy(new Error(`truncated or corrupt zstd stream (${stderr.trim().split('\n').pop() || `zstd exit ${exited}`})`));
+    else t.destroy(new CodecError('zstd', null, stderr.trim().split('\n').pop() || `zstd exit ${exited}`));
   };
   child.stdout.on('end', () => { ended = true; finish(); });
   child.on('close', (code) => { exited = code ?? 1; finish(); });

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { NotFoundError } from '../errors/index.js';
 import { FileSink, recordResult } from './file-sink.js';
 import { emptyScan, type EntryMeta, type EntryType, type LayerScan } from './types.js';
+import type { WantSet } from './wants.js';
 
 /** Options for scanning a root filesystem directory. */
 export interface DirScanOptions {
   /** Decide whether to descend into a directory (cleaned relative path). Default: everything. */
   descend?: (path: string) => boolean;
-  /** Decide whether to read a regular file's content (ELF sniffing, kept text). Default: everything. */
-  read?: (path: string) => boolean;
   /** Stop listing after this many entries (a safety bound for host roots). */
   maxEntries?: number;
   /** Read owner and mode of every entry (default true); false takes types from the directory listing alone (fast, for host roots). */
@@ -43,8 +42,8 @@ async function readInto(file: string, sink: FileSink): Promise<void> {
   }
 }
 
-async function readFileFacts(root: string, path: string, size: number, scan: LayerScan): Promise<void> {
-  const sink = new FileSink(path);
+async function readFileFacts(root: string, path: string, size: number, scan: LayerScan, wants: WantSet): Promise<void> {
+  const sink = new FileSink(path, wants);
   try {
     await readInto(join(root, path), sink);
     recordResult(scan, path, sink.finish());
@@ -60,8 +59,9 @@ async function readFileFacts(root: string, path: string, size: number, scan: Lay
  * can be read partially: reading stops once every extractor has what it wants. Unreadable
  * files are warnings, not errors.
  */
-export async function scanDirectory(root: string, opts: DirScanOptions = {}): Promise<LayerScan> {
-  const scan = emptyScan(null, 0, 'dir');
+export async function scanTree(root: string, index: number, wants: WantSet, opts: DirScanOptions = {}): Promise<LayerScan> {
+  const scan = emptyScan(null, index, 'dir');
+  scan.notes.push('extended attributes (ACLs) are not read from a dir: image');
   try {
     const st = await lstat(root);
     if (!st.isDirectory()) throw new NotFoundError(`${root} is not a directory`, root);
@@ -91,7 +91,7 @@ export async function scanDirectory(root: string, opts: DirScanOptions = {}): Pr
         const path = rel ? `${rel}/${d.name}` : d.name;
         const full = join(root, path);
         let meta: EntryMeta;
-        const wantsRead = d.isFile() && (!opts.read || opts.read(path));
+        const wantsRead = d.isFile() && wants.wantsContent(path);
         if (full_ || wantsRead) {
           const st = await lstat(full).catch(() => null);
           if (!st) return null;
@@ -120,8 +120,8 @@ export async function scanDirectory(root: string, opts: DirScanOptions = {}): Pr
       scan.entries.push(meta);
       if (type === 'dir') {
         if (!opts.descend || opts.descend(path)) stack.push(path);
-      } else if (type === 'file' && meta.size > 0 && (!opts.read || opts.read(path))) {
-        reads.push(readFileFacts(root, path, meta.size, scan));
+      } else if (type === 'file' && meta.size > 0 && wants.wantsContent(path)) {
+        reads.push(readFileFacts(root, path, meta.size, scan, wants));
       }
     }
     await Promise.all(reads);

@@ -1,6 +1,6 @@
 import { ElfCollector, isElfMagic } from '../elf/index.js';
 import type { FileResult, LayerScan } from './types.js';
-import { SCAN_OVERLAP, scanRulesFor, textCap, wantsText, type ScanRule } from './wants.js';
+import { SCAN_OVERLAP, type ScanRule, type WantSet } from './wants.js';
 
 interface ScanState {
   rule: ScanRule;
@@ -25,16 +25,15 @@ export class FileSink {
   private truncated = false;
   private readonly cap: number;
   private readonly scans: ScanState[];
+  private readonly wantsElf: boolean;
 
-  constructor(readonly path: string) {
-    this.text = wantsText(path) ? [] : null;
-    this.cap = textCap(path);
-    this.scans = scanRulesFor(path).map((rule) => ({ rule, tail: '', found: [] }));
-  }
-
-  /** Whether this sink wants anything beyond the first bytes (ELF sniffing). */
-  get wantsContent(): boolean {
-    return this.text !== null || this.scans.length > 0;
+  /** A sink for one file, keeping what `wants` asks for at `path`. */
+  constructor(readonly path: string, wants: WantSet) {
+    this.cap = wants.textCap(path);
+    this.text = this.cap > 0 ? [] : null;
+    this.scans = wants.scanRules(path).map((rule) => ({ rule, tail: '', found: [] }));
+    this.wantsElf = wants.elf(path);
+    if (!this.wantsElf) this.decided = true; // no ELF sniffing: nothing to decide from the first bytes
   }
 
   /** Whether more bytes could change the result (false once ELF ranges are in and nothing else is wanted). */
@@ -71,7 +70,7 @@ export class FileSink {
     }
     this.decided = true;
     this.head = null;
-    if (isElfMagic(head)) {
+    if (this.wantsElf && isElfMagic(head)) {
       this.elf = new ElfCollector();
       this.elf.push(head);
     }

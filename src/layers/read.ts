@@ -1,8 +1,12 @@
 import { availableParallelism } from 'node:os';
-import type { Image } from '../image/types.js';
-import { scanDirectory } from './dir-scan.js';
-import { scanLayer, type LayerTask } from './scan.js';
+import type { Image, Layer } from '../image/types.js';
+import { mapLimit } from '../util/limit.js';
+import { scanTree } from './dir-scan.js';
+import { scanBlob } from './scan.js';
 import type { LayerScan } from './types.js';
+import type { WantSet } from './wants.js';
+
+export { mapLimit };
 
 /** Options for reading an image's layers. */
 export interface ReadOptions {
@@ -10,39 +14,32 @@ export interface ReadOptions {
   parallel?: number;
 }
 
-/** Run tasks with at most `limit` in flight; results in input order; the first failure wins. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed: unknown = null;
-  const worker = async () => {
-    while (next < items.length && failed === null) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!);
-      } catch (e) {
-        if (failed === null) failed = e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failed !== null) throw failed;
-  return out;
+/** Scan one layer of either kind: a blob streams through the tar walker, a tree is listed from disk. */
+export function scanLayer(layer: Layer, index: number, wants: WantSet): Promise<LayerScan> {
+  return layer.kind === 'blob' ? scanBlob(layer, index, wants) : scanTree(layer.root, index, wants);
 }
 
 /**
- * Stream every layer of an image once (in parallel where cores allow; layers are independent
- * until whiteouts are applied, so results equal a serial read) and return the scans base first.
+ * Read every layer of an image once (in parallel where cores allow; layers are independent until
+ * whiteouts are applied, so results equal a serial read) and return the scans base first. A layer
+ * listed twice in one manifest is read once.
  */
-export async function readLayers(image: Image, opts: ReadOptions = {}): Promise<LayerScan[]> {
-  if (image.rootDir !== undefined) return [await scanDirectory(image.rootDir)];
-  const tasks: LayerTask[] = image.layers.map((l, index) => ({
-    index,
-    location: l.location,
-    digest: l.digest,
-    diffId: l.diffId,
-    where: l.where,
-  }));
+export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions = {}): Promise<LayerScan[]> {
   const limit = opts.parallel ?? Math.max(2, Math.min(4, availableParallelism() * 2));
-  return mapLimit(tasks, limit, scanLayer);
+  const first = new Map<string, number>();
+  const unique: number[] = [];
+  image.layers.forEach((l, i) => {
+    const key = l.kind === 'blob' ? l.digest ?? l.diffId : null;
+    if (key !== null && first.has(key)) return;
+    if (key !== null) first.set(key, i);
+    unique.push(i);
+  });
+  const scans = await mapLimit(unique, limit, (i) => scanLayer(image.layers[i]!, i, wants));
+  const byIndex = new Map(unique.map((i, k) => [i, scans[k]!]));
+  return image.layers.map((l, i) => {
+    const own = byIndex.get(i);
+    if (own) return own;
+    const key = (l as { digest: string | null; diffId: string | null }).digest ?? (l as { diffId: string | null }).diffId;
+    return { ...byIndex.get(first.get(key!)!)!, index: i };
+  });
 }

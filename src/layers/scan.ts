@@ -1,24 +1,21 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+/**
+ * The streaming walker for one blob layer: the stored bytes are hashed (the layer's digest, or its
+ * diff_id when the source cannot name the stored blob) and counted while they stream, decompressed
+ * by magic bytes, and the tar walked with every entry drained; only what the declared wants ask for
+ * is kept. Whatever the source, verification happens here.
+ */
+import type { Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import tar from 'tar-stream';
-import { ContainerspecError, DigestMismatchError, FormatError, NotFoundError } from '../errors/index.js';
-import type { LayerLocation } from '../image/types.js';
-import { createDecompressor, detectCompression } from './decompress.js';
+import { ContainerspecError, DecodeError, DigestMismatchError, FormatError, NotFoundError } from '../errors/index.js';
+import { digestOf, hasherFor } from '../image/digest.js';
+import type { BlobLayer } from '../image/types.js';
+import { CodecError, createDecompressor, detectCompression, type Compression } from './decompress.js';
 import { FileSink, recordResult } from './file-sink.js';
 import { classifyWhiteout, cleanEntryName } from './paths.js';
 import { emptyScan, type EntryMeta, type EntryType, type LayerScan, type Warning } from './types.js';
-
-/** What a layer scan needs to know about the layer: plain data, so it can cross to a worker. */
-export interface LayerTask {
-  index: number;
-  location: LayerLocation;
-  /** Digest of the stored blob, verified while streaming; null when unknown. */
-  digest: string | null;
-  /** Digest of the uncompressed tar, verified when `digest` is null; null when unknown. */
-  diffId: string | null;
-  where: string;
-}
+import type { WantSet } from './wants.js';
 
 const TAR_TYPES: Record<string, EntryType> = {
   file: 'file',
@@ -31,7 +28,7 @@ const TAR_TYPES: Record<string, EntryType> = {
   fifo: 'fifo',
 };
 
-/** A pass-through that hashes what flows through it. */
+/** A pass-through that hashes and counts what flows through it. */
 function hashTap(hash: Hash | null, count: { n: number }): Transform {
   return new Transform({
     transform(chunk: Buffer, _e, cb) {
@@ -42,68 +39,74 @@ function hashTap(hash: Hash | null, count: { n: number }): Transform {
   });
 }
 
-function openLocation(loc: LayerLocation, where: string): Readable {
-  const opts: { highWaterMark: number; start?: number; end?: number } = { highWaterMark: 512 * 1024 };
-  if (loc.start > 0 || loc.length !== null) {
-    opts.start = loc.start;
-    if (loc.length !== null) opts.end = loc.start + loc.length - 1;
-  }
-  const s = createReadStream(loc.file, opts);
-  s.on('error', () => {}); // reported through the pipeline
-  void where;
-  return s;
-}
-
-function describeError(e: unknown, where: string): ContainerspecError {
+/** Errors by the stage that raised them: the type says what failed, never the message text. */
+function sourceError(e: unknown, where: string): ContainerspecError {
   if (e instanceof ContainerspecError) return e;
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ENOENT') return new NotFoundError(`missing blob: ${where} (${err.path ?? ''})`, err.path ?? where);
-  const msg = String(err?.message ?? e);
-  if (/unexpected end of file/i.test(msg)) return new FormatError(`truncated gzip stream in ${where}`, where, { cause: e });
-  if (err?.code === 'Z_DATA_ERROR' || /incorrect header check|invalid (?:block type|distance|stored)/i.test(msg)) {
-    return new FormatError(`corrupt gzip stream in ${where} (${msg})`, where, { cause: e });
-  }
-  if (/zstd/i.test(msg)) return new FormatError(`${msg} in ${where}`, where, { cause: e });
-  if (/tar|header|Unexpected end of data/i.test(msg)) return new FormatError(`malformed tar in ${where} (${msg})`, where, { cause: e });
-  return new FormatError(`cannot read ${where}: ${msg}`, where, { cause: e });
+  return new FormatError(`cannot read ${where}: ${String(err?.message ?? e)}`, where, { cause: e });
+}
+
+function decoderError(e: unknown, compression: Compression, where: string): ContainerspecError {
+  if (e instanceof ContainerspecError) return e;
+  if (e instanceof CodecError) return new DecodeError(e.kind, e.truncated, where, e.detail, { cause: e });
+  const err = e as NodeJS.ErrnoException;
+  // zlib: Z_BUF_ERROR is input that ended early; Z_DATA_ERROR (and the rest) are corrupt bytes.
+  const kind = compression === 'zstd' ? 'zstd' : 'gzip';
+  if (err?.code === 'Z_BUF_ERROR') return new DecodeError(kind, true, where, '', { cause: e });
+  return new DecodeError(kind, kind === 'zstd' ? null : false, where, String(err?.message ?? e), { cause: e });
+}
+
+function tarError(e: unknown, where: string): ContainerspecError {
+  if (e instanceof ContainerspecError) return e;
+  return new DecodeError('tar', null, where, String((e as Error)?.message ?? e), { cause: e });
 }
 
 /**
- * Stream one layer once: verify its digest, decompress by magic bytes, walk the tar with
- * every entry drained, record entries and whiteouts, and keep only what the extractors
- * declared. Throws a ContainerspecError (FormatError, DigestMismatchError, NotFoundError)
- * for a layer that cannot be trusted: no facts from it are reported.
+ * Stream one blob layer once: verify its digest (sha256 or sha512, whichever it names) and size,
+ * decompress by magic bytes, walk the tar with every entry drained, record entries and whiteouts,
+ * and keep only what `wants` asks for. Throws a ContainerspecError (FormatError, DecodeError,
+ * DigestMismatchError, NotFoundError) for a layer that cannot be trusted: no facts from it are reported.
  */
-export async function scanLayer(task: LayerTask): Promise<LayerScan> {
-  const { where } = task;
-  const scan = emptyScan(task.digest ?? task.diffId, task.index, 'none');
-  const raw = openLocation(task.location, where);
+export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet): Promise<LayerScan> {
+  const { where } = layer;
+  const scan = emptyScan(layer.digest ?? layer.diffId, index, 'none');
   const storedCount = { n: 0 };
   const tarCount = { n: 0 };
-  const storedHash = task.digest ? createHash('sha256') : null;
-  const tarHash = !task.digest && task.diffId ? createHash('sha256') : null;
+  const storedHash = layer.digest ? hasherFor(layer.digest, where) : null;
+  const tarHash = !layer.digest && layer.diffId ? hasherFor(layer.diffId, where) : null;
+  const raw: Readable = await layer.open().catch((e: unknown) => {
+    throw sourceError(e, where);
+  });
 
   const extract = tar.extract();
   let failure: ContainerspecError | null = null;
-  const fail = (e: unknown) => {
-    if (!failure) failure = describeError(e, where);
+  let decoder: Transform | null = null;
+  const fail = (e: ContainerspecError) => {
+    if (!failure) failure = e;
     extract.destroy(failure);
+    decoder?.destroy();
+    raw.destroy();
   };
   const tap = hashTap(tarHash, tarCount);
-  tap.on('error', fail);
-  raw.on('error', fail);
+  tap.on('error', (e) => fail(tarError(e, where)));
+  raw.on('error', (e) => fail(sourceError(e, where)));
+  extract.on('error', (e) => fail(tarError(e, where)));
   tap.pipe(extract as unknown as NodeJS.WritableStream);
-  let decoder: Transform | null = null;
-  // Feed the stored bytes: hash them, pick the decoder from the first bytes, respect backpressure.
+  // Feed the stored bytes: hash and count them, pick the decoder from the first bytes, respect backpressure.
   const pump = (async () => {
     for await (const chunk of raw as AsyncIterable<Buffer>) {
       if (failure) break;
       storedHash?.update(chunk);
       storedCount.n += chunk.length;
+      if (layer.size !== null && storedCount.n > layer.size) {
+        throw new FormatError(`${where}: more bytes than the ${layer.size} its descriptor says`, where);
+      }
       if (!decoder) {
-        scan.compression = detectCompression(chunk);
-        decoder = createDecompressor(scan.compression);
-        decoder.on('error', fail);
+        const c = detectCompression(chunk);
+        scan.compression = c;
+        decoder = createDecompressor(c);
+        decoder.on('error', (e) => fail(decoderError(e, c, where)));
         decoder.pipe(tap);
       }
       if (!decoder.write(chunk)) {
@@ -121,12 +124,16 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
         });
       }
     }
+    if (failure) return;
+    if (layer.size !== null && storedCount.n !== layer.size) {
+      throw new FormatError(`${where}: ${storedCount.n} bytes arrived, its descriptor says ${layer.size}`, where);
+    }
     if (!decoder) {
       decoder = createDecompressor('none');
       decoder.pipe(tap);
     }
     decoder.end();
-  })().catch(fail);
+  })().catch((e: unknown) => fail(e instanceof ContainerspecError ? e : sourceError(e, where)));
 
   const warn = (w: Warning) => scan.warnings.push(w);
   try {
@@ -145,14 +152,7 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
         continue;
       }
       const type = TAR_TYPES[h.type ?? 'file'] ?? 'other';
-      const meta: EntryMeta = {
-        path,
-        type,
-        mode: h.mode ?? 0,
-        uid: h.uid ?? 0,
-        gid: h.gid ?? 0,
-        size: h.size ?? 0,
-      };
+      const meta: EntryMeta = { path, type, mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
       if (type === 'symlink' && h.linkname != null) meta.linkname = h.linkname;
       if (type === 'hardlink' && h.linkname != null) meta.linkname = cleanEntryName(h.linkname, where);
       const pax = (h as { pax?: Record<string, string> | null }).pax;
@@ -161,15 +161,15 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
         if (xattrs.length) meta.xattrs = xattrs;
       }
       if (path !== '') scan.entries.push(meta);
-      if (type === 'file' && meta.size > 0) {
-        const sink = new FileSink(path);
+      if (type === 'file' && meta.size > 0 && wants.wantsContent(path)) {
+        const sink = new FileSink(path, wants);
         // Plain 'data' events (no promise per chunk); once the sink has what it wants the rest is only drained.
         await new Promise<void>((resolve, reject) => {
-          let wants = true;
+          let more = true;
           entry.on('data', (chunk: unknown) => {
-            if (!wants) return;
+            if (!more) return;
             sink.push(chunk as Buffer);
-            wants = sink.needsMore;
+            more = sink.needsMore;
           });
           entry.once('end', () => resolve());
           entry.once('error', reject);
@@ -185,7 +185,8 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
       }
     }
   } catch (e) {
-    throw failure ?? describeError(e, where);
+    fail(tarError(e, where)); // stop the source and the decoder too: nothing keeps running after an error
+    throw failure ?? tarError(e, where);
   }
   await pump;
   // The tar may end before the compressed stream does (padding): wait until the decoder has seen it all.
@@ -198,12 +199,12 @@ export async function scanLayer(task: LayerTask): Promise<LayerScan> {
   }
   if (failure) throw failure;
   scan.bytes = { stored: storedCount.n, tar: tarCount.n };
-  if (storedHash && task.digest) {
-    const actual = `sha256:${storedHash.digest('hex')}`;
-    if (actual !== task.digest) throw new DigestMismatchError(where, task.digest, actual);
-  } else if (tarHash && task.diffId) {
-    const actual = `sha256:${tarHash.digest('hex')}`;
-    if (actual !== task.diffId) throw new DigestMismatchError(where, task.diffId, actual);
+  if (storedHash && layer.digest) {
+    const actual = digestOf(storedHash, layer.digest);
+    if (actual !== layer.digest) throw new DigestMismatchError(where, layer.digest, actual);
+  } else if (tarHash && layer.diffId) {
+    const actual = digestOf(tarHash, layer.diffId);
+    if (actual !== layer.diffId) throw new DigestMismatchError(where, layer.diffId, actual);
   }
   return scan;
 }

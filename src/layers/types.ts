@@ -57,9 +57,11 @@ export interface LayerScan {
   bytes: { stored: number; tar: number };
   /** Compression seen: gzip, zstd or none. */
   compression: 'gzip' | 'zstd' | 'none' | 'dir';
+  /** What this kind of scan cannot see (e.g. a directory walk reads no extended attributes). */
+  notes: string[];
 }
 
 /** A layer scan with nothing in it yet. */
 export function emptyScan(id: string | null, index: number, compression: LayerScan['compression']): LayerScan {
-  return { id, index, entries: [], whiteouts: [], opaques: [], results: {}, warnings: [], bytes: { stored: 0, tar: 0 }, compression };
+  return { id, index, entries: [], whiteouts: [], opaques: [], results: {}, warnings: [], bytes: { stored: 0, tar: 0 }, compression, notes: [] };
 }

@@ -1,5 +1,6 @@
 import type { EntryMeta, FileResult, LayerScan, Warning } from './types.js';
 import { parentOf } from './paths.js';
+import { resolveLinks } from './resolve.js';
 
 /** One path of the squashed image. */
 export interface ViewEntry {
@@ -16,8 +17,6 @@ export interface ViewEntry {
 export type Resolved =
   | { ok: true; path: string; entry: ViewEntry }
   | { ok: false; reason: 'missing' | 'loop'; path: string };
-
-const MAX_HOPS = 40;
 
 /** Is `p` equal to or below one of `prefixes`? */
 function underAny(p: string, prefixes: Set<string>): boolean {
@@ -39,6 +38,8 @@ function underAny(p: string, prefixes: Set<string>): boolean {
 export class ImageView {
   readonly entries = new Map<string, ViewEntry>();
   readonly warnings: Warning[] = [];
+  /** What the scans behind this view could not see (e.g. extended attributes of a directory). */
+  readonly notes: string[] = [];
 
   /** Apply layer scans in order; `checkLoops` (default true) flags symlink loops as warnings. */
   static fromScans(scans: readonly LayerScan[], opts: { checkLoops?: boolean } = {}): ImageView {
@@ -49,6 +50,7 @@ export class ImageView {
   }
 
   private apply(scan: LayerScan): void {
+    for (const n of scan.notes) if (!this.notes.includes(n)) this.notes.push(n);
     // Whiteouts and opaque markers hide lower entries only: apply them before this layer's own.
     const hidden = new Set(scan.whiteouts);
     const opaque = new Set(scan.opaques);
@@ -89,31 +91,14 @@ export class ImageView {
    * component, as the kernel would inside a chroot: `..` never climbs above the root.
    */
   resolve(path: string): Resolved {
-    let hops = 0;
-    let pending = path.split('/').reverse();
-    let cur = '';
-    while (pending.length) {
-      const seg = pending.pop()!;
-      if (seg === '' || seg === '.') continue;
-      if (seg === '..') {
-        cur = cur.slice(0, Math.max(0, cur.lastIndexOf('/')));
-        continue;
-      }
-      const parent = cur;
-      cur = cur ? `${cur}/${seg}` : seg;
-      const e = this.entries.get(cur);
-      // A component with no entry of its own is an implicit directory (tars need not list parents).
-      if (e && e.meta.type === 'symlink' && e.meta.linkname !== undefined) {
-        if (++hops > MAX_HOPS) return { ok: false, reason: 'loop', path };
-        const target = e.meta.linkname;
-        cur = target.startsWith('/') ? '' : parent;
-        const parts = target.split('/');
-        for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!);
-      }
-    }
-    const entry = this.entries.get(cur);
-    if (!entry) return { ok: false, reason: 'missing', path: cur };
-    return { ok: true, path: cur, entry };
+    const r = resolveLinks(path, (p) => {
+      const e = this.entries.get(p);
+      return e && e.meta.type === 'symlink' && e.meta.linkname !== undefined ? e.meta.linkname : null;
+    });
+    if (r.loop) return { ok: false, reason: 'loop', path };
+    const entry = this.entries.get(r.path);
+    if (!entry) return { ok: false, reason: 'missing', path: r.path };
+    return { ok: true, path: r.path, entry };
   }
 
   /** Every entry, in path order of insertion. */

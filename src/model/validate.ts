@@ -4,8 +4,11 @@ import { FactsError } from '../errors/index.js';
 type Validator = ((data: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
 const cache = new Map<string, Validator>();
 
-/** Compile (once) and return a validator for one of the project's schemas. */
-export async function validator(name: 'facts' | 'report' | 'match'): Promise<Validator> {
+/** The project's schema files, by name: versioned facts schemas, the report and match schemas. */
+export type SchemaName = 'facts-1.0' | 'facts-2.0' | 'report' | 'match';
+
+/** Compile (once) and return a validator for one of the project's schemas (`schemas/<name>.schema.json`). */
+export async function validator(name: SchemaName): Promise<Validator> {
   const hit = cache.get(name);
   if (hit) return hit;
   const mod = (await import('ajv')) as unknown as { default: new (o: object) => { compile(s: object): Validator } };
@@ -16,11 +19,11 @@ export async function validator(name: 'facts' | 'report' | 'match'): Promise<Val
   return v;
 }
 
-/** Validate data against a schema; throws FactsError naming the first problems and where. */
-export async function assertValid(name: 'facts' | 'report' | 'match', data: unknown, where: string): Promise<void> {
+/** Validate data against a schema; throws FactsError naming the first problems and where (JSON pointers). */
+export async function assertValid(name: SchemaName, data: unknown, where: string): Promise<void> {
   const v = await validator(name);
   if (!v(data)) {
     const errs = (v.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim());
-    throw new FactsError(`${where} is not valid ${name} JSON: ${errs.join('; ')}`);
+    throw new FactsError(`${where} is not valid ${name.replace(/-\d.*$/, '')} JSON (schema ${name}): ${errs.join('; ')}`);
   }
 }

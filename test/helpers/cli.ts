@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 /** The repository root. */
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -69,35 +70,63 @@ export async function buildCli(): Promise<void> {
 }
 
 export interface CliResult {
+  /** Exit status; null when a signal ended it. */
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
 
-/** Run `bin/<bin>.js ARGS` from the repository root. */
-export function runCli(args: string[], opts: { bin?: 'containerspec' | 'can-i-run'; timeoutMs?: number } = {}): Promise<CliResult> {
+/** Run `bin/<bin>.js ARGS` (default cwd: the repository root), with colour off and stdin closed (or fed `input`). */
+export function runCli(args: string[], opts: { bin?: 'containerspec' | 'can-i-run'; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
   const bin = join(REPO, 'bin', `${opts.bin ?? 'containerspec'}.js`);
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  delete env.NODE_OPTIONS;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('error', (e) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      reject(e);
     });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin.end(opts.input ?? '');
   });
 }
 
 /** Assert the shape of a CLI error: exactly one line on stderr, `<prog>: ...`, no stack trace. */
 export function errorLine(r: CliResult, prog = 'containerspec'): string {
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  if (lines.length !== 1) throw new Error(`expected one stderr line, got ${lines.length}:\n${r.stderr}`);
-  const line = lines[0]!;
+  const all = lines(r.stderr);
+  if (all.length !== 1) throw new Error(`expected one stderr line, got ${all.length}:\n${r.stderr}`);
+  const line = all[0]!;
   if (!line.startsWith(`${prog}: `)) throw new Error(`stderr line does not start with "${prog}: ": ${line}`);
   if (/\bat .*\(.*:\d+:\d+\)/.test(r.stderr) || line.includes('internal error')) throw new Error(`stack trace or internal error: ${line}`);
   return line;
+}
+
+/** The non-empty lines of a stream. */
+export function lines(s: string): string[] {
+  return s.split('\n').filter((l) => l.trim() !== '');
+}
+
+/** A readable dump of a CLI result for assertion messages. */
+export function show(r: CliResult): string {
+  return `exit ${r.code ?? r.signal}\n--- stdout ---\n${r.stdout.slice(0, 2000)}\n--- stderr ---\n${r.stderr.slice(0, 2000)}`;
+}
+
+/**
+ * The CLI's contract for bad input: exit status 2, nothing on stdout, exactly one line on stderr
+ * starting `containerspec: `, and no stack trace. Returns that line.
+ */
+export function expectOneLineError(r: CliResult): string {
+  expect(r.code, show(r)).toBe(2);
+  expect(r.stdout, show(r)).toBe('');
+  return errorLine(r);
 }

@@ -5,7 +5,7 @@
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Facts } from '../../src/model/facts.js';
+import type { HostFacts } from '../../src/model/facts.js';
 import { runCli } from './cli.js';
 import { unpackInto, type Libcuda1 } from './libcuda1.js';
 
@@ -65,12 +65,12 @@ export function makeFakeHost(base: string, spec: FakeHostSpec): FakeHost {
 }
 
 /** `containerspec host --json` for a fake host, written to `<dir>.json`. */
-export async function hostJson(h: FakeHost): Promise<{ file: string; facts: Facts }> {
+export async function hostJson(h: FakeHost): Promise<{ file: string; facts: HostFacts }> {
   const r = await runCli(['host', '--json', '--proc', h.proc, '--root', h.root, '--sys', h.sys]);
   if (r.code !== 0) throw new Error(`containerspec host for ${h.name} exited ${r.code}: ${r.stderr}`);
   const file = `${h.dir}.json`;
   writeFileSync(file, r.stdout);
-  return { file, facts: JSON.parse(r.stdout) as Facts };
+  return { file, facts: JSON.parse(r.stdout) as HostFacts };
 }
 
 /** Write (edited) host facts to a file. */

@@ -140,3 +140,33 @@ export function layerBlob(dir: string, index: number): Buffer {
   const manifest = JSON.parse(readFileSync(join(dir, 'blobs/sha256', (idx.manifests[0].digest as string).slice(7)), 'utf8'));
   return readFileSync(join(dir, 'blobs/sha256', (manifest.layers[index].digest as string).slice(7)));
 }
+
+/** One platform of a multi-platform image built by {@link buildOciIndex}. */
+export interface VariantSpec {
+  platform: { os: string; architecture: string; variant?: string };
+  layers: LayerSpec[];
+}
+
+/**
+ * Write an OCI layout holding one multi-platform image: each variant's blobs, an image index
+ * listing them with their platforms, and index.json naming that index (tag `latest`), or, with
+ * `flat`, index.json listing the platform manifests itself.
+ */
+export async function buildOciIndex(dir: string, variants: VariantSpec[], opts: { flat?: boolean } = {}): Promise<{ dir: string; indexDigest: string; manifests: Record<string, string> }> {
+  const entries: Record<string, unknown>[] = [];
+  const manifests: Record<string, string> = {};
+  for (const v of variants) {
+    const sub = await buildOci(dir, v.layers, v.platform);
+    const size = readFileSync(join(dir, 'blobs/sha256', sub.manifestDigest.slice(7))).length;
+    const name = [v.platform.os, v.platform.architecture, v.platform.variant].filter(Boolean).join('/');
+    manifests[name] = sub.manifestDigest;
+    entries.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sub.manifestDigest, size, platform: v.platform });
+  }
+  const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries };
+  const ix = writeBlob(dir, JSON.stringify(index));
+  const top = opts.flat
+    ? { schemaVersion: 2, manifests: entries }
+    : { schemaVersion: 2, manifests: [{ mediaType: index.mediaType, digest: ix.digest, size: ix.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] };
+  writeFileSync(join(dir, 'index.json'), JSON.stringify(top));
+  return { dir, indexDigest: ix.digest, manifests };
+}

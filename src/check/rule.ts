@@ -1,0 +1,125 @@
+/**
+ * The rule interface. Each compatibility rule is one module (`rules/*.ts`) that evaluates once,
+ * returning a packed outcome and whatever its report needs, and turns that one evaluation into the
+ * report's checks (message, fix, evidence). `scorePair` (the matcher's hot path) and `check` (the
+ * report) walk the same list of rules (`rules/index.ts`), so they cannot disagree.
+ */
+import type { Archspec } from '../arch/index.js';
+import type { ElfInfo } from '../elf/index.js';
+import type { HostFacts } from '../model/facts.js';
+import type { Check, CheckId } from '../model/report.js';
+import type { CompiledImage, PreparedHost } from './compile.js';
+
+/**
+ * Rule outcomes packed in one small integer, so matching millions of pairs allocates nothing:
+ * bits 0-1 status, bit 2 required, bits 3+ penalty (points off the score).
+ */
+export const PASS = 0;
+export const WARN = 1;
+export const UNKNOWN = 2;
+export const FAIL = 3;
+
+/** Status names by status number. */
+export const STATUS = ['pass', 'warn', 'unknown', 'fail'] as const;
+
+/** Penalties (points off 100); the README's "The score" section documents them. */
+export const PENALTY = {
+  emulated: 40,
+  unknown: 10,
+  /** Per archspec generation between the image's target (or the generic family root) and the host's. */
+  perGeneration: 2,
+  microarchMax: 20,
+  minorVersionCuda: 10,
+  noHostMpi: 5,
+  crossImplementationMpi: 5,
+  provenanceDrift: 5,
+  provenanceMax: 25,
+} as const;
+
+/** Pack an outcome. */
+export function pack(status: number, required: boolean, penalty = 0): number {
+  return status | (required ? 4 : 0) | (penalty << 3);
+}
+/** Status bits of an outcome. */
+export const statusOf = (o: number): number => o & 3;
+/** Required bit of an outcome. */
+export const requiredOf = (o: number): boolean => (o & 4) !== 0;
+/** Penalty of an outcome. */
+export const penaltyOf = (o: number): number => o >>> 3;
+
+/** Rank outcomes: pass best, then warn, unknown, fail; lower penalty better. */
+export function better(a: number, b: number): boolean {
+  const sa = statusOf(a);
+  const sb = statusOf(b);
+  return sa !== sb ? sa < sb : penaltyOf(a) < penaltyOf(b);
+}
+
+/** A host library to bind-mount into the image, read once (by `check`) before the rules run. */
+export interface BoundLibrary {
+  path: string;
+  elf: ElfInfo;
+}
+
+/** What the rules may consult beyond the image and the host. */
+export interface RuleContext {
+  readonly spec: Archspec;
+  /** Host libraries asked about with `--bind`; null when none were. */
+  readonly binds: readonly BoundLibrary[] | null;
+  /** Host facts recorded with earlier successful runs (oldest first); null when there is no history. */
+  readonly history: readonly HostFacts[] | null;
+}
+
+/** One evaluation: the packed outcome, and (in subtypes) what the report needs to explain it. */
+export interface Evaluation {
+  readonly outcome: number;
+}
+
+/** One compatibility rule. */
+export interface Rule<E extends Evaluation = Evaluation> {
+  readonly id: CheckId;
+  /** Whether the rule takes part for this context (default: always). */
+  applies?(ctx: RuleContext): boolean;
+  /**
+   * Evaluate once. Runs on the matcher's hot path: no allocation per pair for the common outcomes
+   * (return shared constants, or cache per host profile on the compiled image).
+   */
+  evaluate(ci: CompiledImage, ph: PreparedHost, ctx: RuleContext): E;
+  /** The report's checks from that one evaluation: message, fix and evidence, without evaluating again. */
+  report(ev: E, ci: CompiledImage, ph: PreparedHost, ctx: RuleContext): Check[];
+}
+
+/** A shared evaluation for an outcome that needs no detail (no allocation on the hot path). */
+export function constant(status: number, required: boolean, penalty = 0): Evaluation {
+  return Object.freeze({ outcome: pack(status, required, penalty) });
+}
+
+let slots = 0;
+/** A memo slot on compiled images for one rule's per-host-profile cache (allocated once per rule module). */
+export function memoSlot(): number {
+  return slots++;
+}
+
+/** The cache of slot `slot` on a compiled image: evaluations by host profile id. */
+export function memoOf<E>(ci: CompiledImage, slot: number): (E | undefined)[] {
+  let m = ci.memo[slot] as (E | undefined)[] | undefined;
+  if (m === undefined) ci.memo[slot] = m = [];
+  return m;
+}
+
+/** Build one check of a report from an outcome. */
+export function makeCheck(
+  id: CheckId,
+  outcome: number,
+  message: string,
+  host: unknown,
+  image: unknown,
+  fix: string | undefined,
+  evidence: Check['evidence'] = [],
+): Check {
+  const c: Check = { id, status: STATUS[statusOf(outcome)]!, required: requiredOf(outcome), message, penalty: penaltyOf(outcome), host, image, evidence };
+  if (fix && c.status !== 'pass') c.fix = fix;
+  return c;
+}
+
+/** `linux/arch[/variant]`, or `unknown`. */
+export const platformName = (a: string | null, v: string | null): string => (a ? `linux/${a}${v ? `/${v}` : ''}` : 'unknown');

@@ -1,0 +1,106 @@
+import { cudaCompatibility, minimumDriverFor, type CudaCompatibility } from '../../gpu/cuda-table.js';
+import { describeRequirement, evaluateRequirements, type RequirementsEvaluation } from '../../gpu/nvidia-require.js';
+import { compareVersions } from '../../util/version.js';
+import type { CompiledImage, PreparedHost } from '../compile.js';
+import { constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
+
+const SLOT = memoSlot();
+const NO_GPU_NEEDED = constant(PASS, false);
+
+/** What the gpu rule found, once per (image, host GPU profile). */
+interface GpuEvaluation extends Evaluation {
+  /** The CUDA version the image's runtime (or legacy CUDA_VERSION) asks for. */
+  runtime: string | null;
+  /** The driver table's verdict on that runtime with this driver (null: no runtime, no driver, or not in the table). */
+  compat: CudaCompatibility | null;
+  /** The image's forward-compatibility driver makes up for an old host driver. */
+  forward: boolean;
+  /** NVIDIA_REQUIRE_* evaluated against the host, when the image has requirements. */
+  requirements: RequirementsEvaluation | null;
+}
+
+/** The CUDA version an image's runtime (or legacy CUDA_VERSION) asks for. */
+export function runtimeCuda(ci: CompiledImage): string | null {
+  if (ci.cudaRuntime) return ci.cudaRuntime;
+  const v = ci.facts.cuda.env.CUDA_VERSION;
+  return v && /^\d+\.\d+/.test(v) ? v.split('.').slice(0, 2).join('.') : null;
+}
+
+/**
+ * CUDA forward compatibility: the image ships a newer user-mode driver under /usr/local/cuda/compat
+ * that meets its runtime's minimum, and the host GPU is a datacenter one (brand tesla), where
+ * NVIDIA supports those libraries on an older kernel driver. An unknown brand does not count.
+ */
+export function forwardCompatible(ci: CompiledImage, ph: PreparedHost, runtime: string): boolean {
+  const compat = ci.facts.cuda.compatDriver;
+  const min = minimumDriverFor(runtime);
+  return Boolean(compat && min && ph.gpu.brand === 'tesla' && compareVersions(compat, min) >= 0);
+}
+
+function evaluateGpu(ci: CompiledImage, ph: PreparedHost): GpuEvaluation {
+  const runtime = runtimeCuda(ci);
+  if (!ph.driver) return { outcome: pack(FAIL, true), runtime, compat: null, forward: false, requirements: null };
+  const inTable = runtime ? minimumDriverFor(runtime) !== null : false;
+  const compat = runtime && inTable ? cudaCompatibility(runtime, ph.driver) : null;
+  const forward = compat !== null && compat.status !== 'full' && runtime !== null && forwardCompatible(ci, ph, runtime);
+  const runtimeStatus = !runtime ? 'full' : !compat ? 'unknown' : forward ? 'full' : compat.status;
+  const fromRuntime = runtimeStatus === 'minor-version' ? pack(WARN, true, PENALTY.minorVersionCuda) : pack(PASS, true);
+  if (ci.gpuHasReq) {
+    const r = evaluateRequirements(ci.gpuReq, ph.gpu);
+    const outcome = r.status === 'fail' ? pack(FAIL, true) : r.status === 'unknown' ? pack(UNKNOWN, true, PENALTY.unknown) : fromRuntime;
+    return { outcome, runtime, compat, forward, requirements: r };
+  }
+  const outcome = runtimeStatus === 'unknown' ? pack(UNKNOWN, true, PENALTY.unknown) : runtimeStatus === 'none' ? pack(FAIL, true) : fromRuntime;
+  return { outcome, runtime, compat, forward, requirements: null };
+}
+
+/** gpu: NVIDIA_REQUIRE_* as NVIDIA's runtime hook judges them, else the CUDA runtime, against the host driver (driver table, minor-version and forward compatibility). */
+export const gpuRule: Rule<Evaluation | GpuEvaluation> = {
+  id: 'gpu',
+  evaluate(ci, ph) {
+    if (!ci.needsGpu) return NO_GPU_NEEDED;
+    const memo = memoOf<GpuEvaluation>(ci, SLOT);
+    let ev = memo[ph.gpuProfile];
+    if (ev === undefined) memo[ph.gpuProfile] = ev = evaluateGpu(ci, ph);
+    return ev;
+  },
+  report(e, ci, ph) {
+    const ev = 'runtime' in e ? (e as GpuEvaluation) : null;
+    const s = statusOf(e.outcome);
+    const runtime = ev?.runtime ?? runtimeCuda(ci);
+    const env = ci.facts.cuda.env;
+    const needTxt = ci.gpuHasReq
+      ? ci.gpuReq.requirements.map((r) => describeRequirement(r, {})).join('; and ') || 'NVIDIA_REQUIRE_* (malformed)'
+      : runtime ? `CUDA ${runtime}` : 'a GPU';
+    const minDriver = runtime ? minimumDriverFor(runtime) : null;
+    const hostTxt = ph.driver ? `NVIDIA driver ${ph.driver}${ph.cudaMax ? ` (CUDA <= ${ph.cudaMax})` : ''}` : 'no NVIDIA driver';
+    let msg: string;
+    let fix: string | undefined;
+    if (!ci.needsGpu || !ev) msg = 'the image needs no GPU';
+    else if (!ph.driver) {
+      msg = `needs an NVIDIA GPU${minDriver ? ` with driver >= ${minDriver}` : ''} (${needTxt}); this host has no NVIDIA driver`;
+      fix = 'run on a GPU node (e.g. sbatch --gres=gpu:1)';
+    } else if (ev.requirements) {
+      const r = ev.requirements;
+      msg = s === WARN && ev.compat ? `${r.message}; ${ev.compat.message}` : r.message;
+      if (s === FAIL && r.refusalKind === 'malformed') {
+        fix = "fix the image's NVIDIA_REQUIRE_* / CUDA_VERSION: NVIDIA's runtime hook refuses them on any host (or set NVIDIA_DISABLE_REQUIRE=true)";
+      } else if (s === FAIL) fix = minDriver ? `needs an NVIDIA driver >= ${minDriver}; this host has ${ph.driver}` : `a driver that satisfies ${env.NVIDIA_REQUIRE_CUDA ?? 'the requirement'}`;
+      if (s === UNKNOWN && r.missing.length) {
+        fix = `tell the ${r.missing.join(' and ')} with --set ${r.missing.map((m) => (m === 'brand' ? 'cuda.brand=tesla' : m === 'arch' ? 'cuda.arch=8.0' : `cuda.${m}`)).join(' ')}`;
+      }
+    } else if (runtime && ev.compat) {
+      msg = s === PASS ? `CUDA ${runtime} runtime; this host has ${hostTxt}` : ev.compat.message;
+      if (s !== PASS) fix = `needs an NVIDIA driver >= ${minDriver}; this host has ${ph.driver}`;
+    } else {
+      msg = `the image needs CUDA ${runtime ?? '?'}, which the driver table does not list`;
+      fix = 'update the CUDA driver table (CONTAINERSPEC_CUDA_TABLE)';
+    }
+    if (s === WARN) fix ??= minDriver ? `a driver >= ${minDriver} gives CUDA ${runtime} its full feature set` : undefined;
+    if (s === PASS && ev?.forward) {
+      msg += `; CUDA ${runtime} runs through the image's forward-compatibility driver ${ci.facts.cuda.compatDriver} (datacenter GPU)`;
+    }
+    if (s === FAIL && ci.facts.cuda.compatDriver) msg += ` (the image ships forward-compatibility libraries for driver ${ci.facts.cuda.compatDriver}; they help only on datacenter GPUs)`;
+    return [makeCheck('gpu', e.outcome, msg, { driver: ph.driver, cudaMax: ph.cudaMax }, { needs: ci.needsGpu ? needTxt : null, runtime, env }, fix, ci.facts.cuda.evidence)];
+  },
+};

@@ -1,0 +1,51 @@
+import { constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, UNKNOWN, statusOf, type Evaluation, type Rule } from '../rule.js';
+
+const SLOT = memoSlot();
+const NOT_NATIVE = constant(UNKNOWN, false);
+const TARGET_UNKNOWN = constant(UNKNOWN, true, PENALTY.unknown);
+const GENERIC_UNKNOWN_HOST = constant(PASS, false);
+const FAIL_EV = constant(FAIL, true);
+
+/** microarch: an image built for an archspec target needs that target or a descendant; generic images score lower on newer CPUs. */
+export const microarchRule: Rule<Evaluation> = {
+  id: 'microarch',
+  evaluate(ci, ph, { spec }) {
+    const memo = memoOf<Evaluation>(ci, SLOT);
+    const hit = memo[ph.microProfile];
+    if (hit !== undefined) return hit;
+    let ev: Evaluation;
+    if (!ci.arch || ci.arch !== ph.arch) ev = NOT_NATIVE; // not applicable: emulated or unknown arch
+    else if (ci.targetUnknown) ev = TARGET_UNKNOWN;
+    else if (!ph.target) ev = ci.target ? TARGET_UNKNOWN : GENERIC_UNKNOWN_HOST;
+    else if (!ci.target) ev = { outcome: pack(PASS, false, Math.min(PENALTY.microarchMax, PENALTY.perGeneration * ph.targetDepth)) };
+    else if (spec.le(ci.target, ph.target)) {
+      const gap = ph.targetDepth - spec.ancestors(ci.target).length;
+      ev = { outcome: pack(PASS, true, Math.min(PENALTY.microarchMax, PENALTY.perGeneration * Math.max(0, gap))) };
+    } else ev = FAIL_EV;
+    memo[ph.microProfile] = ev;
+    return ev;
+  },
+  report(ev, ci, ph, { spec }) {
+    const s = statusOf(ev.outcome);
+    const target = ci.target;
+    let msg: string;
+    let fix: string | undefined;
+    if (!ci.arch || ci.arch !== ph.arch) msg = 'not applicable: the image does not run natively here';
+    else if (ci.targetUnknown) {
+      msg = `the image is built for ${target}, which the archspec database does not know`;
+      fix = 'update the archspec data (CONTAINERSPEC_ARCHSPEC) or check the label';
+    } else if (!ph.target) {
+      msg = target ? `the image is built for ${target}; this host's CPU target is unknown` : "generic image; this host's CPU target is unknown";
+      if (target) fix = "give the host's target with --set microarch=NAME or a host facts file";
+    } else if (!target) {
+      msg = `generic ${spec.family(ph.target)} image on a ${ph.target} host: runs, without this CPU's newer instructions`;
+      fix = `an image built for ${ph.target} (or an ancestor closer to it) would use the CPU fully`;
+    } else if (s === PASS) {
+      msg = target === ph.target ? `the image is built for ${target}, exactly this host's target` : `the image is built for ${target}; this host (${ph.target}) is a descendant and runs it`;
+    } else {
+      msg = `the image is built for ${target}; this host is ${ph.target}, which ${spec.comparable(target, ph.target) ? 'is older' : 'is on another branch of the archspec graph'} and may lack its instructions (illegal instruction at run time)`;
+      fix = `run on a ${target} (or newer) node, or use an image built for ${ph.target} or a generic one`;
+    }
+    return [makeCheck('microarch', ev.outcome, msg, ph.target, target, fix, [...(ci.facts.requires.microarch?.evidence ?? []), ...ph.facts.cpu.evidence])];
+  },
+};

@@ -1,0 +1,67 @@
+import type { MpiKey } from '../compile.js';
+import { better, constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
+
+const SLOT = memoSlot();
+const NO_MPI = constant(PASS, false);
+const NO_HOST_MPI = constant(WARN, false, PENALTY.noHostMpi);
+
+/** The best image/host MPI pair found, once per (image, host MPI profile). */
+interface MpiEvaluation extends Evaluation {
+  image: MpiKey;
+  host: MpiKey;
+}
+
+/** Compare one image MPI with one host MPI: the packed outcome. */
+export function compareMpi(img: MpiKey, host: MpiKey): number {
+  if (!img.abi || !host.abi || img.abi !== host.abi) return pack(FAIL, true);
+  // Same ABI, other implementation (MPICH vs Intel MPI): the soname contract holds, versions do not compare.
+  if (img.impl !== host.impl) return pack(WARN, true, PENALTY.crossImplementationMpi);
+  if (!img.version || !host.version) return pack(UNKNOWN, true, PENALTY.unknown);
+  const sameMajor = (img.version[0] ?? 0) === (host.version[0] ?? 0);
+  const minorOk = (host.version[1] ?? 0) >= (img.version[1] ?? 0);
+  return sameMajor && minorOk ? pack(PASS, true) : pack(FAIL, true);
+}
+
+const show = (m: MpiKey) => `${m.raw.implementation} ${m.raw.version ?? '?'} (${m.raw.abi ?? '?'} ABI, ${m.raw.soname ?? '?'})`;
+
+/** mpi: host-MPI (hybrid/bind) model: same ABI family, host minor >= image minor within the same major. No host MPI: a warning. */
+export const mpiRule: Rule<Evaluation | MpiEvaluation> = {
+  id: 'mpi',
+  evaluate(ci, ph) {
+    if (ci.mpi.length === 0) return NO_MPI;
+    if (ph.mpi.length === 0) return NO_HOST_MPI;
+    const memo = memoOf<MpiEvaluation>(ci, SLOT);
+    let ev = memo[ph.mpiProfile];
+    if (ev === undefined) {
+      let best: MpiEvaluation = { outcome: pack(FAIL, true), image: ci.mpi[0]!, host: ph.mpi[0]! };
+      for (const im of ci.mpi) for (const hm of ph.mpi) {
+        const o = compareMpi(im, hm);
+        if (better(o, best.outcome)) best = { outcome: o, image: im, host: hm };
+      }
+      memo[ph.mpiProfile] = ev = best;
+    }
+    return ev;
+  },
+  report(e, ci, ph) {
+    const s = statusOf(e.outcome);
+    const img = ci.mpi.map(show).join(', ');
+    const host = ph.mpi.map(show).join(', ');
+    let msg: string;
+    let fix: string | undefined;
+    if (!ci.mpi.length) msg = 'the image has no MPI library';
+    else if (!('image' in e)) {
+      msg = `the image's own MPI (${img}) works within one node; this host has no MPI to bind for multi-node runs`;
+      fix = 'for multi-node jobs, run on a host with a compatible MPI (same ABI family, same major version)';
+    } else {
+      const ev = e as MpiEvaluation;
+      const best = ev.image;
+      if (s === PASS) msg = `image ${show(best)}; host ${show(ev.host)}: same ABI, host minor version >= image's`;
+      else if (s === WARN) msg = `image ${show(best)}; host ${show(ev.host)}: same MPICH ABI from another implementation (soname contract only)`;
+      else if (s === UNKNOWN) msg = `image ${show(best)}; host ${show(ev.host)}: same ABI, but a version is unknown`;
+      else if (best.abi !== ev.host.abi) msg = `image ${img} and host ${host} are different MPI ABI families`;
+      else msg = `image ${show(best)} needs host ${best.raw.implementation} ${best.version?.[0] ?? '?'}.x with minor >= ${best.version?.[1] ?? '?'}; this host has ${show(ev.host)}`;
+      if (s === FAIL) fix = `load a host MPI of the ${best.abi ?? '?'} ABI family, version ${best.version?.[0] ?? '?'}.${best.version?.[1] ?? '?'} or newer within ${best.version?.[0] ?? '?'}.x (e.g. module load ${best.raw.implementation})`;
+    }
+    return [makeCheck('mpi', e.outcome, msg, ph.mpi.map((m) => m.raw), ci.mpi.map((m) => m.raw), fix, ci.mpi.flatMap((m) => m.raw.evidence))];
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * Facts schema versions: 1.0 (as published) is still read, upgraded to the current model without
+ * guessing, and judged as the current version judges the same host and image; published schema
+ * files never change.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { check } from '../src/check/check.js';
+import { readHostFacts, readImageFacts } from '../src/model/files.js';
+import { inspect } from '../src/inspect.js';
+import { buildCli, errorLine, REPO, runCli } from './helpers/cli.js';
+import { schemaErrors } from './helpers/schemas.js';
+
+// Written by the last release that wrote 1.0 (containerspec 0.1.0, commit 2928974): `host --json` on
+// this project's development machine and `inspect oci:fixtures/sample --json`.
+const HOST_1_0 = join(REPO, 'test/data/facts-1.0/host.json');
+const IMAGE_1_0 = join(REPO, 'test/data/facts-1.0/sample-image.json');
+
+/**
+ * The published schema files and their sha256: a published version is never edited, only superseded.
+ * Adding a version adds a line here; changing a line means a published schema was edited.
+ */
+const PUBLISHED: Record<string, string> = {
+  'facts-1.0.schema.json': '85de16dd2ea97832267f4fa5bf8f6a1aa010756ee349f7c746e2b6903eb8033d',
+  'facts-2.0.schema.json': '5aab19580d70c3ccfb49050ed54d6b6190ab46eed43a4a933c6f113d9f56e22e',
+  'report.schema.json': '2beaac01dfc3653afef7949218ddbdbf2ea0d6ec412473a654067dfa79f44728',
+  'match.schema.json': 'e20d9305ab58a00f8e4e132892b20048a918114d763e3e9e7e4c4a3c9e90c61d',
+};
+
+beforeAll(async () => {
+  await buildCli();
+});
+
+describe('published schemas', () => {
+  for (const [file, sum] of Object.entries(PUBLISHED)) {
+    it(`${file} is unchanged since it was published`, () => {
+      const actual = createHash('sha256').update(readFileSync(join(REPO, 'schemas', file))).digest('hex');
+      expect(actual).toBe(sum);
+    });
+  }
+});
+
+describe('facts 1.0 files are still read', () => {
+  it('the 1.0 documents validate against the 1.0 schema as published, and not against 2.0', () => {
+    for (const f of [HOST_1_0, IMAGE_1_0]) {
+      const doc = JSON.parse(readFileSync(f, 'utf8')) as unknown;
+      expect(schemaErrors('facts-1.0', doc), f).toBeNull();
+      expect(schemaErrors('facts-2.0', doc), f).not.toBeNull();
+    }
+  });
+
+  it('a 1.0 host file is upgraded to a valid 2.0 document that keeps every fact 1.0 recorded and guesses none', async () => {
+    const old = JSON.parse(readFileSync(HOST_1_0, 'utf8')) as Record<string, any>;
+    const h = await readHostFacts(HOST_1_0);
+    expect(schemaErrors('facts-2.0', h)).toBeNull();
+    expect(h.schemaVersion).toBe('2.0');
+    expect(h.kernel.release).toBe(old.kernel.release);
+    expect(h.kernel.config?.options).toEqual(old.kernel.config);
+    expect(h.kernel.config?.path).toBe(old.kernel.configSource);
+    expect(h.kernel.config?.source).toBe('unknown'); // 1.0 did not record which kind of source
+    expect(h.kernel.builtinModules).toBeNull(); // 1.0 did not record it
+    expect(h.cpu).toEqual(old.cpu);
+    expect(h.libc).toEqual(old.libc);
+    expect(h.gpu.driver).toBe(old.gpu.driver);
+    expect(h.binfmt.status).toBeNull();
+    expect(h.system.hostname).toBe(old.system.hostname);
+    expect(h.system.memTotalBytes).toBe(old.system.memTotalBytes);
+  });
+
+  it('a 1.0 image file is upgraded: the empty host parts are gone, the image parts kept', async () => {
+    const old = JSON.parse(readFileSync(IMAGE_1_0, 'utf8')) as Record<string, any>;
+    const i = await readImageFacts(IMAGE_1_0);
+    expect(schemaErrors('facts-2.0', i)).toBeNull();
+    expect(i.transport).toBe('oci');
+    expect(i.requires).toEqual(old.requires);
+    expect(i.libc).toEqual(old.libc);
+    expect(i.digest).toBe(old.digest);
+    expect('gpu' in i).toBe(false);
+  });
+
+  it('check of the 1.0 image on the 1.0 host gives the report of the current image on the upgraded host', async () => {
+    const host = await readHostFacts(HOST_1_0);
+    const fromFiles = await check(await readImageFacts(IMAGE_1_0), host);
+    const fresh = await check(await inspect('oci:fixtures/sample'), host);
+    expect(fromFiles.verdict).toBe(fresh.verdict);
+    expect(fromFiles.score).toBe(fresh.score);
+    expect(fromFiles.checks.map((c) => [c.id, c.status, c.message])).toEqual(fresh.checks.map((c) => [c.id, c.status, c.message]));
+  });
+
+  it('the CLI takes a 1.0 host file for --host and a 1.0 image file for match --images', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-facts-1.0-'));
+    copyFileSync(IMAGE_1_0, join(dir, 'sample.json'));
+    const r = await runCli(['check', 'oci:fixtures/sample', '--host', HOST_1_0, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).verdict).toBe('compatible');
+    const m = await runCli(['match', '--hosts', HOST_1_0, '--images', join(dir, 'sample.json'), '--json']);
+    expect(m.code, m.stderr).toBe(0);
+    expect(JSON.parse(m.stdout).matrix[0][0].verdict).toBe('compatible');
+  });
+
+  it('an unknown schemaVersion is exit 2 naming the versions this release reads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-facts-9-'));
+    const doc = JSON.parse(readFileSync(HOST_1_0, 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'h.json'), JSON.stringify({ ...doc, schemaVersion: '9.0' }));
+    const r = await runCli(['check', 'oci:fixtures/sample', '--host', join(dir, 'h.json')]);
+    expect(r.code).toBe(2);
+    expect(errorLine(r)).toMatch(/schemaVersion "9\.0".*1\.0 and 2\.0/);
+  });
+});
