@@ -33,8 +33,8 @@ export function program(prog: string): Command {
     .description('Can this container image run on this host, and how well? Static facts, no image is run.')
     .version(packageVersion(), '-V, --version')
     .exitOverride()
-    // Errors are printed once, as one line, by main(); help goes to stdout.
-    .configureOutput({ outputError: () => {} });
+    // Errors are printed once, as one line, by main(); help goes to stdout (a closed pipe is not an error).
+    .configureOutput({ writeOut: (s) => out(s), outputError: () => {} });
   cmd
     .command('inspect')
     .description('image facts and derived requirements')
@@ -149,16 +149,9 @@ function parsePositive(v: string, flag: string): number {
 
 /** Run the CLI; sets process.exitCode. */
 export async function main(argv: string[], prog = 'containerspec'): Promise<void> {
-  const cmd = program(prog);
   try {
-    await cmd.parseAsync(argv, { from: 'user' });
+    await program(prog).parseAsync(argv, { from: 'user' });
   } catch (e) {
-    if (e instanceof CommanderError) {
-      const ok = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' || e.code === 'commander.executeSubCommandAsync';
-      if (!ok) process.stderr.write(`${prog}: ${e.message.replace(/^error: /, '').split('\n')[0]} (see ${prog} --help)\n`);
-      process.exitCode = ok ? 0 : 2;
-      return;
-    }
     process.exitCode = reportError(e, prog);
   }
 }

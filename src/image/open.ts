@@ -44,7 +44,7 @@ export function parseWithHint(raw: string): ImageReference {
     r = parseReference(raw);
   } catch (e) {
     const hint = e instanceof ImageReferenceError ? suggestReference(raw) : null;
-    if (hint) throw new ImageReferenceError(`${e instanceof Error ? e.message : String(e)}; ${raw} is a local path: did you mean ${hint}?`, { cause: e });
+    if (hint) throw new ImageReferenceError(`image reference ${JSON.stringify(raw)} is a local path, not a registry reference: did you mean ${hint}?`, { cause: e });
     throw e;
   }
   return r;
