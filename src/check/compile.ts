@@ -32,8 +32,8 @@ export interface CompiledImage {
   gpuHasReq: boolean;
   cudaRuntime: string | null;
   mpi: MpiKey[];
-  /** Rules' per-host-profile caches, by memo slot (see rule.ts memoSlot): evaluations whose inputs repeat across hosts. */
-  memo: unknown[][];
+  /** Rules' per-host-profile caches of outcomes, by memo slot (see rule.ts memoizedOutcome): rules whose inputs repeat across hosts. */
+  memo: number[][];
 }
 
 /** A host's facts pre-parsed once for many images. */

@@ -2,7 +2,7 @@ import { loadArchspec, type Archspec } from '../arch/index.js';
 import type { HostFacts, ImageFacts } from '../model/facts.js';
 import { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './compile.js';
 import { applySets } from './overrides.js';
-import { activeRules, plainContext, scorePair } from './score.js';
+import { activeRules, plainContext, scorerFor } from './score.js';
 
 /** Version of the match JSON (`schemas/match.schema.json`). */
 export const MATCH_SCHEMA_VERSION = '1.0';
@@ -49,11 +49,11 @@ export interface MatchFactsOptions {
 
 /**
  * Score every image on every host with pre-compiled inputs (the hot path: no allocation per
- * pair; rule results that depend only on a host's GPU, MPI or CPU profile are cached per image).
+ * pair; rule outcomes that depend only on a host's GPU, MPI or CPU profile are cached per image).
  */
 export function matchPrepared(images: (CompiledImage | CompiledImage[])[], hosts: PreparedHost[], spec: Archspec = loadArchspec()): Int16Array[] {
   const ctx = plainContext(spec);
-  const rules = activeRules(ctx);
+  const score = scorerFor(activeRules(ctx));
   const rows: Int16Array[] = [];
   for (const img of images) {
     const row = new Int16Array(hosts.length);
@@ -62,12 +62,12 @@ export function matchPrepared(images: (CompiledImage | CompiledImage[])[], hosts
       for (let h = 0; h < hosts.length; h++) {
         let best = -1;
         for (const ci of img) {
-          const s = scorePair(ci, hosts[h]!, ctx, rules);
+          const s = score(ci, hosts[h]!, ctx);
           if (rank(s) > rank(best)) best = s;
         }
         row[h] = best;
       }
-    } else for (let h = 0; h < hosts.length; h++) row[h] = scorePair(img, hosts[h]!, ctx, rules);
+    } else for (let h = 0; h < hosts.length; h++) row[h] = score(img, hosts[h]!, ctx);
     rows.push(row);
   }
   return rows;

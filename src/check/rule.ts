@@ -79,11 +79,15 @@ export interface Rule<E extends Evaluation = Evaluation> {
   readonly id: CheckId;
   /** Whether the rule takes part for this context (default: always). */
   applies?(ctx: RuleContext): boolean;
-  /**
-   * Evaluate once. Runs on the matcher's hot path: no allocation per pair for the common outcomes
-   * (return shared constants, or cache per host profile on the compiled image).
-   */
+  /** Evaluate once: the outcome and everything the report needs to explain it. */
   evaluate(ci: CompiledImage, ph: PreparedHost, ctx: RuleContext): E;
+  /**
+   * The matcher's hot path: `evaluate(...).outcome`, without keeping the explanation. No allocation
+   * per pair: shared constants, or the outcome (a number, not the explanation) cached per host
+   * profile on the compiled image (`memoOf`). Written out in each rule: a shared caching wrapper would
+   * give the JIT one call site for every rule's inputs, which it cannot inline.
+   */
+  outcome(ci: CompiledImage, ph: PreparedHost, ctx: RuleContext): number;
   /** The report's checks from that one evaluation: message, fix and evidence, without evaluating again. */
   report(ev: E, ci: CompiledImage, ph: PreparedHost, ctx: RuleContext): Check[];
 }
@@ -99,9 +103,9 @@ export function memoSlot(): number {
   return slots++;
 }
 
-/** The cache of slot `slot` on a compiled image: evaluations by host profile id. */
-export function memoOf<E>(ci: CompiledImage, slot: number): (E | undefined)[] {
-  let m = ci.memo[slot] as (E | undefined)[] | undefined;
+/** The cache of slot `slot` on a compiled image: outcomes by host profile id. */
+export function memoOf(ci: CompiledImage, slot: number): number[] {
+  let m = ci.memo[slot];
   if (m === undefined) ci.memo[slot] = m = [];
   return m;
 }

@@ -887,6 +887,59 @@ export function evaluateRequirements(
     else if (m !== O_PASS) (undecided ??= []).push(req);
   }
 
+  const status: RequirementsEvaluation['status'] = failed === null && undecided === null && errors.length === 0 ? 'pass' : failed !== null || errors.length > 0 ? 'fail' : 'unknown';
+  return new Evaluated(status, failed ?? [], undecided ?? [], () => explain(list, errors, refusals, failed, undecided, h, options));
+}
+
+/**
+ * An evaluation whose status is known at once (the matcher's hot path needs nothing else) and whose
+ * explanation (message, missing facts, the hook's refusal) is rendered from the same evaluation when
+ * first asked for, once.
+ */
+class Evaluated implements RequirementsEvaluation {
+  #explained: Explanation | null = null;
+  readonly #render: () => Explanation;
+  constructor(
+    readonly status: RequirementsEvaluation['status'],
+    readonly failed: Requirement[],
+    readonly undecided: Requirement[],
+    render: () => Explanation,
+  ) {
+    this.#render = render;
+  }
+  private get explained(): Explanation {
+    return (this.#explained ??= this.#render());
+  }
+  get missing(): GpuProperty[] {
+    return this.explained.missing;
+  }
+  get message(): string {
+    return this.explained.message;
+  }
+  get refusal(): string | null {
+    return this.explained.refusal;
+  }
+  get refusalKind(): 'unsatisfied' | 'malformed' | null {
+    return this.explained.refusalKind;
+  }
+  toJSON(): RequirementsEvaluation {
+    return { status: this.status, failed: this.failed, undecided: this.undecided, missing: this.missing, message: this.message, refusal: this.refusal, refusalKind: this.refusalKind };
+  }
+}
+
+/** The words of an evaluation. */
+type Explanation = Pick<RequirementsEvaluation, 'missing' | 'message' | 'refusal' | 'refusalKind'>;
+
+/** Render the explanation of an evaluation whose outcome {@link evaluateRequirements} found. */
+function explain(
+  list: readonly Requirement[],
+  errors: readonly string[],
+  refusals: readonly string[],
+  failed: Requirement[] | null,
+  undecided: Requirement[] | null,
+  h: PreparedGpuHost,
+  options: DescribeOptions,
+): Explanation {
   if (failed === null && undecided === null && errors.length === 0) {
     let message = '';
     for (const req of list) {
@@ -902,15 +955,7 @@ export function evaluateRequirements(
       }
       message += `${message ? '; ' : ''}${part}`;
     }
-    return {
-      status: 'pass',
-      failed: [],
-      undecided: [],
-      missing: [],
-      message: list.length === 0 ? 'the image sets no NVIDIA_REQUIRE_* requirements' : message,
-      refusal: null,
-      refusalKind: null,
-    };
+    return { missing: [], message: list.length === 0 ? 'the image sets no NVIDIA_REQUIRE_* requirements' : message, refusal: null, refusalKind: null };
   }
 
   let message = '';
@@ -957,14 +1002,6 @@ export function evaluateRequirements(
       );
     }
   }
-  const status = failed !== null || errors.length > 0 ? 'fail' : 'unknown';
-  return {
-    status,
-    failed: failed ?? [],
-    undecided: undecided ?? [],
-    missing,
-    message,
-    refusal: status === 'fail' ? refusal : null,
-    refusalKind: status === 'fail' ? refusalKind : null,
-  };
+  const fails = failed !== null || errors.length > 0;
+  return { missing, message, refusal: fails ? refusal : null, refusalKind: fails ? refusalKind : null };
 }

@@ -1,3 +1,4 @@
+import type { CompiledImage, PreparedHost } from '../compile.js';
 import { constant, FAIL, makeCheck, PASS, PENALTY, platformName, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
 
 const PASS_EV = constant(PASS, true);
@@ -6,17 +7,20 @@ const EMULATED = constant(WARN, true, PENALTY.emulated);
 const UNKNOWN_EV = constant(UNKNOWN, true, PENALTY.unknown);
 
 /** arch: the image's architecture (and 32-bit ARM variant) equals the host's; a registered binfmt emulator turns a fail into a warn. */
+function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation {
+  if (!ci.arch || !ph.arch) return UNKNOWN_EV;
+  if (ci.arch === ph.arch) {
+    // 32-bit ARM variants (v6/v7) must match; arm64 and amd64 variants are the microarch rule's business.
+    if (ci.arch === 'arm' && ci.variant && ph.variant && ci.variant > ph.variant) return FAIL_EV;
+    return PASS_EV;
+  }
+  return ph.emulated.has(ci.arch) ? EMULATED : FAIL_EV;
+}
+
 export const archRule: Rule<Evaluation> = {
   id: 'arch',
-  evaluate(ci, ph) {
-    if (!ci.arch || !ph.arch) return UNKNOWN_EV;
-    if (ci.arch === ph.arch) {
-      // 32-bit ARM variants (v6/v7) must match; arm64 and amd64 variants are the microarch rule's business.
-      if (ci.arch === 'arm' && ci.variant && ph.variant && ci.variant > ph.variant) return FAIL_EV;
-      return PASS_EV;
-    }
-    return ph.emulated.has(ci.arch) ? EMULATED : FAIL_EV;
-  },
+  evaluate,
+  outcome: (ci, ph) => evaluate(ci, ph).outcome,
   report(ev, ci, ph) {
     const img = platformName(ci.arch, ci.variant);
     const host = platformName(ph.arch, ph.variant);

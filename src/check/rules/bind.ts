@@ -51,6 +51,9 @@ function combine(results: readonly BindResult[]): number {
 export const bindRule: Rule<BindEvaluation> = {
   id: 'bind',
   applies: (ctx) => Boolean(ctx.binds?.length),
+  outcome(ci, ph, ctx) {
+    return bindRule.evaluate(ci, ph, ctx).outcome; // only with --bind, never in the matcher
+  },
   evaluate(ci, _ph, ctx) {
     const libs = ctx.binds ?? [];
     const provided = new Set<string>(ci.facts.sonames);

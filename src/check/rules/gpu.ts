@@ -55,14 +55,19 @@ function evaluateGpu(ci: CompiledImage, ph: PreparedHost): GpuEvaluation {
 }
 
 /** gpu: NVIDIA_REQUIRE_* as NVIDIA's runtime hook judges them, else the CUDA runtime, against the host driver (driver table, minor-version and forward compatibility). */
+function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation | GpuEvaluation {
+  return ci.needsGpu ? evaluateGpu(ci, ph) : NO_GPU_NEEDED;
+}
+
 export const gpuRule: Rule<Evaluation | GpuEvaluation> = {
   id: 'gpu',
-  evaluate(ci, ph) {
-    if (!ci.needsGpu) return NO_GPU_NEEDED;
-    const memo = memoOf<GpuEvaluation>(ci, SLOT);
-    let ev = memo[ph.gpuProfile];
-    if (ev === undefined) memo[ph.gpuProfile] = ev = evaluateGpu(ci, ph);
-    return ev;
+  evaluate,
+  outcome(ci, ph) {
+    if (!ci.needsGpu) return NO_GPU_NEEDED.outcome;
+    const memo = memoOf(ci, SLOT);
+    let o = memo[ph.gpuProfile];
+    if (o === undefined) memo[ph.gpuProfile] = o = evaluateGpu(ci, ph).outcome;
+    return o;
   },
   report(e, ci, ph) {
     const ev = 'runtime' in e ? (e as GpuEvaluation) : null;

@@ -1,3 +1,4 @@
+import type { CompiledImage, PreparedHost } from '../compile.js';
 import { constant, FAIL, makeCheck, PASS, PENALTY, statusOf, UNKNOWN, type Evaluation, type Rule } from '../rule.js';
 
 const NO_NEED = constant(PASS, false);
@@ -6,13 +7,16 @@ const FAIL_EV = constant(FAIL, true);
 const UNKNOWN_EV = constant(UNKNOWN, true, PENALTY.unknown);
 
 /** kernel: the image libc's minimum kernel (ELF ABI tag) is at most the host's kernel. */
+function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation {
+  if (ci.kernelKey < 0) return NO_NEED;
+  if (ph.kernelKey < 0) return UNKNOWN_EV;
+  return ph.kernelKey >= ci.kernelKey ? PASS_EV : FAIL_EV;
+}
+
 export const kernelRule: Rule<Evaluation> = {
   id: 'kernel',
-  evaluate(ci, ph) {
-    if (ci.kernelKey < 0) return NO_NEED;
-    if (ph.kernelKey < 0) return UNKNOWN_EV;
-    return ph.kernelKey >= ci.kernelKey ? PASS_EV : FAIL_EV;
-  },
+  evaluate,
+  outcome: (ci, ph) => evaluate(ci, ph).outcome,
   report(ev, ci, ph) {
     const need = ci.facts.requires.kernel?.version ?? null;
     const have = ph.facts.kernel.release;

@@ -1,4 +1,5 @@
 import { compareTuples } from '../../util/version.js';
+import type { CompiledImage } from '../compile.js';
 import { constant, FAIL, makeCheck, memoOf, memoSlot, PASS, PENALTY, statusOf, UNKNOWN, type Evaluation, type Rule } from '../rule.js';
 
 const SLOT = memoSlot();
@@ -8,18 +9,21 @@ const FAIL_EV = constant(FAIL, true);
 const UNKNOWN_EV = constant(UNKNOWN, true, PENALTY.unknown);
 
 /** libc: the image is self-consistent: no ELF file in it needs a GLIBC_x.y newer than its own glibc. Depends on the image alone. */
+function evaluate(ci: CompiledImage): Evaluation {
+  if (!ci.glibcNeed) return NO_NEED;
+  if (!ci.glibc) return ci.facts.libc.family === 'glibc' ? UNKNOWN_EV : FAIL_EV;
+  return compareTuples(ci.glibc, ci.glibcNeed) >= 0 ? PASS_EV : FAIL_EV;
+}
+
 export const libcRule: Rule<Evaluation> = {
   id: 'libc',
-  evaluate(ci) {
-    const memo = memoOf<Evaluation>(ci, SLOT);
-    const hit = memo[0];
-    if (hit !== undefined) return hit;
-    let ev: Evaluation;
-    if (!ci.glibcNeed) ev = NO_NEED;
-    else if (!ci.glibc) ev = ci.facts.libc.family === 'glibc' ? UNKNOWN_EV : FAIL_EV;
-    else ev = compareTuples(ci.glibc, ci.glibcNeed) >= 0 ? PASS_EV : FAIL_EV;
-    memo[0] = ev;
-    return ev;
+  evaluate,
+  outcome(ci) {
+    // depends on the image alone: one cached outcome per image
+    const memo = memoOf(ci, SLOT);
+    let o = memo[0];
+    if (o === undefined) memo[0] = o = evaluate(ci).outcome;
+    return o;
   },
   report(ev, ci) {
     const need = ci.facts.requires.glibc;

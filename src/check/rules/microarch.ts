@@ -1,4 +1,5 @@
-import { constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, UNKNOWN, statusOf, type Evaluation, type Rule } from '../rule.js';
+import type { CompiledImage, PreparedHost } from '../compile.js';
+import { constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, UNKNOWN, statusOf, type Evaluation, type Rule, type RuleContext } from '../rule.js';
 
 const SLOT = memoSlot();
 const NOT_NATIVE = constant(UNKNOWN, false);
@@ -7,23 +8,26 @@ const GENERIC_UNKNOWN_HOST = constant(PASS, false);
 const FAIL_EV = constant(FAIL, true);
 
 /** microarch: an image built for an archspec target needs that target or a descendant; generic images score lower on newer CPUs. */
+function evaluate(ci: CompiledImage, ph: PreparedHost, { spec }: RuleContext): Evaluation {
+  if (!ci.arch || ci.arch !== ph.arch) return NOT_NATIVE; // not applicable: emulated or unknown arch
+  if (ci.targetUnknown) return TARGET_UNKNOWN;
+  if (!ph.target) return ci.target ? TARGET_UNKNOWN : GENERIC_UNKNOWN_HOST;
+  if (!ci.target) return { outcome: pack(PASS, false, Math.min(PENALTY.microarchMax, PENALTY.perGeneration * ph.targetDepth)) };
+  if (spec.le(ci.target, ph.target)) {
+    const gap = ph.targetDepth - spec.ancestors(ci.target).length;
+    return { outcome: pack(PASS, true, Math.min(PENALTY.microarchMax, PENALTY.perGeneration * Math.max(0, gap))) };
+  }
+  return FAIL_EV;
+}
+
 export const microarchRule: Rule<Evaluation> = {
   id: 'microarch',
-  evaluate(ci, ph, { spec }) {
-    const memo = memoOf<Evaluation>(ci, SLOT);
-    const hit = memo[ph.microProfile];
-    if (hit !== undefined) return hit;
-    let ev: Evaluation;
-    if (!ci.arch || ci.arch !== ph.arch) ev = NOT_NATIVE; // not applicable: emulated or unknown arch
-    else if (ci.targetUnknown) ev = TARGET_UNKNOWN;
-    else if (!ph.target) ev = ci.target ? TARGET_UNKNOWN : GENERIC_UNKNOWN_HOST;
-    else if (!ci.target) ev = { outcome: pack(PASS, false, Math.min(PENALTY.microarchMax, PENALTY.perGeneration * ph.targetDepth)) };
-    else if (spec.le(ci.target, ph.target)) {
-      const gap = ph.targetDepth - spec.ancestors(ci.target).length;
-      ev = { outcome: pack(PASS, true, Math.min(PENALTY.microarchMax, PENALTY.perGeneration * Math.max(0, gap))) };
-    } else ev = FAIL_EV;
-    memo[ph.microProfile] = ev;
-    return ev;
+  evaluate,
+  outcome(ci, ph, ctx) {
+    const memo = memoOf(ci, SLOT);
+    let o = memo[ph.microProfile];
+    if (o === undefined) memo[ph.microProfile] = o = evaluate(ci, ph, ctx).outcome;
+    return o;
   },
   report(ev, ci, ph, { spec }) {
     const s = statusOf(ev.outcome);

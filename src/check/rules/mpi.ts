@@ -1,4 +1,4 @@
-import type { MpiKey } from '../compile.js';
+import type { CompiledImage, MpiKey, PreparedHost } from '../compile.js';
 import { better, constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
 
 const SLOT = memoSlot();
@@ -25,22 +25,26 @@ export function compareMpi(img: MpiKey, host: MpiKey): number {
 const show = (m: MpiKey) => `${m.raw.implementation} ${m.raw.version ?? '?'} (${m.raw.abi ?? '?'} ABI, ${m.raw.soname ?? '?'})`;
 
 /** mpi: host-MPI (hybrid/bind) model: same ABI family, host minor >= image minor within the same major. No host MPI: a warning. */
+function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation | MpiEvaluation {
+  if (ci.mpi.length === 0) return NO_MPI;
+  if (ph.mpi.length === 0) return NO_HOST_MPI;
+  let best: MpiEvaluation = { outcome: pack(FAIL, true), image: ci.mpi[0]!, host: ph.mpi[0]! };
+  for (const im of ci.mpi) for (const hm of ph.mpi) {
+    const o = compareMpi(im, hm);
+    if (better(o, best.outcome)) best = { outcome: o, image: im, host: hm };
+  }
+  return best;
+}
+
 export const mpiRule: Rule<Evaluation | MpiEvaluation> = {
   id: 'mpi',
-  evaluate(ci, ph) {
-    if (ci.mpi.length === 0) return NO_MPI;
-    if (ph.mpi.length === 0) return NO_HOST_MPI;
-    const memo = memoOf<MpiEvaluation>(ci, SLOT);
-    let ev = memo[ph.mpiProfile];
-    if (ev === undefined) {
-      let best: MpiEvaluation = { outcome: pack(FAIL, true), image: ci.mpi[0]!, host: ph.mpi[0]! };
-      for (const im of ci.mpi) for (const hm of ph.mpi) {
-        const o = compareMpi(im, hm);
-        if (better(o, best.outcome)) best = { outcome: o, image: im, host: hm };
-      }
-      memo[ph.mpiProfile] = ev = best;
-    }
-    return ev;
+  evaluate,
+  outcome(ci, ph) {
+    if (ci.mpi.length === 0) return NO_MPI.outcome;
+    const memo = memoOf(ci, SLOT);
+    let o = memo[ph.mpiProfile];
+    if (o === undefined) memo[ph.mpiProfile] = o = evaluate(ci, ph).outcome;
+    return o;
   },
   report(e, ci, ph) {
     const s = statusOf(e.outcome);

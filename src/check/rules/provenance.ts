@@ -24,6 +24,9 @@ interface ProvenanceEvaluation extends Evaluation {
 export const provenanceRule: Rule<ProvenanceEvaluation> = {
   id: 'provenance',
   applies: (ctx) => Boolean(ctx.history?.length),
+  outcome(ci, ph, ctx) {
+    return provenanceRule.evaluate(ci, ph, ctx).outcome;
+  },
   evaluate(_ci, ph, ctx) {
     const history = ctx.history ?? [];
     const last = history[history.length - 1]!;
