@@ -78,41 +78,93 @@ function refused(r: ImageReference): ContainerspecError {
   );
 }
 
+/** What a transport's source offers: open an image for a platform, or list the platforms it has. */
+interface Source<R extends ImageReference> {
+  open(r: R, opts: ResolveOptions): Promise<Image>;
+  /** The platforms of a multi-platform image, or null for a single-platform one. Reads no layer. */
+  platforms(r: R): Promise<string[] | null>;
+}
+
+/** The reference type of a transport (a tagged-path reference serves three transports). */
+type RefOf<T> = ImageReference extends infer R ? (R extends { transport: infer U } ? (T extends U ? R : never) : never) : never;
+type Sources = { [T in ImageReference['transport']]: Source<RefOf<T>> };
+
+const refuse = async (r: ImageReference): Promise<never> => {
+  throw refused(r);
+};
+
+/** Every transport and its source: adding one is a source module and a line here. */
+const SOURCES: Sources = {
+  oci: {
+    async open(r, opts) {
+      const { path, tag } = await taggedPath(r, 'dir');
+      return openLayout(new DirFiles(path, r.raw), tag, opts);
+    },
+    async platforms(r) {
+      const { path, tag } = await taggedPath(r, 'dir');
+      return layoutPlatforms(new DirFiles(path, r.raw), tag);
+    },
+  },
+  'oci-archive': {
+    async open(r, opts) {
+      const { path, tag } = await taggedPath(r, 'file');
+      return openLayout(await TarFiles.open(path, r.raw), tag, opts);
+    },
+    async platforms(r) {
+      const { path, tag } = await taggedPath(r, 'file');
+      return layoutPlatforms(await TarFiles.open(path, r.raw), tag);
+    },
+  },
+  'docker-archive': {
+    async open(r, opts) {
+      const { path, tag } = await taggedPath(r, 'file');
+      return openDockerArchive(path, tag, opts);
+    },
+    async platforms(r) {
+      const { path, tag } = await taggedPath(r, 'file');
+      return dockerArchivePlatforms(path, tag, r.raw);
+    },
+  },
+  dir: {
+    async open(r) {
+      await mustExist(r.path, r.raw, 'dir');
+      return dirImage(r.raw, r.path);
+    },
+    async platforms(r) {
+      await mustExist(r.path, r.raw, 'dir');
+      return null;
+    },
+  },
+  tar: {
+    async open(r) {
+      await mustExist(r.path, r.raw, 'file');
+      return tarImage(r.raw, r.path, (await stat(r.path)).size);
+    },
+    async platforms(r) {
+      await mustExist(r.path, r.raw, 'file');
+      return null;
+    },
+  },
+  'ch-image': { open: refuse, platforms: refuse },
+  docker: { open: refuse, platforms: refuse },
+};
+
+function sourceFor<R extends ImageReference>(r: R): Source<R> {
+  return SOURCES[r.transport] as unknown as Source<R>;
+}
+
 /**
  * Open an image reference (skopeo-style transports) and resolve it to one platform: manifest,
  * config and layers, with every small blob verified. Layers are not read here.
  */
 export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Image> {
   const r = parseWithHint(ref);
-  const resolve: ResolveOptions = {
+  return sourceFor(r).open(r, {
     platform: opts.platform ? parsePlatform(opts.platform) : hostPlatform(),
     explicitPlatform: opts.explicitPlatform ?? Boolean(opts.platform),
     ref,
     transport: r.transport,
-  };
-  switch (r.transport) {
-    case 'oci': {
-      const { path, tag } = await taggedPath(r, 'dir');
-      return openLayout(new DirFiles(path, ref), tag, resolve);
-    }
-    case 'oci-archive': {
-      const { path, tag } = await taggedPath(r, 'file');
-      return openLayout(await TarFiles.open(path, ref), tag, resolve);
-    }
-    case 'docker-archive': {
-      const { path, tag } = await taggedPath(r, 'file');
-      return openDockerArchive(path, tag, resolve);
-    }
-    case 'dir':
-      await mustExist(r.path, ref, 'dir');
-      return dirImage(ref, r.path);
-    case 'tar': {
-      await mustExist(r.path, ref, 'file');
-      return tarImage(ref, r.path, (await stat(r.path)).size);
-    }
-    default:
-      throw refused(r);
-  }
+  });
 }
 
 /**
@@ -121,26 +173,5 @@ export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Im
  */
 export async function imagePlatforms(ref: string): Promise<string[] | null> {
   const r = parseWithHint(ref);
-  switch (r.transport) {
-    case 'oci': {
-      const { path, tag } = await taggedPath(r, 'dir');
-      return layoutPlatforms(new DirFiles(path, ref), tag);
-    }
-    case 'oci-archive': {
-      const { path, tag } = await taggedPath(r, 'file');
-      return layoutPlatforms(await TarFiles.open(path, ref), tag);
-    }
-    case 'docker-archive': {
-      const { path, tag } = await taggedPath(r, 'file');
-      return dockerArchivePlatforms(path, tag, ref);
-    }
-    case 'dir':
-      await mustExist(r.path, ref, 'dir');
-      return null;
-    case 'tar':
-      await mustExist(r.path, ref, 'file');
-      return null;
-    default:
-      throw refused(r);
-  }
+  return sourceFor(r).platforms(r);
 }

@@ -6,7 +6,7 @@ const FAIL_EV = constant(FAIL, true);
 const EMULATED = constant(WARN, true, PENALTY.emulated);
 const UNKNOWN_EV = constant(UNKNOWN, true, PENALTY.unknown);
 
-/** arch: the image's architecture (and 32-bit ARM variant) equals the host's; a registered binfmt emulator turns a fail into a warn. */
+/** The one evaluation (see the rule below). */
 function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation {
   if (!ci.arch || !ph.arch) return UNKNOWN_EV;
   if (ci.arch === ph.arch) {
@@ -17,6 +17,7 @@ function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation {
   return ph.emulated.has(ci.arch) ? EMULATED : FAIL_EV;
 }
 
+/** arch: the image's architecture (and 32-bit ARM variant) equals the host's; a registered binfmt emulator turns a fail into a warn. */
 export const archRule: Rule<Evaluation> = {
   id: 'arch',
   evaluate,

@@ -17,7 +17,7 @@ interface BindEvaluation extends Evaluation {
 }
 
 function judge(ci: CompiledImage, lib: BoundLibrary, provided: ReadonlySet<string>): BindResult {
-  const { elf: info, path } = lib;
+  const info = lib.elf;
   const problems: string[] = [];
   if (ci.arch && info.arch !== ci.arch) problems.push(`it is ${info.arch}, the image is ${ci.arch}`);
   const needsGlibc = highestNeed(info, 'GLIBC')?.version ?? null;
@@ -31,7 +31,6 @@ function judge(ci: CompiledImage, lib: BoundLibrary, provided: ReadonlySet<strin
   }
   const missing = info.needed.filter((n) => !provided.has(n));
   if (missing.length) problems.push(`its DT_NEEDED ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} neither in the image nor bound`);
-  void path;
   const outcome = problems.length ? pack(FAIL, true) : unknown ? pack(UNKNOWN, true, PENALTY.unknown) : pack(PASS, true);
   return { lib, outcome, problems, needsGlibc };
 }

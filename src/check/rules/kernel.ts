@@ -6,13 +6,14 @@ const PASS_EV = constant(PASS, true);
 const FAIL_EV = constant(FAIL, true);
 const UNKNOWN_EV = constant(UNKNOWN, true, PENALTY.unknown);
 
-/** kernel: the image libc's minimum kernel (ELF ABI tag) is at most the host's kernel. */
+/** The one evaluation (see the rule below). */
 function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation {
   if (ci.kernelKey < 0) return NO_NEED;
   if (ph.kernelKey < 0) return UNKNOWN_EV;
   return ph.kernelKey >= ci.kernelKey ? PASS_EV : FAIL_EV;
 }
 
+/** kernel: the image libc's minimum kernel (ELF ABI tag) is at most the host's kernel. */
 export const kernelRule: Rule<Evaluation> = {
   id: 'kernel',
   evaluate,

@@ -1,30 +1,24 @@
 import { compareTuples } from '../../util/version.js';
 import type { CompiledImage } from '../compile.js';
-import { constant, FAIL, makeCheck, memoOf, memoSlot, PASS, PENALTY, statusOf, UNKNOWN, type Evaluation, type Rule } from '../rule.js';
+import { constant, FAIL, makeCheck, PASS, PENALTY, statusOf, UNKNOWN, type Evaluation, type Rule } from '../rule.js';
 
-const SLOT = memoSlot();
 const NO_NEED = constant(PASS, false);
 const PASS_EV = constant(PASS, true);
 const FAIL_EV = constant(FAIL, true);
 const UNKNOWN_EV = constant(UNKNOWN, true, PENALTY.unknown);
 
-/** libc: the image is self-consistent: no ELF file in it needs a GLIBC_x.y newer than its own glibc. Depends on the image alone. */
+/** The one evaluation (see the rule below). */
 function evaluate(ci: CompiledImage): Evaluation {
   if (!ci.glibcNeed) return NO_NEED;
   if (!ci.glibc) return ci.facts.libc.family === 'glibc' ? UNKNOWN_EV : FAIL_EV;
   return compareTuples(ci.glibc, ci.glibcNeed) >= 0 ? PASS_EV : FAIL_EV;
 }
 
+/** libc: the image is self-consistent: no ELF file in it needs a GLIBC_x.y newer than its own glibc. Depends on the image alone. */
 export const libcRule: Rule<Evaluation> = {
   id: 'libc',
   evaluate,
-  outcome(ci) {
-    // depends on the image alone: one cached outcome per image
-    const memo = memoOf(ci, SLOT);
-    let o = memo[0];
-    if (o === undefined) memo[0] = o = evaluate(ci).outcome;
-    return o;
-  },
+  outcome: (ci) => evaluate(ci).outcome,
   report(ev, ci) {
     const need = ci.facts.requires.glibc;
     const lib = ci.facts.libc;

@@ -7,7 +7,7 @@ const TARGET_UNKNOWN = constant(UNKNOWN, true, PENALTY.unknown);
 const GENERIC_UNKNOWN_HOST = constant(PASS, false);
 const FAIL_EV = constant(FAIL, true);
 
-/** microarch: an image built for an archspec target needs that target or a descendant; generic images score lower on newer CPUs. */
+/** The one evaluation (see the rule below). */
 function evaluate(ci: CompiledImage, ph: PreparedHost, { spec }: RuleContext): Evaluation {
   if (!ci.arch || ci.arch !== ph.arch) return NOT_NATIVE; // not applicable: emulated or unknown arch
   if (ci.targetUnknown) return TARGET_UNKNOWN;
@@ -20,6 +20,7 @@ function evaluate(ci: CompiledImage, ph: PreparedHost, { spec }: RuleContext): E
   return FAIL_EV;
 }
 
+/** microarch: an image built for an archspec target needs that target or a descendant; generic images score lower on newer CPUs. */
 export const microarchRule: Rule<Evaluation> = {
   id: 'microarch',
   evaluate,
