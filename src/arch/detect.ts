@@ -5,6 +5,7 @@
 
 import type { Archspec, ArchTarget } from './archspec.js';
 import { parseCpuinfo } from './cpuinfo.js';
+import { table } from '../util/own.js';
 
 /** The partial description of a host CPU read from `/proc/cpuinfo`. */
 export interface HostCpu {
@@ -22,7 +23,7 @@ export interface HostCpu {
   readonly generation: number;
 }
 
-const MACHINE_ALIASES: Readonly<Record<string, string>> = { x64: 'x86_64', amd64: 'x86_64', arm64: 'aarch64' };
+const MACHINE_ALIASES = table<string>({ x64: 'x86_64', amd64: 'x86_64', arm64: 'aarch64' });
 
 function words(s: string | undefined): Set<string> {
   const set = new Set((s ?? '').split(/\s+/).filter((w) => w !== ''));

@@ -4,11 +4,12 @@ import { maxCudaForDriver } from '../gpu/cuda-table.js';
 import { MACHINE_TO_OCI } from '../image/platform.js';
 import type { HostFacts, MpiFact } from '../model/facts.js';
 import { parseVersion } from '../util/version.js';
+import { table } from '../util/own.js';
 
 /** Known OCI architecture names. */
 const ARCHES = new Set(['amd64', 'arm64', 'ppc64le', 'ppc64', 's390x', 'riscv64', '386', 'arm', 'mips64le', 'loong64']);
 
-const MPI_IMPLS: Record<string, { impl: MpiFact['implementation']; abi: MpiFact['abi']; soname: string }> = {
+const MPI_IMPLS = table<{ impl: MpiFact['implementation']; abi: MpiFact['abi']; soname: string }>({
   openmpi: { impl: 'openmpi', abi: 'openmpi', soname: 'libmpi.so.40' },
   mpich: { impl: 'mpich', abi: 'mpich', soname: 'libmpi.so.12' },
   intel: { impl: 'intel', abi: 'mpich', soname: 'libmpi.so.12' },
@@ -16,10 +17,10 @@ const MPI_IMPLS: Record<string, { impl: MpiFact['implementation']; abi: MpiFact[
   mvapich: { impl: 'mvapich', abi: 'mpich', soname: 'libmpi.so.12' },
   mvapich2: { impl: 'mvapich', abi: 'mpich', soname: 'libmpi.so.12' },
   cray: { impl: 'cray', abi: 'mpich', soname: 'libmpi_cray.so.12' },
-};
+});
 
 /** `--set` keys, with what each sets and an example. */
-export const SET_KEYS: Record<string, string> = {
+export const SET_KEYS = table<string>({
   arch: 'host architecture (amd64, arm64, ppc64le, ...), e.g. arch=arm64',
   microarch: 'archspec target of the host CPU, e.g. microarch=zen3',
   kernel: 'host kernel release, e.g. kernel=5.14.0',
@@ -29,7 +30,7 @@ export const SET_KEYS: Record<string, string> = {
   'cuda.arch': 'GPU compute capability, e.g. cuda.arch=8.0',
   mpi: 'host MPI as impl@version, or none, e.g. mpi=openmpi@4.1.4',
   emulators: 'comma-separated architectures the host emulates (binfmt), or none',
-};
+});
 
 function needVersion(key: string, v: string): string {
   if (!parseVersion(v) || !/^\d/.test(v.trim())) throw new UsageError(`--set ${key}=${v}: not a version (e.g. ${SET_KEYS[key]?.split('e.g. ')[1] ?? '1.2.3'})`);

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './errors.js';
 import { SET_KEYS, parseSets } from '../check/overrides.js';
 import { json, out } from './output.js';
+import { LIMITS, applyLimitOptions } from '../limits.js';
 
 const INSPECT_EXAMPLES = `
 Image references (skopeo-style):
@@ -26,6 +27,8 @@ function packageVersion(): string {
     return 'unknown';
   }
 }
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Build the command-line program. */
 export function program(prog: string): Command {
@@ -78,7 +81,6 @@ Examples:
         out(formatFacts(facts));
       }
     });
-  const collect = (v: string, prev: string[] = []) => [...prev, v];
   cmd
     .command('check')
     .description('can IMAGE run on this host (or a host facts file), and how well? exit 0 compatible, 1 incompatible, 2 error, 3 cannot tell')
@@ -125,6 +127,11 @@ Examples:
       if (o.json) out(json(matchToJson(m)));
       else out((await import('./format-report.js')).formatMatch(m));
     });
+  // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
+  for (const sub of cmd.commands) {
+    sub.option('--limit <name=n>', `raise a limit on what is read, e.g. --limit layers=1024 (${LIMITS.map((l) => l.key).join(', ')}; see the README)`, collect, []);
+  }
+  cmd.hook('preAction', (_root, action) => applyLimitOptions((action.opts() as { limit?: string[] }).limit ?? []));
   return cmd;
 }
 

@@ -1,8 +1,9 @@
+import { dict } from '../util/own.js';
 import type { Extractor } from './types.js';
 
 /** Parse a config's `Env` list (`KEY=VALUE`); entries that are not strings or hold no `=` are skipped. */
 export function envMap(list: readonly unknown[] | null | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = dict<string>();
   if (!Array.isArray(list)) return out;
   for (const kv of list) {
     if (typeof kv !== 'string') continue;
@@ -14,7 +15,7 @@ export function envMap(list: readonly unknown[] | null | undefined): Record<stri
 
 /** Labels from a config: string values only. */
 function labelMap(labels: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = dict<string>();
   if (!labels || typeof labels !== 'object' || Array.isArray(labels)) return out;
   for (const [k, v] of Object.entries(labels as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;
   return out;

@@ -5,6 +5,7 @@ import { firstMatch, matchesOf, type ScanRule } from '../layers/wants.js';
 import { fileEvidence } from './evidence.js';
 import type { InstalledPackage } from './package-db.js';
 import type { Extractor } from './types.js';
+import { table } from '../util/own.js';
 
 /** MPI library file names: the C library of each implementation (Fortran/C++ bindings excluded). */
 const MPI_LIB = /^(libmpi|libmpich|libmpi_cray|libmpi_abi|libmpi_intel)\.so(?:\.\d+)*$/;
@@ -72,11 +73,11 @@ const CRAY_VERSION: ScanRule = {
 };
 
 /** Debian/RPM/Alpine packages that carry each implementation's library, for the version fallback. */
-const PACKAGES: Record<string, string[]> = {
+const PACKAGES = table<string[]>({
   openmpi: ['libopenmpi3', 'libopenmpi40', 'libopenmpi3t64', 'libopenmpi2', 'openmpi', 'openmpi-libs'],
   mpich: ['libmpich12', 'libmpich12t64', 'mpich', 'libmpich-dev'],
   mvapich: ['libmvapich2-12', 'mvapich2'],
-};
+});
 
 function soname(path: string, e: ViewEntry): string {
   const s = e.result?.elf?.soname;

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { EM, ociArchForElf } from '../elf/machines.js';
 import type { EmulatorFact } from '../model/facts.js';
 import { type Evidence, type HostPaths, listDir, procPath, readTextEvidence } from './paths.js';
+import { table } from '../util/own.js';
 
 /** One registered binfmt_misc handler, as parsed from its entry file. */
 export interface BinfmtEntry {
@@ -179,7 +180,7 @@ export function archFromElfMagic(magicHex: string, maskHex: string | null, offse
 }
 
 /** qemu target names (after `qemu-`) mapped to OCI architectures. */
-const QEMU_TARGETS: Record<string, string> = {
+const QEMU_TARGETS = table<string>({
   aarch64: 'arm64',
   arm64: 'arm64',
   arm: 'arm',
@@ -207,7 +208,7 @@ const QEMU_TARGETS: Record<string, string> = {
   sparc: 'sparc',
   m68k: 'm68k',
   hppa: 'hppa',
-};
+});
 
 /** Architecture from an entry name: `qemu-aarch64` → `arm64`, `qemu-ppc64le-static` → `ppc64le`; null when unknown. */
 export function archFromEntryName(name: string): string | null {

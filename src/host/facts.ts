@@ -1,4 +1,6 @@
+import { lstatSync } from 'node:fs';
 import { machine as osMachine } from 'node:os';
+import { join } from 'node:path';
 import { detectTarget, inferMachine, loadArchspec, parseCpuinfo } from '../arch/index.js';
 import { extract, wantsFor } from '../extract/index.js';
 import { MACHINE_TO_OCI } from '../image/platform.js';
@@ -11,7 +13,7 @@ import { binfmtEmulators, emulatorFact } from './binfmt.js';
 import { gpuFacts } from './gpu.js';
 import { kernelFacts } from './kernel.js';
 import { ldCacheDirs } from './ldcache.js';
-import { hostPaths, isLiveProc, procPath, readTextQuiet, type HostPaths } from './paths.js';
+import { hostPaths, isLiveProc, listDir, procPath, readTextQuiet, resolveInRoot, type HostPaths } from './paths.js';
 import { systemFacts } from './system.js';
 
 /** Options for {@link hostFacts}. */
@@ -36,36 +38,60 @@ const LIB_DIRS = [
   'usr/local/cuda/lib64', 'usr/local/cuda/compat', 'usr/local/nvidia/lib64', 'opt/cray/pe/lib64',
 ];
 
-/** Extra library directories named by ld.so.conf (and its includes) and environment-modules modulefiles (the loader cache is read by ldCacheDirs). */
+/** Most ld.so.conf files read (includes of includes), and most modulefiles read, per host. */
+const MAX_CONF_FILES = 256;
+
+/** A root-relative path as the root sees it: symlinks and `..` resolved inside the root, never above it. */
+const clean = (abs: string) => abs.replace(/^\/+|\/+$/g, '');
+
+/**
+ * Extra library directories named by ld.so.conf (its `include` lines and globs, as ldconfig reads
+ * them) and environment-modules modulefiles (the loader cache is read by ldCacheDirs). Every path
+ * named inside the root is resolved inside it (resolveInRoot), so a `/..` in a file reaches nothing
+ * outside; every file read is capped, and only regular files are opened (readCapped).
+ */
 async function extraLibDirs(root: string): Promise<string[]> {
   const dirs = new Set<string>();
-  const read = (p: string) => readTextQuiet(`${root.replace(/\/$/, '')}/${p}`, 1024 * 1024);
-  const conf = await read('etc/ld.so.conf');
-  const lines = (conf ?? '').split('\n');
-  const { readdir } = await import('node:fs/promises');
-  let includes: string[] = [];
-  try {
-    includes = (await readdir(`${root}/etc/ld.so.conf.d`)).filter((n) => n.endsWith('.conf')).map((n) => `etc/ld.so.conf.d/${n}`);
-  } catch {
-    /* none */
-  }
-  for (const inc of includes) lines.push(...((await read(inc)) ?? '').split('\n'));
-  for (const l of lines) {
-    const t = l.replace(/#.*/, '').trim();
-    if (t.startsWith('/') && !t.includes('*')) dirs.add(t.replace(/^\/+|\/+$/g, ''));
+  const readIn = async (abs: string) => readTextQuiet(await resolveInRoot(root, clean(abs)), 1024 * 1024);
+  const listIn = async (abs: string) => (await listDir(await resolveInRoot(root, clean(abs)))) ?? [];
+  // ld.so.conf: directories, and `include PATTERN` (a glob in the last component, as ldconfig uses).
+  const pending = ['/etc/ld.so.conf'];
+  const seen = new Set<string>();
+  while (pending.length && seen.size < MAX_CONF_FILES) {
+    const file = pending.shift()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const l of ((await readIn(file)) ?? '').split('\n')) {
+      const t = l.replace(/#.*/, '').trim();
+      const inc = /^include\s+(\S+)$/.exec(t);
+      if (inc) {
+        const pat = inc[1]!.startsWith('/') ? inc[1]! : `/etc/${inc[1]!}`;
+        const slash = pat.lastIndexOf('/');
+        const dir = pat.slice(0, slash) || '/';
+        const glob = new RegExp(`^${pat.slice(slash + 1).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+        for (const name of (await listIn(dir)).filter((x) => glob.test(x)).sort()) pending.push(`${dir}/${name}`);
+      } else if (t.startsWith('/') && !t.includes('*')) dirs.add(clean(t));
+    }
   }
   // environment-modules: directories listed in modulespath, and prepend-path LD_LIBRARY_PATH in modulefiles
-  const modulespath = (await read('etc/environment-modules/modulespath')) ?? '';
+  const modulespath = (await readIn('/etc/environment-modules/modulespath')) ?? '';
+  let files = 0;
   for (const l of modulespath.split(/[\n:]/)) {
     const t = l.replace(/#.*/, '').trim();
     if (!t.startsWith('/')) continue;
-    try {
-      for (const name of await readdir(`${root}${t}`, { recursive: true } as { recursive: true })) {
-        const text = await read(`${t.replace(/^\//, '')}/${String(name)}`);
-        for (const m of (text ?? '').matchAll(/(?:prepend|append)-path\s+LD_LIBRARY_PATH\s+(\/\S+)/g)) dirs.add(m[1]!.replace(/^\/+|\/+$/g, ''));
+    const top = await resolveInRoot(root, clean(t));
+    const stack = [''];
+    while (stack.length && files < MAX_CONF_FILES) {
+      const rel = stack.pop()!;
+      for (const name of (await listDir(join(top, rel))) ?? []) {
+        const sub = rel ? `${rel}/${name}` : name;
+        const st = lstatSync(join(top, sub), { throwIfNoEntry: false });
+        if (st?.isDirectory()) stack.push(sub);
+        else if (st?.isFile() && files++ < MAX_CONF_FILES) {
+          const text = await readTextQuiet(join(top, sub), 1024 * 1024);
+          for (const m of (text ?? '').matchAll(/(?:prepend|append)-path\s+LD_LIBRARY_PATH\s+(\/\S+)/g)) dirs.add(clean(m[1]!));
+        }
       }
-    } catch {
-      /* unreadable module dir */
     }
   }
   return [...dirs];

@@ -6,7 +6,7 @@
  * so a host can be judged from its files alone. Readers never throw for a missing file and
  * never read more than a size cap; nothing here shells out.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveLinks } from '../layers/resolve.js';
 import type { Evidence } from '../model/facts.js';
@@ -29,15 +29,48 @@ export function defaultHostPaths(): HostPaths {
   return { proc: '/proc', sys: '/sys', root: '/' };
 }
 
-/** Fill the paths not given with the live host's. */
+/**
+ * Host trees given as copies (`--proc`, `--sys`, `--root` other than the live `/proc`, `/sys`, `/`):
+ * each as given (resolved) → its real path. Whatever a reader opens under one must really be inside
+ * it: a symlink in a copy that points outside (`cpuinfo -> /etc/shadow`) is not followed out.
+ */
+const trees = new Map<string, string>();
+
+/** Fill the paths not given with the live host's, and register the copies' boundaries. */
 export function hostPaths(partial: Partial<HostPaths> = {}): HostPaths {
   const d = defaultHostPaths();
-  return {
+  const paths = {
     proc: partial.proc ?? d.proc,
     sys: partial.sys ?? d.sys,
     root: partial.root ?? d.root,
   };
+  for (const [given, live] of [[paths.proc, '/proc'], [paths.sys, '/sys'], [paths.root, '/']] as const) {
+    const abs = resolve(given);
+    if (abs === live || trees.has(abs)) continue;
+    try {
+      trees.set(abs, realpathSync(abs));
+    } catch {
+      /* a missing tree: every read in it is simply missing */
+    }
+  }
+  return paths;
 }
+
+/** The real path of the copied host tree `path` lies in, or null for the live host (no boundary). */
+function treeOf(path: string): string | null {
+  const abs = resolve(path);
+  let best: string | null = null;
+  let bestLen = -1;
+  for (const [given, real] of trees) {
+    if ((abs === given || abs.startsWith(`${given}/`)) && given.length > bestLen) {
+      best = real;
+      bestLen = given.length;
+    }
+  }
+  return best;
+}
+
+const inside = (real: string, tree: string) => real === tree || real.startsWith(tree.endsWith('/') ? tree : `${tree}/`);
 
 /** True when `paths.proc` is the running kernel's `/proc`, so `node:os` answers describe the same host. */
 export function isLiveProc(paths: HostPaths): boolean {
@@ -69,11 +102,16 @@ export async function readCapped(path: string, cap: number = MAX_READ_BYTES): Pr
   // trip per open/read/close costs more than the read itself (it was a third of `host` time).
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // Non-blocking: opening a FIFO for reading must not wait for a writer.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     return failure(e);
   }
   try {
+    // Only regular files are read (procfs and sysfs files are regular files): never a FIFO or device.
+    if (!fstatSync(fd).isFile()) return { kind: 'error', message: 'not a regular file' };
+    const tree = treeOf(path);
+    if (tree !== null && !inside(readlinkSync(`/proc/self/fd/${fd}`), tree)) return { kind: 'error', message: 'resolves outside the host tree it was read from' };
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -147,6 +185,8 @@ export async function readTextQuiet(path: string, cap: number = MAX_READ_BYTES):
 /** List a directory's entry names, sorted; null when it is missing or unreadable. */
 export async function listDir(path: string): Promise<string[] | null> {
   try {
+    const tree = treeOf(path);
+    if (tree !== null && !inside(realpathSync(path), tree)) return null;
     return readdirSync(path).sort();
   } catch {
     return null;

@@ -6,12 +6,14 @@
  * digest (its image id).
  */
 import { FormatError, NotFoundError } from '../errors/index.js';
-import { JSON_CAP, parseJson, verifyDigest } from './digest.js';
+import { limit, overLimit } from '../limits.js';
+import { readDocument } from '../model/boundary.js';
+import { verifyDigest } from './digest.js';
 import { TarFiles, type FileStore } from './files.js';
 import { isLayout, layoutPlatforms, openLayout } from './oci-layout.js';
 import type { ResolveOptions } from './resolve.js';
-import { configPlatform } from './resolve.js';
-import type { BlobLayer, Image, ImageConfig } from './types.js';
+import { configPlatform, readConfig } from './resolve.js';
+import type { BlobLayer, Image } from './types.js';
 
 interface SaveEntry {
   Config: string;
@@ -26,21 +28,18 @@ async function hasOciLayout(files: FileStore): Promise<boolean> {
 
 async function saveEntry(files: FileStore, tag: string | null, ref: string): Promise<SaveEntry> {
   const where = `manifest.json of ${ref}`;
-  const buf = await files.read('manifest.json', JSON_CAP);
+  const buf = await files.read('manifest.json', limit('jsonBytes'));
   if (!buf) throw new FormatError(`${ref} is not a docker-archive (no manifest.json)`, files.locate('manifest.json'));
-  const list = parseJson(buf, where);
-  if (!Array.isArray(list) || list.length === 0) throw new FormatError(`${where} is not a non-empty list`, where);
-  const entries = list as SaveEntry[];
-  const tagsOf = (e: SaveEntry) => (Array.isArray(e.RepoTags) ? e.RepoTags.filter((t): t is string => typeof t === 'string') : []);
+  const entries = readDocument('docker-save-manifest', buf, where) as SaveEntry[];
+  const tagsOf = (e: SaveEntry) => e.RepoTags ?? [];
   let entry: SaveEntry | undefined;
   if (tag !== null) {
     entry = entries.find((e) => tagsOf(e).some((rt) => rt === tag || rt.endsWith(`:${tag}`) || rt.startsWith(`${tag}:`)));
     if (!entry) throw new NotFoundError(`no image tagged ${JSON.stringify(tag)} in ${ref}; it has: ${entries.flatMap(tagsOf).join(', ') || '(no tags)'}`, where);
   } else if (entries.length === 1) entry = entries[0];
   else throw new FormatError(`${ref} holds ${entries.length} images; name one with :TAG (${entries.flatMap(tagsOf).join(', ')})`, where);
-  if (!entry || typeof entry !== 'object' || typeof entry.Config !== 'string' || !Array.isArray(entry.Layers) || !entry.Layers.every((l) => typeof l === 'string')) {
-    throw new FormatError(`${where} entry lacks Config or Layers`, where);
-  }
+  if (!entry) throw new FormatError(`${where} lists no image`, where);
+  if (entry.Layers.length > limit('layers')) throw new FormatError(`${where}: ${overLimit('layers', `${entry.Layers.length} layers`)}`, where);
   return entry;
 }
 
@@ -50,14 +49,13 @@ export async function openDockerArchive(file: string, tag: string | null, opts: 
   if (await hasOciLayout(files)) return openLayout(files, tag, opts);
   if ((await files.size('manifest.json')) === null && (await isLayout(files))) return openLayout(files, tag, opts);
   const entry = await saveEntry(files, tag, opts.ref);
-  const cfgBuf = await files.read(entry.Config, JSON_CAP);
+  const cfgBuf = await files.read(entry.Config, limit('jsonBytes'));
   if (!cfgBuf) throw new NotFoundError(`missing config ${entry.Config} in ${opts.ref}`, files.locate(entry.Config));
   const hexMatch = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(entry.Config);
   const configDigest = hexMatch ? `sha256:${hexMatch[1]}` : null;
   const cWhere = `config ${entry.Config} of ${opts.ref}`;
   if (configDigest) verifyDigest(cfgBuf, configDigest, cWhere);
-  const config = parseJson(cfgBuf, cWhere) as ImageConfig;
-  if (!config || typeof config !== 'object' || Array.isArray(config)) throw new FormatError(`${cWhere} is not a JSON object`, cWhere);
+  const config = readConfig(cfgBuf, cWhere);
   const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs.diff_ids : [];
   if (diffIds.length && diffIds.length !== entry.Layers.length) {
     throw new FormatError(`${opts.ref}: ${entry.Layers.length} layers but ${diffIds.length} diff_ids in the config`, file);

@@ -8,6 +8,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { FormatError, NotFoundError } from '../errors/index.js';
+import { limit } from '../limits.js';
 import { indexTar, type TarMember } from './tar-index.js';
 
 /** Chunk size for streaming layer blobs from disk: fewer reads and callbacks on the main thread. */
@@ -80,7 +81,8 @@ export class TarFiles implements FileStore {
     const clean = (n: string) => n.replace(/^(\.\/)+/, '');
     let cur = clean(name);
     let m = this.members.get(cur);
-    for (let i = 0; m && (m.type === '1' || m.type === '2') && i < 8; i++) {
+    const hops = limit('linkHops');
+    for (let i = 0; m && (m.type === '1' || m.type === '2') && i < hops; i++) {
       cur = clean(m.type === '2' ? posix.join(posix.dirname(cur), m.linkname) : m.linkname);
       m = this.members.get(cur);
     }

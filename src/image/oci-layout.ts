@@ -5,7 +5,9 @@
  */
 import type { Readable } from 'node:stream';
 import { FormatError, NotFoundError } from '../errors/index.js';
-import { JSON_CAP, parseJson, splitDigest } from './digest.js';
+import { limit } from '../limits.js';
+import { readDocument } from '../model/boundary.js';
+import { splitDigest } from './digest.js';
 import type { FileStore } from './files.js';
 import { INDEX_TYPES, fetchDocument, listPlatforms, manifestsOf, resolveImage, type BlobSource, type Document, type ResolveOptions } from './resolve.js';
 import type { Descriptor, Image } from './types.js';
@@ -52,11 +54,12 @@ export async function isLayout(files: FileStore): Promise<boolean> {
  */
 async function startDocument(blobs: LayoutBlobs, tag: string | null): Promise<Document> {
   const where = `index.json of ${blobs.label}`;
-  const data = await blobs.files.read('index.json', JSON_CAP);
+  const data = await blobs.files.read('index.json', limit('jsonBytes'));
   if (!data) throw new NotFoundError(`${blobs.label} is not an OCI layout (no index.json)`, blobs.files.locate('index.json'));
-  const top = parseJson(data, where);
-  if (!top || typeof top !== 'object' || Array.isArray(top)) throw new FormatError(`${where} is not a JSON object`, where);
-  const entries = manifestsOf(top as Record<string, unknown>, where);
+  const layoutFile = await blobs.files.read('oci-layout', limit('jsonBytes'));
+  if (layoutFile) readDocument('oci-layout', layoutFile, `oci-layout of ${blobs.label}`);
+  const top = readDocument('oci-index', data, where) as Record<string, unknown>;
+  const entries = manifestsOf(top, where);
   const named = (d: Descriptor) => d.annotations?.[REF_NAME] ?? null;
   const tags = entries.map(named).filter((t): t is string => t !== null);
   let pick: Descriptor | undefined;

@@ -1,8 +1,9 @@
 import { UsageError } from '../errors/index.js';
 import type { Platform } from './types.js';
+import { table } from '../util/own.js';
 
 /** Node's `process.arch` to OCI architecture names. */
-const NODE_TO_OCI: Record<string, string> = {
+const NODE_TO_OCI = table<string>({
   x64: 'amd64',
   arm64: 'arm64',
   ppc64: 'ppc64le',
@@ -12,10 +13,10 @@ const NODE_TO_OCI: Record<string, string> = {
   arm: 'arm',
   loong64: 'loong64',
   mips64el: 'mips64le',
-};
+});
 
 /** Kernel machine names (uname -m) to OCI architecture names. */
-export const MACHINE_TO_OCI: Record<string, string> = {
+export const MACHINE_TO_OCI = table<string>({
   x86_64: 'amd64',
   amd64: 'amd64',
   aarch64: 'arm64',
@@ -32,7 +33,7 @@ export const MACHINE_TO_OCI: Record<string, string> = {
   armv6l: 'arm',
   loongarch64: 'loong64',
   mips64: 'mips64',
-};
+});
 
 /** The platform of the machine we run on. */
 export function hostPlatform(): Platform {

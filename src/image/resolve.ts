@@ -7,7 +7,9 @@
  */
 import type { Readable } from 'node:stream';
 import { FormatError, PlatformError } from '../errors/index.js';
-import { JSON_CAP, parseJson, splitDigest, verifyDigest } from './digest.js';
+import { limit, overLimit } from '../limits.js';
+import { checkDocument, parseBoundedJson } from '../model/boundary.js';
+import { splitDigest, verifyDigest } from './digest.js';
 import { formatPlatform, platformMatches } from './platform.js';
 import type { BlobLayer, Descriptor, Image, ImageConfig, Platform } from './types.js';
 
@@ -104,8 +106,9 @@ export function manifestsOf(index: Record<string, unknown>, where: string): Desc
 export async function fetchVerified(source: BlobSource, desc: Descriptor, what: string): Promise<Buffer> {
   const where = `${what} ${desc.digest} of ${source.label}`;
   splitDigest(desc.digest, where);
-  if (desc.size > JSON_CAP) throw new FormatError(`${where} is too large (${desc.size} bytes)`, where);
-  const data = await source.fetch(desc, what, JSON_CAP);
+  const max = limit('jsonBytes');
+  if (desc.size > max) throw new FormatError(`${where}: ${overLimit('jsonBytes', `${desc.size} bytes`)}`, where);
+  const data = await source.fetch(desc, what, max);
   if (desc.size >= 0 && data.length !== desc.size) {
     throw new FormatError(`${where}: blob is ${data.length} bytes, the descriptor says ${desc.size}`, where);
   }
@@ -119,6 +122,17 @@ export async function fetchDocument(source: BlobSource, desc: Descriptor, what: 
   const doc: Document = { data, mediaType: desc.mediaType, digest: desc.digest, where: `${what} ${desc.digest} of ${source.label}` };
   if (desc.platform) doc.platform = desc.platform;
   return doc;
+}
+
+/**
+ * Parse a document within the limits, tell an index from a manifest (its media type, or its shape
+ * when the type is missing), and check it against that schema.
+ */
+function readIndexOrManifest(doc: Document): { kind: 'index' | 'manifest'; json: Record<string, unknown> } {
+  const json = asObject(parseBoundedJson(doc.data, doc.where), doc.where);
+  const kind = kindOf(doc, json);
+  checkDocument(kind === 'index' ? 'oci-index' : 'oci-manifest', json, doc.where);
+  return { kind, json };
 }
 
 /** The kind of a parsed document: its media type, or its shape when the type is missing. */
@@ -179,8 +193,8 @@ export async function walkToManifest(source: BlobSource, start: Document, want: 
   let indexPlatforms: string[] | null = null;
   for (let depth = 0; ; depth++) {
     if (depth > MAX_INDEX_DEPTH) throw new FormatError(`indexes nested more than ${MAX_INDEX_DEPTH} deep in ${source.label}`, source.label);
-    const json = asObject(parseJson(doc.data, doc.where), doc.where);
-    if (kindOf(doc, json) === 'manifest') return { manifest: json, doc, indexPlatforms };
+    const { kind, json } = readIndexOrManifest(doc);
+    if (kind === 'manifest') return { manifest: json, doc, indexPlatforms };
     const { next, present } = choose(manifestsOf(json, doc.where), want);
     if (present) indexPlatforms = present;
     doc = await fetchDocument(source, next, INDEX_TYPES.has(next.mediaType) ? 'index' : 'manifest');
@@ -194,8 +208,8 @@ export async function walkToManifest(source: BlobSource, start: Document, want: 
 export async function listPlatforms(source: BlobSource, start: Document): Promise<string[] | null> {
   let doc = start;
   for (let depth = 0; depth <= MAX_INDEX_DEPTH; depth++) {
-    const json = asObject(parseJson(doc.data, doc.where), doc.where);
-    if (kindOf(doc, json) === 'manifest') return null;
+    const { kind, json } = readIndexOrManifest(doc);
+    if (kind === 'manifest') return null;
     const entries = manifestsOf(json, doc.where);
     const only = entries.length === 1 ? entries[0]! : null;
     if (only && INDEX_TYPES.has(only.mediaType) && !only.platform) {
@@ -205,6 +219,13 @@ export async function listPlatforms(source: BlobSource, start: Document): Promis
     return platformsIn(entries);
   }
   throw new FormatError(`indexes nested more than ${MAX_INDEX_DEPTH} deep in ${source.label}`, source.label);
+}
+
+/** Parse and check an image config (OCI and Docker configs share the shape containerspec reads). */
+export function readConfig(data: Buffer, where: string): ImageConfig {
+  const json = asObject(parseBoundedJson(data, where), where);
+  checkDocument('oci-config', json, where);
+  return json as ImageConfig;
 }
 
 /** Platform of a config, when it names an architecture. */
@@ -234,8 +255,9 @@ export async function resolveImage(source: BlobSource, start: Document, opts: Re
   const mWhere = doc.where;
   const configDesc = asDescriptor(manifest.config, `${mWhere} config`);
   const cWhere = `config ${configDesc.digest} of ${source.label}`;
-  const config = asObject(parseJson(await fetchVerified(source, configDesc, 'config'), cWhere), cWhere) as ImageConfig;
+  const config = readConfig(await fetchVerified(source, configDesc, 'config'), cWhere);
   if (!Array.isArray(manifest.layers)) throw new FormatError(`${mWhere} has no "layers" list`, mWhere);
+  if (manifest.layers.length > limit('layers')) throw new FormatError(`${mWhere}: ${overLimit('layers', `${manifest.layers.length} layers`)}`, mWhere);
   const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs.diff_ids : [];
   const layers = manifest.layers.map((l, i) => {
     const d = asDescriptor(l, `${mWhere} layers[${i}]`);

@@ -16,8 +16,9 @@ import { FileSink, recordResult } from './file-sink.js';
 import { classifyWhiteout, cleanEntryName } from './paths.js';
 import { emptyScan, type EntryMeta, type EntryType, type LayerScan, type Warning } from './types.js';
 import type { WantSet } from './wants.js';
+import { table } from '../util/own.js';
 
-const TAR_TYPES: Record<string, EntryType> = {
+const TAR_TYPES = table<EntryType>({
   file: 'file',
   'contiguous-file': 'file',
   directory: 'dir',
@@ -26,7 +27,7 @@ const TAR_TYPES: Record<string, EntryType> = {
   'character-device': 'char',
   'block-device': 'block',
   fifo: 'fifo',
-};
+});
 
 /** A pass-through that hashes and counts what flows through it. */
 function hashTap(hash: Hash | null, count: { n: number }): Transform {

@@ -170,3 +170,31 @@ export async function buildOciIndex(dir: string, variants: VariantSpec[], opts: 
   writeFileSync(join(dir, 'index.json'), JSON.stringify(top));
   return { dir, indexDigest: ix.digest, manifests };
 }
+
+/** Read a blob of a layout by digest. */
+export function blobOf(dir: string, digest: string): Buffer {
+  return readFileSync(join(dir, 'blobs', digest.replace(':', '/')));
+}
+
+/**
+ * Rewrite the config and/or manifest of a one-image layout built by buildOci (given as raw JSON text,
+ * so shapes and types JSON parsers would not produce are possible), re-fixing every digest and size
+ * above them, so the document reaches containerspec's parsers with valid digests.
+ */
+export function rewriteImage(dir: string, edit: { config?: (text: string) => string; manifest?: (text: string) => string; index?: (text: string) => string }): void {
+  const idxText = readFileSync(join(dir, 'index.json'), 'utf8');
+  const idx = JSON.parse(idxText);
+  const mDigest = idx.manifests[0].digest as string;
+  let mText = blobOf(dir, mDigest).toString('utf8');
+  if (edit.config) {
+    const m = JSON.parse(mText);
+    const c = writeBlob(dir, edit.config(blobOf(dir, m.config.digest).toString('utf8')));
+    m.config = { ...m.config, digest: c.digest, size: c.size };
+    mText = JSON.stringify(m);
+  }
+  if (edit.manifest) mText = edit.manifest(mText);
+  const nm = writeBlob(dir, mText);
+  idx.manifests[0] = { ...idx.manifests[0], digest: nm.digest, size: nm.size };
+  const out = JSON.stringify(idx);
+  writeFileSync(join(dir, 'index.json'), edit.index ? edit.index(out) : out);
+}

@@ -1,0 +1,85 @@
+/**
+ * Limits on what containerspec reads from untrusted input: one table, each limit with its
+ * default, the environment variable that raises it, and what it bounds. Every read of an image,
+ * archive or host tree stays within them; going past one is an exit-2 error (or, for a host tree, a
+ * warning) that names the limit and how to raise it. The README's "Limits" table lists them.
+ */
+import { UsageError } from './errors/index.js';
+
+/** One limit. */
+export interface LimitSpec {
+  readonly key: LimitKey;
+  readonly env: string;
+  readonly default: number;
+  /** What it bounds, for the README and messages. */
+  readonly what: string;
+}
+
+/** The limits by name. */
+export type LimitKey =
+  | 'layers'
+  | 'entriesPerLayer'
+  | 'archiveMembers'
+  | 'pathLength'
+  | 'jsonBytes'
+  | 'jsonDepth'
+  | 'keptBytesPerFile'
+  | 'scannedBytesPerFile'
+  | 'linkHops';
+
+const MiB = 1024 * 1024;
+
+/** Every limit, with its default. */
+export const LIMITS: readonly LimitSpec[] = [
+  { key: 'layers', env: 'CONTAINERSPEC_MAX_LAYERS', default: 512, what: 'layers in one image manifest' },
+  { key: 'entriesPerLayer', env: 'CONTAINERSPEC_MAX_ENTRIES', default: 2_000_000, what: 'tar entries in one layer (or files in a dir: image)' },
+  { key: 'archiveMembers', env: 'CONTAINERSPEC_MAX_ARCHIVE_MEMBERS', default: 100_000, what: 'members of an oci-archive or docker-archive tar' },
+  { key: 'pathLength', env: 'CONTAINERSPEC_MAX_PATH', default: 4096, what: 'bytes in one path inside an image (PATH_MAX)' },
+  { key: 'jsonBytes', env: 'CONTAINERSPEC_MAX_JSON_BYTES', default: 8 * MiB, what: 'bytes of one index, manifest, config or facts file' },
+  { key: 'jsonDepth', env: 'CONTAINERSPEC_MAX_JSON_DEPTH', default: 64, what: 'nesting depth of one JSON document' },
+  { key: 'keptBytesPerFile', env: 'CONTAINERSPEC_MAX_KEPT_BYTES', default: 16 * MiB, what: 'bytes of one ELF file kept while it streams (its headers and first segment)' },
+  { key: 'scannedBytesPerFile', env: 'CONTAINERSPEC_MAX_SCANNED_BYTES', default: 256 * MiB, what: 'bytes of one file searched for version strings' },
+  { key: 'linkHops', env: 'CONTAINERSPEC_MAX_LINK_HOPS', default: 40, what: 'symlinks (and archive links) followed to resolve one path' },
+];
+
+const byKey = new Map(LIMITS.map((l) => [l.key, l]));
+let cached: { stamp: string; values: Map<LimitKey, number> } | null = null;
+
+/** The value of a limit: its environment variable when set (a whole number >= 1), else the default. */
+export function limit(key: LimitKey): number {
+  const stamp = LIMITS.map((l) => process.env[l.env] ?? '').join('\0');
+  if (cached === null || cached.stamp !== stamp) {
+    const values = new Map<LimitKey, number>();
+    for (const l of LIMITS) {
+      const raw = process.env[l.env];
+      if (raw === undefined || raw === '') values.set(l.key, l.default);
+      else {
+        const n = Number(raw);
+        if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${l.env}=${raw}: a limit is a whole number >= 1 (default ${l.default})`);
+        values.set(l.key, n);
+      }
+    }
+    cached = { stamp, values };
+  }
+  return cached.values.get(key)!;
+}
+
+/** The words for "limit K exceeded": what, the limit, and how to raise it. */
+export function overLimit(key: LimitKey, found: number | string): string {
+  const l = byKey.get(key)!;
+  return `${found} is over the limit of ${limit(key)} ${l.what} (raise it with ${l.env}=N or --limit ${key}=N)`;
+}
+
+/** Apply `--limit KEY=N` options (they set the environment variables for this process). */
+export function applyLimitOptions(list: readonly string[]): void {
+  for (const s of list) {
+    const i = s.indexOf('=');
+    const key = i > 0 ? s.slice(0, i) : s;
+    const spec = LIMITS.find((l) => l.key === key);
+    if (!spec) throw new UsageError(`--limit ${s}: unknown limit (one of ${LIMITS.map((l) => l.key).join(', ')})`);
+    const v = s.slice(i + 1);
+    const n = Number(v);
+    if (i <= 0 || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--limit ${s}: expected ${key}=N with N a whole number >= 1`);
+    process.env[spec.env] = String(n);
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Hostile input: each class the fuzzer found (issue 14) as a regression test. The contract: exit
+ * 0/1/3 with valid JSON, or exit 2 with one line naming what and where; never a crash, a hang, or a
+ * read outside the root.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli, errorLine, runCli, type CliResult } from './helpers/cli.js';
+import { buildOci, packTar, rewriteImage, sha256 } from './helpers/oci.js';
+
+const base = mkdtempSync(join(tmpdir(), 'cs-hostile-'));
+let n = 0;
+const tmp = () => join(base, `h${n++}`);
+beforeAll(async () => {
+  await buildCli();
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+const osRelease = { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' };
+
+/** An exit-2 error of one line that contains every `parts`, with no stack trace and nothing on stdout. */
+function refused(r: CliResult, ...parts: string[]): string {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stdout).toBe('');
+  const line = errorLine(r);
+  for (const p of parts) expect(line).toContain(p);
+  expect(line).not.toMatch(/internal error|\[object Object\]/);
+  return line;
+}
+
+async function image(): Promise<string> {
+  const dir = tmp();
+  await buildOci(dir, [{ entries: [osRelease] }]);
+  return dir;
+}
+
+/** A classic `docker save` archive holding `manifest` (raw JSON text) and one layer. */
+async function dockerArchive(manifest: (layer: string, config: string) => string): Promise<string> {
+  const layerTar = await packTar([osRelease]);
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] } });
+  const cfgName = `${sha256(config).slice(7)}.json`;
+  const file = `${tmp()}.tar`;
+  writeFileSync(file, await packTar([
+    { name: 'manifest.json', content: manifest('abc/layer.tar', cfgName) },
+    { name: cfgName, content: config },
+    { name: 'abc/layer.tar', content: layerTar },
+  ]));
+  return file;
+}
+
+describe('shapes nobody checked: every outside document is checked against its schema first', () => {
+  it('a config Env that is not a list', async () => {
+    const dir = await image();
+    rewriteImage(dir, { config: (t) => t.replace('"Env":[]', '"Env":"PATH=/bin"') });
+    refused(await runCli(['inspect', `oci:${dir}`]), 'is not an image config', '/config/Env');
+  });
+
+  it('a config Env holding non-strings', async () => {
+    const dir = await image();
+    rewriteImage(dir, { config: (t) => t.replace('"Env":[]', '"Env":["A=1",2,null]') });
+    refused(await runCli(['inspect', `oci:${dir}`]), 'is not an image config', '/config/Env/1', 'must be string');
+  });
+
+  it('label values that are not strings', async () => {
+    const dir = await image();
+    rewriteImage(dir, { config: (t) => t.replace('"Labels":{}', '"Labels":{"org.supercontainers.mpi":{"x":1}}') });
+    refused(await runCli(['check', `oci:${dir}`]), 'is not an image config', '/config/Labels');
+  });
+
+  it('an index ref.name annotation that is a number', async () => {
+    const dir = await image();
+    rewriteImage(dir, { index: (t) => t.replace('"org.opencontainers.image.ref.name":"latest"', '"org.opencontainers.image.ref.name":7') });
+    refused(await runCli(['inspect', `oci:${dir}:latest`]), 'index.json', 'is not an image index', 'org.opencontainers.image.ref.name');
+  });
+
+  it('docker-archive manifest.json with RepoTags or Layers of the wrong type', async () => {
+    const tags = await dockerArchive((l, c) => JSON.stringify([{ Config: c, RepoTags: 'app:1', Layers: [l] }]));
+    refused(await runCli(['inspect', `docker-archive:${tags}`]), 'manifest.json', 'is not a docker save manifest.json', '/0/RepoTags');
+    const layers = await dockerArchive((_l, c) => JSON.stringify([{ Config: c, Layers: 'abc/layer.tar' }]));
+    refused(await runCli(['inspect', `docker-archive:${layers}`]), 'is not a docker save manifest.json', '/0/Layers');
+    const fine = await dockerArchive((l, c) => JSON.stringify([{ Config: c, RepoTags: ['app:1'], Layers: [l] }]));
+    expect((await runCli(['inspect', `docker-archive:${fine}`])).code).toBe(0); // the premise: the archive is otherwise good
+  });
+
+  it('a config nested 100,000 levels deep is refused before parsing, naming the limit and how to raise it', async () => {
+    const dir = await image();
+    rewriteImage(dir, { config: (t) => t.replace('"Env":[]', `"Env":[],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}`) });
+    refused(await runCli(['inspect', `oci:${dir}`]), 'nesting depth 65', 'CONTAINERSPEC_MAX_JSON_DEPTH');
+  });
+
+  it('--platform linux/__proto__ is a platform like any other, not a prototype lookup', async () => {
+    const dir = tmp();
+    const { buildOciIndex } = await import('./helpers/oci.js');
+    await buildOciIndex(dir, [{ platform: { os: 'linux', architecture: 'amd64' }, layers: [{ entries: [osRelease] }] }]);
+    refused(await runCli(['inspect', `oci:${dir}`, '--platform', 'linux/__proto__']), 'no image for platform linux/__proto__', 'linux/amd64');
+    refused(await runCli(['check', `oci:${dir}`, '--set', '__proto__=1']), 'unknown key "__proto__"');
+    refused(await runCli(['check', `oci:${dir}`, '--set', 'mpi=constructor@1']), '--set mpi=constructor@1');
+  });
+});
+
+describe('sizes nobody checked', () => {
+  /** An oci-archive whose index.json member carries a PAX size record of `size`. */
+  async function paxArchive(size: string): Promise<string> {
+    const dir = await image();
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const entries = [
+      { name: 'oci-layout', content: readFileSync(join(dir, 'oci-layout')) },
+      { name: 'index.json', content: readFileSync(join(dir, 'index.json')), pax: { size } },
+      ...readdirSync(join(dir, 'blobs/sha256')).map((h) => ({ name: `blobs/sha256/${h}`, content: readFileSync(join(dir, 'blobs/sha256', h)) })),
+    ];
+    const file = `${tmp()}.tar`;
+    writeFileSync(file, await packTar(entries));
+    return file;
+  }
+
+  for (const size of ['-1', 'abc', '0.5', '99999999999999999999']) {
+    it(`a PAX size of ${size} in an oci-archive`, async () => {
+      const file = await paxArchive(size);
+      refused(await runCli(['inspect', `oci-archive:${file}`]), file);
+    });
+  }
+
+  it('a docker-archive member that is a symlink cycle, or a link chain longer than the limit', async () => {
+    const layerTar = await packTar([osRelease]);
+    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] } });
+    const cfg = `${sha256(config).slice(7)}.json`;
+    const cycle = `${tmp()}.tar`;
+    writeFileSync(cycle, await packTar([
+      { name: 'manifest.json', content: JSON.stringify([{ Config: cfg, Layers: ['a/layer.tar'] }]) },
+      { name: cfg, content: config },
+      { name: 'a/layer.tar', type: 'symlink', linkname: '../b/layer.tar' },
+      { name: 'b/layer.tar', type: 'symlink', linkname: '../a/layer.tar' },
+    ]));
+    refused(await runCli(['inspect', `docker-archive:${cycle}`]), 'a/layer.tar');
+    const chain = `${tmp()}.tar`;
+    const links = Array.from({ length: 60 }, (_, i) => ({ name: `l${i}/layer.tar`, type: 'symlink' as const, linkname: `../l${i + 1}/layer.tar` }));
+    writeFileSync(chain, await packTar([
+      { name: 'manifest.json', content: JSON.stringify([{ Config: cfg, Layers: ['l0/layer.tar'] }]) },
+      { name: cfg, content: config },
+      ...links,
+      { name: 'l60/layer.tar', content: layerTar },
+    ]));
+    refused(await runCli(['inspect', `docker-archive:${chain}`]), 'l0/layer.tar');
+  });
+
+  it('a manifest naming one layer 10,000 times: over the layers limit; with the limit raised, read once', async () => {
+    const dir = await image();
+    rewriteImage(dir, {
+      manifest: (t) => {
+        const m = JSON.parse(t);
+        m.layers = Array.from({ length: 10_000 }, () => m.layers[0]);
+        return JSON.stringify(m);
+      },
+      config: (t) => {
+        const c = JSON.parse(t);
+        c.rootfs.diff_ids = Array.from({ length: 10_000 }, () => c.rootfs.diff_ids[0]);
+        return JSON.stringify(c);
+      },
+    });
+    refused(await runCli(['inspect', `oci:${dir}`]), '10000 layers', 'CONTAINERSPEC_MAX_LAYERS');
+    const ok = await runCli(['inspect', `oci:${dir}`, '--json', '--limit', 'layers=20000']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).layers).toHaveLength(10_000);
+  });
+});
+
+describe('limits', () => {
+  it('a bad limit value is a usage error naming the variable', async () => {
+    const dir = await image();
+    refused(await runCli(['inspect', `oci:${dir}`, '--limit', 'layers=0']), '--limit layers=0');
+    refused(await runCli(['inspect', `oci:${dir}`, '--limit', 'bogus=3']), 'unknown limit', 'jsonDepth');
+  });
+});
+
+
+describe('host trees are read safely', () => {
+  it('a FIFO in a --proc copy is not opened for reading (host finishes, and says the file is not regular)', async () => {
+    const { makeFakeHost } = await import('./helpers/fake-host.js');
+    const { execFileSync } = await import('node:child_process');
+    const h = makeFakeHost(tmp(), { name: 'fifo-node', cpuinfoFile: 'test/data/archspec-targets/linux-rhel7-haswell', arch: 'x86_64' });
+    execFileSync('mkfifo', [join(h.proc, 'meminfo')]);
+    execFileSync('mkfifo', [join(h.proc, 'modules')]);
+    const r = await runCli(['host', '--proc', h.proc, '--sys', h.sys, '--root', h.root, '--json'], { timeoutMs: 20_000 });
+    expect(r.signal).toBeNull(); // not killed by the timeout: nothing blocked
+    expect(r.code, r.stderr).toBe(0);
+    const f = JSON.parse(r.stdout);
+    expect(f.system.memTotalBytes).toBeNull();
+    expect(f.system.evidence.find((e: { path?: string }) => e.path === join(h.proc, 'meminfo'))?.detail).toContain('not a regular file');
+    expect(f.cpu.microarch).toBe('haswell'); // the rest was read
+  });
+
+  it('modulespath and ld.so.conf entries with /.. reach nothing outside --root', async () => {
+    const { makeFakeHost, put } = await import('./helpers/fake-host.js');
+    const { symlinkSync } = await import('node:fs');
+    const outside = tmp();
+    // Outside the root: a modulefile that names a library directory, and a conf file.
+    put(outside, 'modules/openmpi', '#%Module\nprepend-path LD_LIBRARY_PATH /outside-mpi/lib\n');
+    put(outside, 'ld.conf', '/outside-conf/lib\n');
+    const h = makeFakeHost(tmp(), { name: 'escape-node', cpuinfoFile: 'test/data/archspec-targets/linux-rhel7-haswell', arch: 'x86_64' });
+    const up = '/..'.repeat(12);
+    put(h.root, 'etc/environment-modules/modulespath', `${up}${outside}/modules\n`);
+    put(h.root, 'etc/ld.so.conf', `include ${up}${outside}/ld.conf\n`);
+    // and a --proc copy holding a symlink out of the tree
+    symlinkSync(join(outside, 'ld.conf'), join(h.proc, 'sys/kernel/version'));
+    // A library directory the outside files name, with an MPI library in it, inside the root: found only if they were read.
+    const { readFileSync } = await import('node:fs');
+    put(h.root, 'outside-mpi/lib/libmpi.so.40', readFileSync('/usr/lib/x86_64-linux-gnu/libc.so.6'));
+    const r = await runCli(['host', '--proc', h.proc, '--sys', h.sys, '--root', h.root, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const f = JSON.parse(r.stdout);
+    expect(f.mpi).toEqual([]); // the outside modulefile was not read
+    expect(f.kernel.version).toBeNull(); // proc/sys/kernel/version pointed outside the copy: not read
+    expect(f.kernel.evidence.find((e: { source: string }) => e.source === 'kernel.version')?.detail).toContain('outside the host tree');
+    expect(JSON.stringify(f)).not.toContain('outside-conf');
+  });
+});
