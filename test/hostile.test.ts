@@ -216,3 +216,46 @@ describe('host trees are read safely', () => {
     expect(JSON.stringify(f)).not.toContain('outside-conf');
   });
 });
+
+describe('dir: reads ELF files by position', () => {
+  it('a 64 GiB sparse file with an ELF header whose tables lie far out, and a huge libc.so.6 without a banner, cost what their headers cost', async () => {
+    const { readFileSync, truncateSync } = await import('node:fs');
+    const { put } = await import('./helpers/fake-host.js');
+    const root = tmp();
+    put(root, 'etc/os-release', osRelease.content);
+    // /bin/true with its PT_DYNAMIC moved to 60 GiB into the file
+    const elf = Buffer.from(readFileSync('/bin/true'));
+    const phoff = Number(elf.readBigUInt64LE(0x20));
+    const phentsize = elf.readUInt16LE(0x36);
+    const phnum = elf.readUInt16LE(0x38);
+    for (let i = 0; i < phnum; i++) {
+      const ph = phoff + i * phentsize;
+      if (elf.readUInt32LE(ph) === 2) elf.writeBigUInt64LE(60n << 30n, ph + 8);
+    }
+    const tool = put(root, 'usr/bin/tool', elf);
+    truncateSync(tool, 64 * 2 ** 30);
+    // a "libc.so.6" the glibc banner search would read to the end
+    const libc = Buffer.from(readFileSync('/usr/lib/x86_64-linux-gnu/libc.so.6'));
+    libc.fill(0x20, libc.indexOf('GNU C Library'), libc.indexOf('GNU C Library') + 13);
+    const big = put(root, 'usr/lib/x86_64-linux-gnu/libc.so.6', libc);
+    truncateSync(big, 64 * 2 ** 30);
+    const r = await runCli(['inspect', `dir:${root}`, '--json', '--limit', 'scannedBytesPerFile=16777216'], { timeoutMs: 60_000 });
+    expect(r.signal).toBeNull();
+    expect(r.code, r.stderr).toBe(0);
+    const f = JSON.parse(r.stdout);
+    expect(f.platform.architecture).toBe('amd64'); // both ELF files were read
+    expect(f.stats.elfFiles).toBe(2);
+    expect(f.warnings.map((w: { code: string }) => w.code)).toContain('scan-cut');
+    // What this process really read (rchar of /proc/self/io), in-process: megabytes, not 128 GiB.
+    const { inspect } = await import('../src/inspect.js');
+    const rchar = () => Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+    process.env.CONTAINERSPEC_MAX_SCANNED_BYTES = String(16 << 20);
+    try {
+      const before = rchar();
+      await inspect(`dir:${root}`);
+      expect(rchar() - before).toBeLessThan(64 << 20);
+    } finally {
+      delete process.env.CONTAINERSPEC_MAX_SCANNED_BYTES;
+    }
+  });
+});

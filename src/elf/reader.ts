@@ -107,6 +107,37 @@ export class ElfCollector {
     return this.failure === null && (this.phase !== 'ranges' || this.pos < this.wantEnd);
   }
 
+  /**
+   * The next file offset whose bytes the reader wants, or null when it wants no more. A reader with
+   * random access may {@link seek} there instead of feeding every byte in between: a file with
+   * tables far from its start (or a huge sparse one) costs what its headers and tables cost.
+   */
+  nextWanted(): number | null {
+    if (!this.wantsMore) return null;
+    if (this.phase === 'header') return this.pos;
+    if (this.phase === 'phdrs') {
+      // The head buffer takes every byte from 0 up to maxKeep; past it, only the program headers.
+      if (this.pos < Math.min(this.maxKeep, this.phEnd)) return this.pos;
+    }
+    let next: number | null = null;
+    const d = this.pendingDynamic;
+    if (d !== null) next = Math.max(this.pos, d.offset);
+    for (const k of this.keeps) {
+      const at = k.from + k.have;
+      if (at >= k.end) continue;
+      const want = Math.max(at, this.pos);
+      if (next === null || want < next) next = want;
+    }
+    return next;
+  }
+
+  /** Skip ahead to `offset` (at most {@link nextWanted}): the bytes in between are not wanted. */
+  seek(offset: number): void {
+    const next = this.nextWanted();
+    if (next === null || offset <= this.pos) return;
+    this.pos = Math.min(offset, next);
+  }
+
   /** Bytes currently held in memory (copies of the kept ranges). */
   get keptBytes(): number {
     return this.headLen + this.keptInRanges;

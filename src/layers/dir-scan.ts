@@ -1,6 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { readlinkSync, type Dirent } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { constants, readlinkSync, type Dirent } from 'node:fs';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors/index.js';
 import { FileSink, recordResult } from './file-sink.js';
@@ -30,23 +29,38 @@ function typeOf(st: Pick<Dirent, 'isFile' | 'isDirectory' | 'isSymbolicLink' | '
   return 'other';
 }
 
-async function readInto(file: string, sink: FileSink): Promise<void> {
-  const s = createReadStream(file, { highWaterMark: 256 * 1024 });
+/** Bytes read per positional read. */
+const CHUNK = 256 * 1024;
+
+/**
+ * Feed a file on disk to a sink by position: the sink says which offset it wants next, so an ELF
+ * file's tables are read where they lie and the rest is skipped (a huge or sparse file costs what
+ * its headers cost); text and string searches read in order, within their caps.
+ */
+async function readInto(file: string, size: number, sink: FileSink): Promise<void> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    for await (const chunk of s) {
-      sink.push(chunk as Buffer);
+    if (!(await fh.stat()).isFile()) throw new Error('not a regular file');
+    for (;;) {
+      const at = sink.nextOffset();
+      if (at === null || at >= size) break;
+      sink.seek(at);
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - at));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+      if (bytesRead === 0) break;
+      sink.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
       if (!sink.needsMore) break;
     }
   } finally {
-    s.destroy();
+    await fh.close();
   }
 }
 
 async function readFileFacts(root: string, path: string, size: number, scan: LayerScan, wants: WantSet): Promise<void> {
   const sink = new FileSink(path, wants);
   try {
-    await readInto(join(root, path), sink);
-    recordResult(scan, path, sink.finish());
+    await readInto(join(root, path), size, sink);
+    recordResult(scan, path, sink.finish(size));
     scan.bytes.tar += size;
   } catch (e) {
     scan.warnings.push({ code: 'unreadable', message: `cannot read /${path}: ${(e as Error).message}`, path, layer: null });

@@ -1,4 +1,5 @@
 import { ElfCollector, isElfMagic } from '../elf/index.js';
+import { limit } from '../limits.js';
 import type { FileResult, LayerScan } from './types.js';
 import { SCAN_OVERLAP, type ScanRule, type WantSet } from './wants.js';
 
@@ -26,6 +27,11 @@ export class FileSink {
   private readonly cap: number;
   private readonly scans: ScanState[];
   private readonly wantsElf: boolean;
+  /** Bytes of the file seen so far (the offset of the next byte pushed). */
+  private pos = 0;
+  /** Searching stops after this many bytes (a huge file named like a library is not read whole). */
+  private readonly scanLimit = limit('scannedBytesPerFile');
+  private scanCut = false;
 
   /** A sink for one file, keeping what `wants` asks for at `path`. */
   constructor(readonly path: string, wants: WantSet) {
@@ -36,16 +42,40 @@ export class FileSink {
     if (!this.wantsElf) this.decided = true; // no ELF sniffing: nothing to decide from the first bytes
   }
 
+  /** Whether the string searches still want bytes. */
+  private get scanning(): boolean {
+    return !this.scanCut && this.scans.some((s) => s.found.length < s.rule.max);
+  }
+
   /** Whether more bytes could change the result (false once ELF ranges are in and nothing else is wanted). */
   get needsMore(): boolean {
     if (!this.decided) return true;
     if (this.text && !this.truncated) return true;
-    if (this.scans.some((s) => s.found.length < s.rule.max)) return true;
+    if (this.scanning) return true;
     return this.elf !== null && this.elf.wantsMore;
   }
 
-  /** Feed the next chunk. */
+  /**
+   * The next offset of the file this sink wants, or null when it wants nothing more. Text and
+   * string searches want every byte in order; ELF facts only their ranges, so a source with random
+   * access (a file on disk) may {@link seek} past the rest.
+   */
+  nextOffset(): number | null {
+    if (!this.decided || (this.text && !this.truncated) || this.scanning) return this.pos;
+    return this.elf && this.elf.wantsMore ? this.elf.nextWanted() : null;
+  }
+
+  /** Skip to `offset` (at most {@link nextOffset}): the bytes in between are not wanted. */
+  seek(offset: number): void {
+    const next = this.nextOffset();
+    if (next === null || offset <= this.pos) return;
+    this.pos = Math.min(offset, next);
+    this.elf?.seek(this.pos);
+  }
+
+  /** Feed the next chunk (the bytes at the current offset). */
   push(chunk: Buffer): void {
+    this.pos += chunk.length;
     if (!this.decided) this.sniff(chunk);
     else if (this.elf && this.elf.wantsMore) this.elf.push(chunk);
     if (this.text && !this.truncated) {
@@ -71,12 +101,19 @@ export class FileSink {
     this.decided = true;
     this.head = null;
     if (this.wantsElf && isElfMagic(head)) {
-      this.elf = new ElfCollector();
+      this.elf = new ElfCollector({ maxKeep: limit('keptBytesPerFile') });
       this.elf.push(head);
     }
   }
 
   private scan(chunk: Buffer): void {
+    if (this.scanCut) return;
+    if (this.pos > this.scanLimit) {
+      this.scanCut = true; // reported with the result: the rest of the file was not searched
+      const keep = chunk.length - (this.pos - this.scanLimit);
+      if (keep <= 0) return;
+      chunk = chunk.subarray(0, keep);
+    }
     let s: string | null = null;
     for (const st of this.scans) {
       if (st.found.length >= st.rule.max) continue;
@@ -127,14 +164,14 @@ export class FileSink {
   }
 
   /** Finish and return what was kept, or null when nothing was. */
-  finish(): FileResult | null {
+  finish(size?: number): FileResult | null {
     if (!this.decided && this.head) {
       this.decided = true; // shorter than 4 bytes: not ELF
     }
     const r: FileResult = {};
     let any = false;
     if (this.elf) {
-      const res = this.elf.finish();
+      const res = this.elf.finish(size);
       if (res.ok) r.elf = res.info;
       else r.elfError = res.reason;
       any = true;
@@ -153,6 +190,7 @@ export class FileSink {
         scans[st.rule.id] = have;
       }
       r.scans = scans;
+      if (this.scanCut) r.scanCut = true;
       any = true;
     }
     return any ? r : null;
@@ -169,6 +207,9 @@ export function recordResult(scan: LayerScan, path: string, r: FileResult | null
     return;
   }
   scan.results[path] = r;
+  if (r.scanCut) {
+    scan.warnings.push({ code: 'scan-cut', message: `only the first ${limit('scannedBytesPerFile')} bytes of ${path} were searched for version strings (raise CONTAINERSPEC_MAX_SCANNED_BYTES)`, path, layer: scan.id });
+  }
   if (r.elfError && r.elfError !== 'not an ELF file') {
     scan.warnings.push({ code: 'corrupt-elf', message: `corrupt ELF file ${path}: ${r.elfError}`, path, layer: scan.id });
   }

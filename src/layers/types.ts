@@ -25,6 +25,8 @@ export interface FileResult {
   truncated?: boolean;
   /** Streaming-search matches by rule id (capture group 1), distinct, in order of appearance. */
   scans?: Record<string, string[]>;
+  /** True when the search stopped at the scanned-bytes limit before the end of the file. */
+  scanCut?: boolean;
   /** ELF facts when the file is an ELF object. */
   elf?: ElfInfo;
   /** Why an ELF-looking file could not be read. */
