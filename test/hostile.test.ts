@@ -259,3 +259,63 @@ describe('dir: reads ELF files by position', () => {
     }
   });
 });
+
+describe('clean shutdown on every error', () => {
+  /** A layer whose tar goes bad after its first entry, followed by 32 MiB more: a decoder left running would block on a full pipe. */
+  async function badMidStream(compression: 'gzip' | 'zstd' | 'none'): Promise<string> {
+    const dir = tmp();
+    const { gzipSync } = await import('node:zlib');
+    const { execFileSync } = await import('node:child_process');
+    const { replaceLayerBlob } = await import('./helpers/oci.js');
+    await buildOci(dir, [{ entries: [osRelease], compression: 'none' }]);
+    const tar = await packTar([osRelease, { name: 'opt/big', content: Buffer.alloc(32 << 20, 0x41) }]);
+    tar.fill(0xff, 1024, 1024 + 100); // the second header: a bad checksum
+    const data = compression === 'gzip' ? gzipSync(tar) : compression === 'zstd' ? execFileSync('zstd', ['-q', '-c'], { input: tar, maxBuffer: 1 << 30 }) : tar;
+    replaceLayerBlob(dir, 0, data);
+    return dir;
+  }
+
+  const childrenOf = async (pid: number) => {
+    const { execFileSync } = await import('node:child_process');
+    try {
+      return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+
+  for (const [label, compression, env] of [
+    ['gzip', 'gzip', {}],
+    ['zstd (the zstd command)', 'zstd', {}],
+    ['zstd (fzstd)', 'zstd', { CONTAINERSPEC_ZSTD: 'js' }],
+    ['uncompressed', 'none', {}],
+  ] as const) {
+    it(`${label}: a tar gone bad mid-stream is one error line, the process exits at once and leaves no decoder running`, async () => {
+      const dir = await badMidStream(compression);
+      const { spawn } = await import('node:child_process');
+      const { REPO } = await import('./helpers/cli.js');
+      const child = spawn(process.execPath, [join(REPO, 'bin/containerspec.js'), 'inspect', `oci:${dir}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      let left: string[] = [];
+      let sawError = false;
+      child.stderr.once('data', async () => {
+        sawError = true;
+        await new Promise((r) => setTimeout(r, 100));
+        left = await childrenOf(child.pid!);
+      });
+      const code = await new Promise<number | null>((resolve) => {
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.on('close', (c) => {
+          clearTimeout(t);
+          resolve(c);
+        });
+      });
+      expect(code, stderr).toBe(2); // not killed by the timer: it exited by itself
+      expect(sawError).toBe(true);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(/malformed tar in layer sha256:/);
+      expect(left, 'child processes still running after the error line').toEqual([]);
+    });
+  }
+});
