@@ -319,3 +319,44 @@ describe('clean shutdown on every error', () => {
     });
   }
 });
+
+describe('layers: every size and range is checked', () => {
+  async function withLayer(data: Buffer): Promise<string> {
+    const dir = await image();
+    const { replaceLayerBlob } = await import('./helpers/oci.js');
+    replaceLayerBlob(dir, 0, data);
+    return dir;
+  }
+
+  it('a 0-byte layer blob', async () => {
+    refused(await runCli(['inspect', `oci:${await withLayer(Buffer.alloc(0))}`]), 'is empty (0 bytes)');
+  });
+
+  for (const size of ['-1', 'abc', '0.5']) {
+    it(`a PAX size of ${size} inside a layer`, async () => {
+      const t = await packTar([osRelease, { name: 'opt/x', content: 'data', pax: { size } }]);
+      refused(await runCli(['inspect', `oci:${await withLayer(t)}`]), 'malformed tar in layer sha256:', 'bad PAX size');
+    });
+  }
+
+  it('more entries than the limit, and a longer path than the limit, name the limit', async () => {
+    const t = await packTar(Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, content: 'x' })));
+    const dir = await withLayer(t);
+    refused(await runCli(['inspect', `oci:${dir}`, '--limit', 'entriesPerLayer=20']), 'more than 20 entries', 'CONTAINERSPEC_MAX_ENTRIES');
+    expect((await runCli(['inspect', `oci:${dir}`])).code).toBe(0);
+    const long = await withLayer(await packTar([{ name: `${'d/'.repeat(3000)}f`, content: 'x' }]));
+    refused(await runCli(['inspect', `oci:${long}`]), 'a path of 6001 bytes', 'CONTAINERSPEC_MAX_PATH');
+  });
+
+  it('a descriptor size that disagrees with the blob', async () => {
+    const dir = await image();
+    rewriteImage(dir, {
+      manifest: (t) => {
+        const m = JSON.parse(t);
+        m.layers[0].size += 7;
+        return JSON.stringify(m);
+      },
+    });
+    refused(await runCli(['inspect', `oci:${dir}`]), 'the manifest says');
+  });
+});

@@ -30,6 +30,8 @@ export type ElfResult = { ok: true; info: ElfInfo } | { ok: false; reason: strin
 export interface ElfCollectorOptions {
   /** Most bytes kept from the start of the file (up to the end of the first PT_LOAD). Default 16 MiB. */
   maxKeep?: number;
+  /** The file's size when known (a tar header's): kept ranges are then allocated once, at their final size. */
+  size?: number;
 }
 
 const DEFAULT_MAX_KEEP = 16 << 20;
@@ -42,33 +44,23 @@ const SEGMENT_NAMES: Record<number, string> = {
   [PT_GNU_PROPERTY]: 'PT_GNU_PROPERTY',
 };
 
-/** A file range being kept; bytes `[from, from + have)` have arrived (from > start when the start had passed). */
+/**
+ * A file range being kept; bytes `[from, from + have)` have arrived (from > start when the start had passed).
+ * They are copied into one buffer, allocated for the whole range (capped by the file size when it is known)
+ * or grown by doubling, so kept bytes are copied once and never merged.
+ */
 interface Keep {
   start: number;
   end: number;
   from: number;
   have: number;
-  parts: Uint8Array[];
+  buf: Uint8Array;
 }
 
-/** A copy of `u8[a, b)` (Buffer#slice would return a view of the caller's chunk). */
-function copy(u8: Uint8Array, a: number, b: number): Uint8Array {
-  const out = new Uint8Array(b - a);
-  out.set(u8.subarray(a, b));
-  return out;
-}
+const EMPTY = new Uint8Array(0);
 
 function merged(k: Keep): Piece {
-  if (k.parts.length > 1) {
-    const data = new Uint8Array(k.have);
-    let at = 0;
-    for (const p of k.parts) {
-      data.set(p, at);
-      at += p.length;
-    }
-    k.parts = [data];
-  }
-  return { start: k.from, data: k.parts[0] ?? new Uint8Array(0) };
+  return { start: k.from, data: k.buf.subarray(0, k.have) };
 }
 
 /**
@@ -94,12 +86,17 @@ export class ElfCollector {
   /** PT_DYNAMIC not yet looked at for tables it points to. */
   private pendingDynamic: Segment | null = null;
   private keptInRanges = 0;
+  /** Bytes of all kept ranges together (bounded, see addKeep). */
+  private planned = 0;
   private readonly warn = new Warnings();
+  private readonly sizeHint: number | null;
 
   /** @param opts see {@link ElfCollectorOptions} */
   constructor(opts: ElfCollectorOptions = {}) {
     const m = opts.maxKeep ?? DEFAULT_MAX_KEEP;
     this.maxKeep = Number.isSafeInteger(m) && m >= 64 ? m : 64;
+    const z = opts.size;
+    this.sizeHint = z !== undefined && Number.isSafeInteger(z) && z >= 0 ? z : null;
   }
 
   /** False once every range the reader wants has gone by (or the file is not ELF): the rest may be skipped. */
@@ -225,6 +222,7 @@ export class ElfCollector {
     const f = new SparseFile([{ start: 0, data: this.head.subarray(0, this.headLen) }, ...phdrs], this.pos, h.endian === 'little');
     this.segments = parseSegments(f, h, this.warn);
     this.keeps = [];
+    this.planned = 0;
     this.keptInRanges = 0;
     this.wantEnd = 0;
     const load = this.segments.find((s) => s.type === PT_LOAD);
@@ -244,13 +242,18 @@ export class ElfCollector {
   private addKeep(start: number, end: number): void {
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end <= start) return;
     if (this.keeps.some((k) => k.start <= start && end <= k.end)) return;
-    const k: Keep = { start, end, from: Math.max(start, this.pos), have: 0, parts: [] };
+    // All ranges together stay within twice maxKeep: thousands of segments (a hostile program
+    // header table) cannot make one file hold gigabytes.
+    if (this.planned + (end - start) > 2 * this.maxKeep) {
+      this.warn.add(`kept-bytes limit: the range ${start}-${end} is not read (raise CONTAINERSPEC_MAX_KEPT_BYTES)`);
+      return;
+    }
+    this.planned += end - start;
+    const k: Keep = { start, end, from: Math.max(start, this.pos), have: 0, buf: EMPTY };
     if (start < this.headLen) {
       const stop = Math.min(end, this.headLen);
       k.from = start;
-      k.have = stop - start;
-      k.parts.push(this.head.slice(start, stop));
-      this.keptInRanges += k.have;
+      this.append(k, this.head.subarray(start, stop));
     }
     this.keeps.push(k);
     this.wantEnd = Math.max(this.wantEnd, end);
@@ -266,12 +269,23 @@ export class ElfCollector {
     for (const k of this.keeps) {
       const s = Math.max(k.start, start);
       const e = Math.min(k.end, stop);
-      if (s < e && s === k.from + k.have) {
-        k.parts.push(copy(piece, s - start, e - start));
-        k.have += e - s;
-        this.keptInRanges += e - s;
-      }
+      if (s < e && s === k.from + k.have) this.append(k, piece.subarray(s - start, e - start));
     }
+  }
+
+  /** Copy the next bytes of a kept range into its buffer. */
+  private append(k: Keep, bytes: Uint8Array): void {
+    const need = k.have + bytes.length;
+    if (need > k.buf.length) {
+      const full = Math.max(need, (this.sizeHint !== null ? Math.min(k.end, Math.max(this.sizeHint, this.pos)) : k.end) - k.from);
+      const size = this.sizeHint !== null ? full : Math.min(full, Math.max(need, k.buf.length * 2, 4096));
+      const grown = new Uint8Array(size);
+      grown.set(k.buf.subarray(0, k.have));
+      k.buf = grown;
+    }
+    k.buf.set(bytes, k.have);
+    k.have = need;
+    this.keptInRanges += bytes.length;
   }
 
   private appendHead(bytes: Uint8Array): void {

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { Duplex, Transform, type TransformCallback } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { createGunzipNoCrc } from './gunzip-raw.js';
 
 /**
  * A decoder's failure, typed: which codec, and whether the input ended early (null: cannot tell).
@@ -111,9 +112,23 @@ function createZstdProcess(bin: string): Transform {
   return t as unknown as Transform;
 }
 
+/** Options for {@link createDecompressor}. */
+export interface DecompressorOptions {
+  /**
+   * The stored bytes' digest is verified before anything decoded from them is used: gzip may then
+   * skip its CRC-32 (see gunzip-raw.ts).
+   */
+  digestVerified?: boolean;
+}
+
 /** A decoder for the given compression (a pass-through for `none`). zstd uses the zstd command when present, else fzstd. */
-export function createDecompressor(c: Compression): Transform {
-  if (c === 'gzip') return createGunzip({ chunkSize: 1024 * 1024 }); // big chunks: fewer thread-pool round trips
+export function createDecompressor(c: Compression, opts: DecompressorOptions = {}): Transform {
+  if (c === 'gzip') {
+    // big chunks: fewer thread-pool round trips; a few stored chunks queued ahead, so the inflater
+    // never waits for the main thread between two input chunks
+    const zopts = { chunkSize: 1024 * 1024, writableHighWaterMark: 1024 * 1024 } as ZlibOptions;
+    return opts.digestVerified ? createGunzipNoCrc(zopts) : createGunzip(zopts);
+  }
   if (c === 'zstd') {
     const bin = findZstd();
     return bin ? createZstdProcess(bin) : createZstdDecompress();

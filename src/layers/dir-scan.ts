@@ -57,7 +57,7 @@ async function readInto(file: string, size: number, sink: FileSink): Promise<voi
 }
 
 async function readFileFacts(root: string, path: string, size: number, scan: LayerScan, wants: WantSet): Promise<void> {
-  const sink = new FileSink(path, wants);
+  const sink = new FileSink(path, wants, size);
   try {
     await readInto(join(root, path), size, sink);
     recordResult(scan, path, sink.finish(size));

@@ -33,8 +33,11 @@ export class FileSink {
   private readonly scanLimit = limit('scannedBytesPerFile');
   private scanCut = false;
 
-  /** A sink for one file, keeping what `wants` asks for at `path`. */
-  constructor(readonly path: string, wants: WantSet) {
+  /**
+   * A sink for one file, keeping what `wants` asks for at `path`. `size` is the file's size when known
+   * (lets the ELF reader allocate kept ranges once).
+   */
+  constructor(readonly path: string, wants: WantSet, private readonly size?: number) {
     this.cap = wants.textCap(path);
     this.text = this.cap > 0 ? [] : null;
     this.scans = wants.scanRules(path).map((rule) => ({ rule, tail: '', found: [] }));
@@ -101,7 +104,7 @@ export class FileSink {
     this.decided = true;
     this.head = null;
     if (this.wantsElf && isElfMagic(head)) {
-      this.elf = new ElfCollector({ maxKeep: limit('keptBytesPerFile') });
+      this.elf = new ElfCollector({ maxKeep: limit('keptBytesPerFile'), ...(this.size === undefined ? {} : { size: this.size }) });
       this.elf.push(head);
     }
   }

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { FormatError } from '../errors/index.js';
+import { limit, overLimit } from '../limits.js';
 
 /** Prefix of a whiteout entry's basename. */
 export const WHITEOUT_PREFIX = '.wh.';
@@ -14,6 +15,7 @@ export const OPAQUE_MARKER = '.wh..wh..opq';
  */
 export function cleanEntryName(name: string, where: string): string {
   if (name.includes('\0')) throw new FormatError(`unsafe name with a NUL byte in ${where}`, where);
+  if (name.length > limit('pathLength')) throw new FormatError(`${where}: a path of ${overLimit('pathLength', `${name.length} bytes`)}`, where);
   let n = name.replace(/^(\.\/)+/, '');
   const absolute = n.startsWith('/');
   n = n.replace(/^\/+/, '');

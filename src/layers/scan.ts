@@ -1,22 +1,23 @@
 /**
  * The streaming walker for one blob layer: the stored bytes are hashed (the layer's digest, or its
  * diff_id when the source cannot name the stored blob) and counted while they stream, decompressed
- * by magic bytes, and the tar walked with every entry drained; only what the declared wants ask for
- * is kept. Whatever the source, verification happens here.
+ * by magic bytes, and the tar parsed synchronously as the decoder emits it (src/layers/tar.ts: no
+ * stream or promise per entry); only what the declared wants ask for is kept. Whatever the source,
+ * verification happens here, and any error stops the source and the decoder at once.
  */
 import type { Hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
-import tar from 'tar-stream';
+import type { Readable, Transform } from 'node:stream';
 import { ContainerspecError, DecodeError, DigestMismatchError, FormatError, NotFoundError } from '../errors/index.js';
 import { digestOf, hasherFor } from '../image/digest.js';
 import type { BlobLayer } from '../image/types.js';
+import { limit, overLimit } from '../limits.js';
+import { table } from '../util/own.js';
 import { CodecError, createDecompressor, detectCompression, type Compression } from './decompress.js';
 import { FileSink, recordResult } from './file-sink.js';
 import { classifyWhiteout, cleanEntryName } from './paths.js';
-import { emptyScan, type EntryMeta, type EntryType, type LayerScan, type Warning } from './types.js';
+import { TarParser, type TarHandler, type TarHeader } from './tar.js';
+import { emptyScan, type EntryMeta, type EntryType, type LayerScan } from './types.js';
 import type { WantSet } from './wants.js';
-import { table } from '../util/own.js';
 
 const TAR_TYPES = table<EntryType>({
   file: 'file',
@@ -28,17 +29,6 @@ const TAR_TYPES = table<EntryType>({
   'block-device': 'block',
   fifo: 'fifo',
 });
-
-/** A pass-through that hashes and counts what flows through it. */
-function hashTap(hash: Hash | null, count: { n: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash?.update(chunk);
-      count.n += chunk.length;
-      cb(null, chunk);
-    },
-  });
-}
 
 /** Errors by the stage that raised them: the type says what failed, never the message text. */
 function sourceError(e: unknown, where: string): ContainerspecError {
@@ -63,54 +53,153 @@ function tarError(e: unknown, where: string): ContainerspecError {
   return new DecodeError('tar', null, where, String((e as Error)?.message ?? e), { cause: e });
 }
 
+/** The entries, whiteouts and kept file contents of one layer, as the tar parser walks it. */
+function tarHandler(scan: LayerScan, wants: WantSet, where: string): TarHandler {
+  const maxEntries = limit('entriesPerLayer');
+  let entries = 0;
+  let sink: FileSink | null = null;
+  let sinkPath = '';
+  return {
+    entry(h: TarHeader): boolean {
+      if (++entries > maxEntries) throw new FormatError(`${where}: ${overLimit('entriesPerLayer', `more than ${maxEntries} entries`)}`, where);
+      const path = cleanEntryName(h.name, where);
+      const wo = classifyWhiteout(path);
+      if (wo.kind === 'whiteout') {
+        scan.whiteouts.push(wo.target);
+        return false;
+      }
+      if (wo.kind === 'opaque') {
+        scan.opaques.push(wo.dir);
+        return false;
+      }
+      const type = TAR_TYPES[h.type ?? 'file'] ?? 'other';
+      const meta: EntryMeta = { path, type, mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
+      if (type === 'symlink' && h.linkname != null) meta.linkname = h.linkname;
+      if (type === 'hardlink' && h.linkname != null) meta.linkname = cleanEntryName(h.linkname, where);
+      if (h.pax) {
+        const xattrs = Object.keys(h.pax).filter((k) => k.startsWith('SCHILY.xattr.')).map((k) => k.slice('SCHILY.xattr.'.length));
+        if (xattrs.length) meta.xattrs = xattrs;
+      }
+      if (path !== '') scan.entries.push(meta);
+      if (type === 'file' && meta.size > 0 && wants.wantsContent(path)) {
+        sink = new FileSink(path, wants, meta.size);
+        sinkPath = path;
+        return true;
+      }
+      delete scan.results[path]; // a later entry of the same path replaces an earlier file's content
+      return false;
+    },
+    data(chunk: Buffer): boolean {
+      const s = sink!;
+      s.push(chunk);
+      return s.needsMore; // once the sink has what it wants the rest is only skipped
+    },
+    end(): void {
+      const s = sink!;
+      sink = null;
+      try {
+        recordResult(scan, sinkPath, s.finish());
+      } catch (e) {
+        scan.warnings.push({ code: 'file-unreadable', message: `could not read ${sinkPath}: ${(e as Error).message}`, path: sinkPath, layer: scan.id });
+      }
+    },
+  };
+}
+
 /**
  * Stream one blob layer once: verify its digest (sha256 or sha512, whichever it names) and size,
- * decompress by magic bytes, walk the tar with every entry drained, record entries and whiteouts,
- * and keep only what `wants` asks for. Throws a ContainerspecError (FormatError, DecodeError,
- * DigestMismatchError, NotFoundError) for a layer that cannot be trusted: no facts from it are reported.
+ * decompress by magic bytes, walk the tar, record entries and whiteouts, and keep only what `wants`
+ * asks for. Throws a ContainerspecError (FormatError, DecodeError, DigestMismatchError,
+ * NotFoundError) for a layer that cannot be trusted: no facts from it are reported.
  */
 export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet): Promise<LayerScan> {
   const { where } = layer;
   const scan = emptyScan(layer.digest ?? layer.diffId, index, 'none');
-  const storedCount = { n: 0 };
-  const tarCount = { n: 0 };
-  const storedHash = layer.digest ? hasherFor(layer.digest, where) : null;
-  const tarHash = !layer.digest && layer.diffId ? hasherFor(layer.diffId, where) : null;
+  let stored = 0;
+  let tarBytes = 0;
+  const storedHash: Hash | null = layer.digest ? hasherFor(layer.digest, where) : null;
+  const tarHash: Hash | null = !layer.digest && layer.diffId ? hasherFor(layer.diffId, where) : null;
   const raw: Readable = await layer.open().catch((e: unknown) => {
     throw sourceError(e, where);
   });
+  const parser = new TarParser(tarHandler(scan, wants, where));
 
-  const extract = tar.extract();
   let failure: ContainerspecError | null = null;
   let decoder: Transform | null = null;
+  let decoded = false;
+  let settle: (() => void) | null = null;
+  const decodedDone = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
   const fail = (e: ContainerspecError) => {
-    if (!failure) failure = e;
-    extract.destroy(failure);
-    decoder?.destroy();
+    if (failure) return;
+    failure = e;
     raw.destroy();
+    decoder?.destroy();
+    settle?.();
   };
-  const tap = hashTap(tarHash, tarCount);
-  tap.on('error', (e) => fail(tarError(e, where)));
   raw.on('error', (e) => fail(sourceError(e, where)));
-  extract.on('error', (e) => fail(tarError(e, where)));
-  tap.pipe(extract as unknown as NodeJS.WritableStream);
-  // Feed the stored bytes: hash and count them, pick the decoder from the first bytes, respect backpressure.
+
+  // Decoded chunks are parsed in a microtask, not inside the decoder's 'data' event: zlib's callback
+  // then hands the next inflate to the thread pool before the main thread parses.
+  const queue: Buffer[] = [];
+  let queued = false;
+  const drain = () => {
+    queued = false;
+    for (let i = 0; i < queue.length && !failure; i++) {
+      const chunk = queue[i]!;
+      tarBytes += chunk.length;
+      tarHash?.update(chunk);
+      try {
+        parser.push(chunk);
+      } catch (e) {
+        fail(tarError(e, where));
+      }
+    }
+    queue.length = 0;
+  };
+  const attach = (d: Transform, c: Compression) => {
+    d.on('error', (e) => fail(decoderError(e, c, where)));
+    d.on('data', (chunk: Buffer) => {
+      queue.push(chunk);
+      if (!queued) {
+        queued = true;
+        queueMicrotask(drain);
+      }
+    });
+    d.on('end', () => {
+      drain();
+      if (!failure) {
+        try {
+          parser.end();
+        } catch (e) {
+          fail(tarError(e, where));
+        }
+      }
+      decoded = true;
+      settle?.();
+    });
+  };
+
+  // Feed the stored bytes: count and hash them, pick the decoder from the first bytes, respect backpressure.
   const pump = (async () => {
     for await (const chunk of raw as AsyncIterable<Buffer>) {
       if (failure) break;
-      storedHash?.update(chunk);
-      storedCount.n += chunk.length;
-      if (layer.size !== null && storedCount.n > layer.size) {
+      stored += chunk.length;
+      if (layer.size !== null && stored > layer.size) {
         throw new FormatError(`${where}: more bytes than the ${layer.size} its descriptor says`, where);
       }
       if (!decoder) {
         const c = detectCompression(chunk);
         scan.compression = c;
-        decoder = createDecompressor(c);
-        decoder.on('error', (e) => fail(decoderError(e, c, where)));
-        decoder.pipe(tap);
+        // The CRC-32 of gzip may be skipped only where the stored bytes' digest is checked.
+        decoder = createDecompressor(c, { digestVerified: storedHash !== null });
+        attach(decoder, c);
       }
-      if (!decoder.write(chunk)) {
+      // Hand the chunk to the decoder first, then hash it while the thread pool inflates.
+      const full = !decoder.write(chunk);
+      storedHash?.update(chunk);
+      if (full) {
         const d = decoder;
         await new Promise<void>((res) => {
           const done = () => {
@@ -126,80 +215,18 @@ export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet):
       }
     }
     if (failure) return;
-    if (layer.size !== null && storedCount.n !== layer.size) {
-      throw new FormatError(`${where}: ${storedCount.n} bytes arrived, its descriptor says ${layer.size}`, where);
+    if (stored === 0) throw new FormatError(`${where} is empty (0 bytes): not a layer`, where);
+    if (layer.size !== null && stored !== layer.size) {
+      throw new FormatError(`${where}: ${stored} bytes arrived, its descriptor says ${layer.size}`, where);
     }
-    if (!decoder) {
-      decoder = createDecompressor('none');
-      decoder.pipe(tap);
-    }
-    decoder.end();
+    decoder!.end();
   })().catch((e: unknown) => fail(e instanceof ContainerspecError ? e : sourceError(e, where)));
 
-  const warn = (w: Warning) => scan.warnings.push(w);
-  try {
-    for await (const entry of extract) {
-      const h = entry.header;
-      const path = cleanEntryName(h.name, where);
-      const wo = classifyWhiteout(path);
-      if (wo.kind === 'whiteout') {
-        scan.whiteouts.push(wo.target);
-        entry.resume();
-        continue;
-      }
-      if (wo.kind === 'opaque') {
-        scan.opaques.push(wo.dir);
-        entry.resume();
-        continue;
-      }
-      const type = TAR_TYPES[h.type ?? 'file'] ?? 'other';
-      const meta: EntryMeta = { path, type, mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
-      if (type === 'symlink' && h.linkname != null) meta.linkname = h.linkname;
-      if (type === 'hardlink' && h.linkname != null) meta.linkname = cleanEntryName(h.linkname, where);
-      const pax = (h as { pax?: Record<string, string> | null }).pax;
-      if (pax) {
-        const xattrs = Object.keys(pax).filter((k) => k.startsWith('SCHILY.xattr.')).map((k) => k.slice('SCHILY.xattr.'.length));
-        if (xattrs.length) meta.xattrs = xattrs;
-      }
-      if (path !== '') scan.entries.push(meta);
-      if (type === 'file' && meta.size > 0 && wants.wantsContent(path)) {
-        const sink = new FileSink(path, wants);
-        // Plain 'data' events (no promise per chunk); once the sink has what it wants the rest is only drained.
-        await new Promise<void>((resolve, reject) => {
-          let more = true;
-          entry.on('data', (chunk: unknown) => {
-            if (!more) return;
-            sink.push(chunk as Buffer);
-            more = sink.needsMore;
-          });
-          entry.once('end', () => resolve());
-          entry.once('error', reject);
-        });
-        try {
-          recordResult(scan, path, sink.finish());
-        } catch (e) {
-          warn({ code: 'file-unreadable', message: `could not read ${path}: ${(e as Error).message}`, path, layer: scan.id });
-        }
-      } else {
-        delete scan.results[path]; // a later entry of the same path replaces an earlier file's content
-        entry.resume();
-      }
-    }
-  } catch (e) {
-    fail(tarError(e, where)); // stop the source and the decoder too: nothing keeps running after an error
-    throw failure ?? tarError(e, where);
-  }
   await pump;
   // The tar may end before the compressed stream does (padding): wait until the decoder has seen it all.
-  if (!failure && !tap.writableFinished) {
-    await new Promise<void>((resolve) => {
-      tap.once('finish', resolve);
-      tap.once('close', resolve);
-      tap.once('error', () => resolve());
-    });
-  }
+  if (!failure && !decoded) await decodedDone;
   if (failure) throw failure;
-  scan.bytes = { stored: storedCount.n, tar: tarCount.n };
+  scan.bytes = { stored, tar: tarBytes };
   if (storedHash && layer.digest) {
     const actual = digestOf(storedHash, layer.digest);
     if (actual !== layer.digest) throw new DigestMismatchError(where, layer.digest, actual);
