@@ -360,3 +360,13 @@ describe('layers: every size and range is checked', () => {
     refused(await runCli(['inspect', `oci:${dir}`]), 'the manifest says');
   });
 });
+
+describe('the README states the limits', () => {
+  it('its Limits table lists every limit with the default and variable the code uses', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { REPO } = await import('./helpers/cli.js');
+    const { LIMITS } = await import('../src/limits.js');
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    for (const l of LIMITS) expect(readme).toContain(`| \`${l.key}\` | ${l.what} | ${l.default.toLocaleString('en-US')} | \`${l.env}\` |`);
+  });
+});

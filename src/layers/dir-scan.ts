@@ -1,7 +1,8 @@
 import { constants, readlinkSync, type Dirent } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../errors/index.js';
+import { FormatError, NotFoundError } from '../errors/index.js';
+import { limit, overLimit } from '../limits.js';
 import { FileSink, recordResult } from './file-sink.js';
 import { emptyScan, type EntryMeta, type EntryType, type LayerScan } from './types.js';
 import type { WantSet } from './wants.js';
@@ -10,7 +11,10 @@ import type { WantSet } from './wants.js';
 export interface DirScanOptions {
   /** Decide whether to descend into a directory (cleaned relative path). Default: everything. */
   descend?: (path: string) => boolean;
-  /** Stop listing after this many entries (a safety bound for host roots). */
+  /**
+   * Stop listing after this many entries with a warning (a host root: its facts are still useful).
+   * Without it the entries-per-layer limit applies, and going past it is an error (an image).
+   */
   maxEntries?: number;
   /** Read owner and mode of every entry (default true); false takes types from the directory listing alone (fast, for host roots). */
   fullMetadata?: boolean;
@@ -83,7 +87,7 @@ export async function scanTree(root: string, index: number, wants: WantSet, opts
     if (e instanceof NotFoundError) throw e;
     throw new NotFoundError(`no such directory: ${root}`, root);
   }
-  const max = opts.maxEntries ?? Infinity;
+  const max = opts.maxEntries ?? limit('entriesPerLayer');
   const full_ = opts.fullMetadata ?? true;
   const stack: string[] = [''];
   while (stack.length) {
@@ -96,6 +100,7 @@ export async function scanTree(root: string, index: number, wants: WantSet, opts
       continue;
     }
     if (scan.entries.length + dirents.length > max) {
+      if (opts.maxEntries === undefined) throw new FormatError(`${root}: ${overLimit('entriesPerLayer', `more than ${max} files`)}`, root);
       scan.warnings.push({ code: 'too-many-entries', message: `stopped after ${max} entries under ${root}`, layer: null });
       return scan;
     }

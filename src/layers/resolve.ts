@@ -3,14 +3,13 @@
  * reading a root on disk (`--root`): paths resolve as the kernel would inside a chroot of that root.
  */
 
-/** Most symlinks followed while resolving one path (the kernel's own limit is 40). */
-export const MAX_SYMLINK_HOPS = 40;
+import { limit } from '../limits.js';
 
 /** The outcome of {@link resolveLinks}. */
 export interface Resolution {
   /** The resolved path, relative to the root, no leading slash (`''` is the root). */
   path: string;
-  /** True when more than {@link MAX_SYMLINK_HOPS} links were followed (a loop, or an absurd chain). */
+  /** True when more than the link-hop limit (40, as the kernel's) were followed: a loop, or an absurd chain. */
   loop: boolean;
 }
 
@@ -21,6 +20,7 @@ export interface Resolution {
  * null; a component that does not exist is simply not a link (tar layers need not list parents).
  */
 export function resolveLinks(path: string, readLink: (p: string) => string | null): Resolution {
+  const maxHops = limit('linkHops');
   let hops = 0;
   const pending = path.split('/').reverse();
   let cur = '';
@@ -35,7 +35,7 @@ export function resolveLinks(path: string, readLink: (p: string) => string | nul
     cur = cur ? `${cur}/${seg}` : seg;
     const target = readLink(cur);
     if (target === null) continue;
-    if (++hops > MAX_SYMLINK_HOPS) return { path: cur, loop: true };
+    if (++hops > maxHops) return { path: cur, loop: true };
     cur = target.startsWith('/') ? '' : parent;
     const parts = target.split('/');
     for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!);

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { FactsError, NotFoundError } from '../errors/index.js';
-import { parseJson } from '../image/digest.js';
+import { parseBoundedJson } from './boundary.js';
 import { parseReference } from '../image/reference.js';
 import { emptySystem } from './empty.js';
 import {
@@ -167,7 +167,7 @@ export async function readFactsFile(file: string, kind: 'host' | 'image'): Promi
   } catch {
     throw new NotFoundError(`${where}: no such file`, file);
   }
-  const v = parseJson(data, where) as Doc | null;
+  const v = parseBoundedJson(data, where) as Doc | null;
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FactsError(`${where}: not a JSON object`);
   if (v.kind !== kind) throw new FactsError(`${where}: not ${kind} facts (kind is ${JSON.stringify(v.kind)}; make one with "${MAKE_FACTS[kind]}")`);
   if (v.schemaVersion === '1.0') await assertValid('facts-1.0', v, where);
