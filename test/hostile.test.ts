@@ -51,6 +51,13 @@ async function dockerArchive(manifest: (layer: string, config: string) => string
 }
 
 describe('shapes nobody checked: every outside document is checked against its schema first', () => {
+  it('the precompiled validators are those of the vendored schemas (regenerated, they are the same)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { REPO } = await import('./helpers/cli.js');
+    const r = spawnSync(process.execPath, ['scripts/gen-validators.mjs', '--check'], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  });
+
   it('a config Env that is not a list', async () => {
     const dir = await image();
     rewriteImage(dir, { config: (t) => t.replace('"Env":[]', '"Env":"PATH=/bin"') });
