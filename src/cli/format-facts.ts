@@ -23,6 +23,7 @@ export function formatFacts(f: Facts): string {
     if (f.permissions) rows.push(['permissions', f.permissions.flattenable ? `flattenable${f.permissions.notes.length ? ` (${f.permissions.notes.join('; ')})` : ''}` : `NOT flattenable: ${f.permissions.notes.join('; ')}`]);
     rows.push(['layers', `${f.stats.layers} (${f.stats.files} files, ${f.stats.elfFiles} ELF)`]);
     if (f.digest) rows.push(['digest', f.digest]);
+    if (f.identity && f.identity !== f.digest) rows.push(['identity', f.identity]);
     if (f.platforms && f.platforms.length > 1) rows.push(['index offers', f.platforms.join(', ')]);
   } else {
     rows.push(['cpu', `${f.cpu.microarch ?? 'unknown target'}${f.cpu.model ? ` (${f.cpu.model})` : ''}${f.cpu.cores ? `, ${f.cpu.cores} cores` : ''}`]);
