@@ -4,7 +4,7 @@
  * archive or host tree stays within them; going past one is an exit-2 error (or, for a host tree, a
  * warning) that names the limit and how to raise it. The README's "Limits" table lists them.
  */
-import { UsageError } from './errors/index.js';
+import { FormatError, UsageError } from './errors/index.js';
 
 /** One limit. */
 export interface LimitSpec {
@@ -18,7 +18,7 @@ export interface LimitSpec {
 /** The limits by name. */
 export type LimitKey =
   | 'layers'
-  | 'entriesPerLayer'
+  | 'entries'
   | 'archiveMembers'
   | 'pathLength'
   | 'jsonBytes'
@@ -32,7 +32,7 @@ const MiB = 1024 * 1024;
 /** Every limit, with its default. */
 export const LIMITS: readonly LimitSpec[] = [
   { key: 'layers', env: 'CONTAINERSPEC_MAX_LAYERS', default: 512, what: 'layers in one image manifest' },
-  { key: 'entriesPerLayer', env: 'CONTAINERSPEC_MAX_ENTRIES', default: 2_000_000, what: 'tar entries in one layer (or files in a dir: image)' },
+  { key: 'entries', env: 'CONTAINERSPEC_MAX_ENTRIES', default: 300_000, what: 'tar entries in all layers of one image together (or files in a dir: image)' },
   { key: 'archiveMembers', env: 'CONTAINERSPEC_MAX_ARCHIVE_MEMBERS', default: 100_000, what: 'members of an oci-archive or docker-archive tar' },
   { key: 'pathLength', env: 'CONTAINERSPEC_MAX_PATH', default: 4096, what: 'bytes in one path inside an image (PATH_MAX)' },
   { key: 'jsonBytes', env: 'CONTAINERSPEC_MAX_JSON_BYTES', default: 8 * MiB, what: 'bytes of one index, manifest, config or facts file' },
@@ -43,25 +43,47 @@ export const LIMITS: readonly LimitSpec[] = [
 ];
 
 const byKey = new Map(LIMITS.map((l) => [l.key, l]));
-let cached: { stamp: string; values: Map<LimitKey, number> } | null = null;
+let snapshot: Map<LimitKey, number> | null = null;
 
-/** The value of a limit: its environment variable when set (a whole number >= 1), else the default. */
-export function limit(key: LimitKey): number {
-  const stamp = LIMITS.map((l) => process.env[l.env] ?? '').join('\0');
-  if (cached === null || cached.stamp !== stamp) {
-    const values = new Map<LimitKey, number>();
-    for (const l of LIMITS) {
-      const raw = process.env[l.env];
-      if (raw === undefined || raw === '') values.set(l.key, l.default);
-      else {
-        const n = Number(raw);
-        if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${l.env}=${raw}: a limit is a whole number >= 1 (default ${l.default})`);
-        values.set(l.key, n);
-      }
+/**
+ * Read the limits from the environment (each variable, when set, a whole number >= 1; else the
+ * default). Called at the start of each operation (opening an image, reading a host, reading a facts
+ * file, applying --limit), so the hot paths that ask {@link limit} per entry pay nothing for it.
+ */
+export function readLimits(): void {
+  const values = new Map<LimitKey, number>();
+  for (const l of LIMITS) {
+    const raw = process.env[l.env];
+    if (raw === undefined || raw === '') values.set(l.key, l.default);
+    else {
+      const n = Number(raw);
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${l.env}=${raw}: a limit is a whole number >= 1 (default ${l.default})`);
+      values.set(l.key, n);
     }
-    cached = { stamp, values };
   }
-  return cached.values.get(key)!;
+  snapshot = values;
+}
+
+/** The value of a limit, as last read by {@link readLimits}. */
+export function limit(key: LimitKey): number {
+  if (snapshot === null) readLimits();
+  return snapshot!.get(key)!;
+}
+
+/**
+ * A count shared by every layer of one image (layers are read in parallel): taking one more than
+ * the limit is a FormatError naming where, the limit and how to raise it.
+ */
+export class Budget {
+  private used = 0;
+  private readonly max: number;
+  constructor(readonly key: LimitKey) {
+    this.max = limit(key);
+  }
+  /** Count one more; throws past the limit. */
+  take(where: string): void {
+    if (++this.used > this.max) throw new FormatError(`${where}: ${overLimit(this.key, `more than ${this.max}`)}`, where);
+  }
 }
 
 /** The words for "limit K exceeded": what, the limit, and how to raise it. */
@@ -82,4 +104,5 @@ export function applyLimitOptions(list: readonly string[]): void {
     if (i <= 0 || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--limit ${s}: expected ${key}=N with N a whole number >= 1`);
     process.env[spec.env] = String(n);
   }
+  readLimits();
 }

@@ -349,7 +349,7 @@ describe('layers: every size and range is checked', () => {
   it('more entries than the limit, and a longer path than the limit, name the limit', async () => {
     const t = await packTar(Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, content: 'x' })));
     const dir = await withLayer(t);
-    refused(await runCli(['inspect', `oci:${dir}`, '--limit', 'entriesPerLayer=20']), 'more than 20 entries', 'CONTAINERSPEC_MAX_ENTRIES');
+    refused(await runCli(['inspect', `oci:${dir}`, '--limit', 'entries=20']), 'more than 20', 'CONTAINERSPEC_MAX_ENTRIES');
     expect((await runCli(['inspect', `oci:${dir}`])).code).toBe(0);
     const long = await withLayer(await packTar([{ name: `${'d/'.repeat(3000)}f`, content: 'x' }]));
     refused(await runCli(['inspect', `oci:${long}`]), 'a path of 6001 bytes', 'CONTAINERSPEC_MAX_PATH');
@@ -375,5 +375,71 @@ describe('the README states the limits', () => {
     const { LIMITS } = await import('../src/limits.js');
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
     for (const l of LIMITS) expect(readme).toContain(`| \`${l.key}\` | ${l.what} | ${l.default.toLocaleString('en-US')} | \`${l.env}\` |`);
+  });
+});
+
+describe('found by the fuzzer', () => {
+  it("a layer whose blob digest is re-fixed but whose config diff_id is stale: the tar's digest is checked too", async () => {
+    const dir = await image();
+    const { gzipSync } = await import('node:zlib');
+    const { readFileSync } = await import('node:fs');
+    // the layer now holds another tar (its blob digest and size re-fixed in the manifest), the config still names the old one
+    const { writeFileSync: write } = await import('node:fs');
+    const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const m = JSON.parse(readFileSync(join(dir, 'blobs', idx.manifests[0].digest.replace(':', '/')), 'utf8'));
+    const blob = gzipSync(await packTar([{ name: 'etc/os-release', content: 'ID=evil\n' }]));
+    const d = sha256(blob);
+    write(join(dir, 'blobs/sha256', d.slice(7)), blob);
+    m.layers[0] = { ...m.layers[0], digest: d, size: blob.length };
+    const mb = JSON.stringify(m);
+    write(join(dir, 'blobs/sha256', sha256(mb).slice(7)), mb);
+    idx.manifests[0] = { ...idx.manifests[0], digest: sha256(mb), size: mb.length };
+    write(join(dir, 'index.json'), JSON.stringify(idx));
+    refused(await runCli(['inspect', `oci:${dir}`]), "the config's diff_id", 'digest mismatch');
+  });
+
+  it('a classic docker-archive listing two different layer files under one diff_id: both are checked', async () => {
+    const good = await packTar([osRelease]);
+    const changed = await packTar([{ name: 'etc/os-release', content: 'ID=evil\n' }]);
+    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(good), sha256(good)] } });
+    const cfg = `${sha256(config).slice(7)}.json`;
+    const file = `${tmp()}.tar`;
+    writeFileSync(file, await packTar([
+      { name: 'manifest.json', content: JSON.stringify([{ Config: cfg, Layers: ['a/layer.tar', 'b/layer.tar'] }]) },
+      { name: cfg, content: config },
+      { name: 'a/layer.tar', content: good },
+      { name: 'b/layer.tar', content: changed },
+    ]));
+    refused(await runCli(['inspect', `docker-archive:${file}`]), 'b/layer.tar', 'digest mismatch');
+  });
+
+  it('a FIFO or a character device given as --host, --history or --bind is refused at once, not read', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const dir = await image();
+    const fifo = `${tmp()}.fifo`;
+    execFileSync('mkfifo', [fifo]);
+    for (const args of [['--host', fifo], ['--host', '/dev/zero'], ['--history', '/dev/zero'], ['--bind', '/dev/zero'], ['--bind', fifo]]) {
+      const r = await runCli(['check', `oci:${dir}`, ...args], { timeoutMs: 15_000 });
+      expect(r.signal, args.join(' ')).toBeNull();
+      refused(r, 'not a regular file');
+    }
+  });
+
+  it('a huge sparse facts file is refused by its size, not read', async () => {
+    const { truncateSync } = await import('node:fs');
+    const dir = await image();
+    const f = `${tmp()}.json`;
+    writeFileSync(f, '{"kind":"host"');
+    truncateSync(f, 16 * 2 ** 30);
+    const r = await runCli(['check', `oci:${dir}`, '--host', f], { timeoutMs: 15_000 });
+    expect(r.signal).toBeNull();
+    refused(r, `${16 * 2 ** 30} bytes`);
+  });
+
+  it('symlink targets longer than the path limit stop the read at the first one', async () => {
+    const { replaceLayerBlob } = await import('./helpers/oci.js');
+    const dir = await image();
+    replaceLayerBlob(dir, 0, await packTar(Array.from({ length: 5 }, (_, i) => ({ name: `l${i}`, type: 'symlink' as const, linkname: 'a/'.repeat(200_000) }))));
+    refused(await runCli(['inspect', `oci:${dir}`]), 'the target of /l0', 'CONTAINERSPEC_MAX_PATH');
   });
 });

@@ -2,9 +2,9 @@
  * The compatibility report of one image on one host: every rule that applies (rules/index.ts),
  * each evaluated once and explained from that evaluation, a verdict and a score.
  */
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { loadArchspec, type Archspec } from '../arch/index.js';
-import { parseElf } from '../elf/index.js';
+import { readElfFile } from '../layers/dir-scan.js';
 import { FactsError, NotFoundError } from '../errors/index.js';
 import type { HostFacts, ImageFacts } from '../model/facts.js';
 import { REPORT_SCHEMA_VERSION, type Check, type Report } from '../model/report.js';
@@ -29,15 +29,12 @@ export interface CheckOptions {
 export async function readBinds(paths: readonly string[]): Promise<BoundLibrary[]> {
   const out: BoundLibrary[] = [];
   for (const p of paths) {
-    let data: Buffer;
-    try {
-      data = await readFile(p);
-    } catch {
-      throw new NotFoundError(`--bind ${p}: no such file on this host`, p);
-    }
-    const r = parseElf(data);
-    if (!r.ok) throw new FactsError(`--bind ${p}: not a usable ELF library (${r.reason})`);
-    out.push({ path: p, elf: r.info });
+    const st = await stat(p).catch(() => null);
+    if (!st) throw new NotFoundError(`--bind ${p}: no such file on this host`, p);
+    if (!st.isFile()) throw new FactsError(`--bind ${p}: not a regular file`);
+    const r = await readElfFile(p, st.size); // by position: headers and tables only
+    if (!r?.elf) throw new FactsError(`--bind ${p}: not a usable ELF library (${r?.elfError ?? 'not an ELF file'})`);
+    out.push({ path: p, elf: r.elf });
   }
   return out;
 }

@@ -15,6 +15,7 @@ import { kernelFacts } from './kernel.js';
 import { ldCacheDirs } from './ldcache.js';
 import { hostPaths, isLiveProc, listDir, procPath, readTextQuiet, resolveInRoot, type HostPaths } from './paths.js';
 import { systemFacts } from './system.js';
+import { readLimits } from '../limits.js';
 
 /** Options for {@link hostFacts}. */
 export interface HostOptions {
@@ -111,6 +112,7 @@ function machineOf(paths: HostPaths, kernelMachine: string | null, cpuinfo: stri
  * NVIDIA/AMD GPU, binfmt emulators, and system basics. Never throws for a missing source.
  */
 export async function hostFacts(opts: HostOptions = {}): Promise<HostFacts> {
+  readLimits();
   const paths = hostPaths({
     ...(opts.root ? { root: opts.root } : {}),
     ...(opts.proc ? { proc: opts.proc } : {}),

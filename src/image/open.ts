@@ -15,6 +15,7 @@ import { parseReference, type ImageReference, type TaggedPathReference } from '.
 import type { ResolveOptions } from './resolve.js';
 import { dirImage, tarImage } from './rootfs.js';
 import type { Image } from './types.js';
+import { readLimits } from '../limits.js';
 
 /** Options for opening an image. */
 export interface OpenOptions {
@@ -158,6 +159,7 @@ function sourceFor<R extends ImageReference>(r: R): Source<R> {
  * config and layers, with every small blob verified. Layers are not read here.
  */
 export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Image> {
+  readLimits();
   const r = parseWithHint(ref);
   return sourceFor(r).open(r, {
     platform: opts.platform ? parsePlatform(opts.platform) : hostPlatform(),
@@ -172,6 +174,7 @@ export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Im
  * image (or a source without platforms: dir:, tar:). Reads indexes only, never a layer.
  */
 export async function imagePlatforms(ref: string): Promise<string[] | null> {
+  readLimits();
   const r = parseWithHint(ref);
   return sourceFor(r).platforms(r);
 }

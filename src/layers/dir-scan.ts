@@ -1,11 +1,11 @@
 import { constants, readlinkSync, type Dirent } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FormatError, NotFoundError } from '../errors/index.js';
-import { limit, overLimit } from '../limits.js';
+import { NotFoundError } from '../errors/index.js';
+import { Budget } from '../limits.js';
 import { FileSink, recordResult } from './file-sink.js';
-import { emptyScan, type EntryMeta, type EntryType, type LayerScan } from './types.js';
-import type { WantSet } from './wants.js';
+import { emptyScan, type EntryMeta, type EntryType, type FileResult, type LayerScan } from './types.js';
+import { WantSet } from './wants.js';
 
 /** Options for scanning a root filesystem directory. */
 export interface DirScanOptions {
@@ -13,9 +13,11 @@ export interface DirScanOptions {
   descend?: (path: string) => boolean;
   /**
    * Stop listing after this many entries with a warning (a host root: its facts are still useful).
-   * Without it the entries-per-layer limit applies, and going past it is an error (an image).
+   * Without it the entries limit applies (through `budget`), and going past it is an error (an image).
    */
   maxEntries?: number;
+  /** The image's entries budget (shared with its other layers). */
+  budget?: Budget;
   /** Read owner and mode of every entry (default true); false takes types from the directory listing alone (fast, for host roots). */
   fullMetadata?: boolean;
   /** Decide whether to read a symlink's target (default: every symlink). Unread ones stay unresolved. */
@@ -60,6 +62,18 @@ async function readInto(file: string, size: number, sink: FileSink): Promise<voi
   }
 }
 
+/**
+ * The ELF facts of one file on disk (a `--bind` library), read by position like a dir: image's
+ * files: only its headers and tables, never the whole file.
+ */
+export async function readElfFile(file: string, size: number): Promise<FileResult | null> {
+  const sink = new FileSink(file, ELF_ONLY, size);
+  await readInto(file, size, sink);
+  return sink.finish(size);
+}
+
+const ELF_ONLY = new WantSet([{ owner: 'elf', wants: { elf: true } }]);
+
 async function readFileFacts(root: string, path: string, size: number, scan: LayerScan, wants: WantSet): Promise<void> {
   const sink = new FileSink(path, wants, size);
   try {
@@ -87,7 +101,8 @@ export async function scanTree(root: string, index: number, wants: WantSet, opts
     if (e instanceof NotFoundError) throw e;
     throw new NotFoundError(`no such directory: ${root}`, root);
   }
-  const max = opts.maxEntries ?? limit('entriesPerLayer');
+  const max = opts.maxEntries ?? Infinity;
+  const budget = opts.maxEntries === undefined ? (opts.budget ?? new Budget('entries')) : null;
   const full_ = opts.fullMetadata ?? true;
   const stack: string[] = [''];
   while (stack.length) {
@@ -99,8 +114,8 @@ export async function scanTree(root: string, index: number, wants: WantSet, opts
       scan.warnings.push({ code: 'unreadable', message: `cannot list /${rel}: ${(e as Error).message}`, path: rel, layer: null });
       continue;
     }
+    if (budget) for (let i = 0; i < dirents.length; i++) budget.take(root);
     if (scan.entries.length + dirents.length > max) {
-      if (opts.maxEntries === undefined) throw new FormatError(`${root}: ${overLimit('entriesPerLayer', `more than ${max} files`)}`, root);
       scan.warnings.push({ code: 'too-many-entries', message: `stopped after ${max} entries under ${root}`, layer: null });
       return scan;
     }

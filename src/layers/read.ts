@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Image, Layer } from '../image/types.js';
+import { Budget } from '../limits.js';
 import { mapLimit } from '../util/limit.js';
 import { scanTree } from './dir-scan.js';
 import { scanBlob } from './scan.js';
@@ -15,8 +16,8 @@ export interface ReadOptions {
 }
 
 /** Scan one layer of either kind: a blob streams through the tar walker, a tree is listed from disk. */
-export function scanLayer(layer: Layer, index: number, wants: WantSet): Promise<LayerScan> {
-  return layer.kind === 'blob' ? scanBlob(layer, index, wants) : scanTree(layer.root, index, wants);
+export function scanLayer(layer: Layer, index: number, wants: WantSet, budget: Budget = new Budget('entries')): Promise<LayerScan> {
+  return layer.kind === 'blob' ? scanBlob(layer, index, wants, budget) : scanTree(layer.root, index, wants, { budget });
 }
 
 /**
@@ -29,17 +30,19 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
   const first = new Map<string, number>();
   const unique: number[] = [];
   image.layers.forEach((l, i) => {
-    const key = l.kind === 'blob' ? l.digest ?? l.diffId : null;
+    // Only a stored digest names the bytes (the same blob, read twice); a diff_id is a claim about
+    // content, so two layer files claiming one (a classic docker-archive) are each read and checked.
+    const key = l.kind === 'blob' ? l.digest : null;
     if (key !== null && first.has(key)) return;
     if (key !== null) first.set(key, i);
     unique.push(i);
   });
-  const scans = await mapLimit(unique, limit, (i) => scanLayer(image.layers[i]!, i, wants));
+  const budget = new Budget('entries'); // one count for all the image's layers
+  const scans = await mapLimit(unique, limit, (i) => scanLayer(image.layers[i]!, i, wants, budget));
   const byIndex = new Map(unique.map((i, k) => [i, scans[k]!]));
   return image.layers.map((l, i) => {
     const own = byIndex.get(i);
     if (own) return own;
-    const key = (l as { digest: string | null; diffId: string | null }).digest ?? (l as { diffId: string | null }).diffId;
-    return { ...byIndex.get(first.get(key!)!)!, index: i };
+    return { ...byIndex.get(first.get((l as { digest: string }).digest)!)!, index: i };
   });
 }

@@ -10,7 +10,7 @@ import type { Readable, Transform } from 'node:stream';
 import { ContainerspecError, DecodeError, DigestMismatchError, FormatError, NotFoundError } from '../errors/index.js';
 import { digestOf, hasherFor } from '../image/digest.js';
 import type { BlobLayer } from '../image/types.js';
-import { limit, overLimit } from '../limits.js';
+import { Budget, limit, overLimit } from '../limits.js';
 import { table } from '../util/own.js';
 import { CodecError, createDecompressor, detectCompression, type Compression } from './decompress.js';
 import { FileSink, recordResult } from './file-sink.js';
@@ -54,14 +54,13 @@ function tarError(e: unknown, where: string): ContainerspecError {
 }
 
 /** The entries, whiteouts and kept file contents of one layer, as the tar parser walks it. */
-function tarHandler(scan: LayerScan, wants: WantSet, where: string): TarHandler {
-  const maxEntries = limit('entriesPerLayer');
-  let entries = 0;
+function tarHandler(scan: LayerScan, wants: WantSet, budget: Budget, where: string): TarHandler {
+  const maxPath = limit('pathLength');
   let sink: FileSink | null = null;
   let sinkPath = '';
   return {
     entry(h: TarHeader): boolean {
-      if (++entries > maxEntries) throw new FormatError(`${where}: ${overLimit('entriesPerLayer', `more than ${maxEntries} entries`)}`, where);
+      budget.take(where);
       const path = cleanEntryName(h.name, where);
       const wo = classifyWhiteout(path);
       if (wo.kind === 'whiteout') {
@@ -74,7 +73,10 @@ function tarHandler(scan: LayerScan, wants: WantSet, where: string): TarHandler 
       }
       const type = TAR_TYPES[h.type ?? 'file'] ?? 'other';
       const meta: EntryMeta = { path, type, mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
-      if (type === 'symlink' && h.linkname != null) meta.linkname = h.linkname;
+      if (type === 'symlink' && h.linkname != null) {
+        if (h.linkname.length > maxPath) throw new FormatError(`${where}: the target of /${path}, ${overLimit('pathLength', `${h.linkname.length} bytes`)}`, where);
+        meta.linkname = h.linkname;
+      }
       if (type === 'hardlink' && h.linkname != null) meta.linkname = cleanEntryName(h.linkname, where);
       if (h.pax) {
         const xattrs = Object.keys(h.pax).filter((k) => k.startsWith('SCHILY.xattr.')).map((k) => k.slice('SCHILY.xattr.'.length));
@@ -112,17 +114,20 @@ function tarHandler(scan: LayerScan, wants: WantSet, where: string): TarHandler 
  * asks for. Throws a ContainerspecError (FormatError, DecodeError, DigestMismatchError,
  * NotFoundError) for a layer that cannot be trusted: no facts from it are reported.
  */
-export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet): Promise<LayerScan> {
+export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet, budget: Budget = new Budget('entries')): Promise<LayerScan> {
   const { where } = layer;
   const scan = emptyScan(layer.digest ?? layer.diffId, index, 'none');
   let stored = 0;
   let tarBytes = 0;
   const storedHash: Hash | null = layer.digest ? hasherFor(layer.digest, where) : null;
-  const tarHash: Hash | null = !layer.digest && layer.diffId ? hasherFor(layer.diffId, where) : null;
+  // The uncompressed tar is checked against the config's diff_id too: a config that names other
+  // content than the layer holds is refused, as an engine unpacking it would. (An uncompressed
+  // layer's diff_id must equal its digest: no second hash is needed, see below.)
+  let tarHash: Hash | null = layer.diffId ? hasherFor(layer.diffId, where) : null;
   const raw: Readable = await layer.open().catch((e: unknown) => {
     throw sourceError(e, where);
   });
-  const parser = new TarParser(tarHandler(scan, wants, where));
+  const parser = new TarParser(tarHandler(scan, wants, budget, where));
 
   let failure: ContainerspecError | null = null;
   let decoder: Transform | null = null;
@@ -192,6 +197,9 @@ export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet):
       if (!decoder) {
         const c = detectCompression(chunk);
         scan.compression = c;
+        // Uncompressed with the same algorithm: the stored bytes are the tar, so the digest just
+        // computed is the tar's too (compared by name below) and no second hash is taken.
+        if (c === 'none' && layer.digest && layer.diffId && layer.digest.slice(0, 7) === layer.diffId.slice(0, 7)) tarHash = null;
         // The CRC-32 of gzip may be skipped only where the stored bytes' digest is checked.
         decoder = createDecompressor(c, { digestVerified: storedHash !== null });
         attach(decoder, c);
@@ -230,9 +238,12 @@ export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet):
   if (storedHash && layer.digest) {
     const actual = digestOf(storedHash, layer.digest);
     if (actual !== layer.digest) throw new DigestMismatchError(where, layer.digest, actual);
-  } else if (tarHash && layer.diffId) {
-    const actual = digestOf(tarHash, layer.diffId);
-    if (actual !== layer.diffId) throw new DigestMismatchError(where, layer.diffId, actual);
+  }
+  if (layer.diffId) {
+    // Uncompressed: the tar's digest is the stored digest just checked (same algorithm) or, without one, the hash taken.
+    const sameBytes = scan.compression === 'none' && layer.digest !== null && layer.digest.slice(0, 7) === layer.diffId.slice(0, 7);
+    const actual = tarHash ? digestOf(tarHash, layer.diffId) : sameBytes ? layer.digest! : null;
+    if (actual !== null && actual !== layer.diffId) throw new DigestMismatchError(`${where} (the config's diff_id)`, layer.diffId, actual);
   }
   return scan;
 }

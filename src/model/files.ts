@@ -3,8 +3,7 @@
  * the schema of their version, and upgraded to the current model. Version 1.0 documents are still
  * read: what 1.0 did not record stays unknown (null), never guessed.
  */
-import { readFile } from 'node:fs/promises';
-import { FactsError, NotFoundError } from '../errors/index.js';
+import { FactsError } from '../errors/index.js';
 import { parseBoundedJson } from './boundary.js';
 import { parseReference } from '../image/reference.js';
 import { emptySystem } from './empty.js';
@@ -17,6 +16,8 @@ import {
   type ImageFacts,
 } from './facts.js';
 import { assertValid } from './validate.js';
+import { limit, readLimits } from '../limits.js';
+import { readRegularFile } from '../util/files.js';
 
 /** Facts schema versions this code reads. */
 export const READABLE_FACTS_VERSIONS = ['1.0', FACTS_SCHEMA_VERSION] as const;
@@ -160,13 +161,9 @@ export function upgradeFacts(doc: unknown): Facts {
 export async function readFactsFile(file: string, kind: 'host'): Promise<HostFacts>;
 export async function readFactsFile(file: string, kind: 'image'): Promise<ImageFacts>;
 export async function readFactsFile(file: string, kind: 'host' | 'image'): Promise<Facts> {
+  readLimits();
   const where = `${kind} facts file ${file}`;
-  let data: Buffer;
-  try {
-    data = await readFile(file);
-  } catch {
-    throw new NotFoundError(`${where}: no such file`, file);
-  }
+  const data = await readRegularFile(file, limit('jsonBytes'), where);
   const v = parseBoundedJson(data, where) as Doc | null;
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FactsError(`${where}: not a JSON object`);
   if (v.kind !== kind) throw new FactsError(`${where}: not ${kind} facts (kind is ${JSON.stringify(v.kind)}; make one with "${MAKE_FACTS[kind]}")`);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 
 export interface TEntry {
@@ -120,18 +120,37 @@ export async function buildOci(
 }
 
 /**
- * Replace layer `index`'s blob with other bytes, rewriting the manifest and index.json so every
- * digest and size matches again: only the layer's content is then wrong (a truncated stream, say).
+ * Replace layer `index`'s blob with other bytes, rewriting the config's diff_id (when the bytes
+ * decode), the manifest and index.json so every digest and size matches again: only the layer's
+ * content is then wrong (a truncated stream, say).
  */
 export function replaceLayerBlob(dir: string, index: number, data: Buffer): string {
   const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
   const manifest = JSON.parse(readFileSync(join(dir, 'blobs/sha256', (idx.manifests[0].digest as string).slice(7)), 'utf8'));
   const { digest, size } = writeBlob(dir, data);
   manifest.layers[index] = { ...manifest.layers[index], digest, size };
+  const tar = decoded(data);
+  if (tar !== null) {
+    const config = JSON.parse(readFileSync(join(dir, 'blobs/sha256', (manifest.config.digest as string).slice(7)), 'utf8'));
+    config.rootfs.diff_ids[index] = sha256(tar);
+    const c = writeBlob(dir, JSON.stringify(config));
+    manifest.config = { ...manifest.config, digest: c.digest, size: c.size };
+  }
   const m = writeBlob(dir, JSON.stringify(manifest));
   idx.manifests[0] = { ...idx.manifests[0], digest: m.digest, size: m.size };
   writeFileSync(join(dir, 'index.json'), JSON.stringify(idx));
   return digest;
+}
+
+/** A layer blob's tar (gunzipped or zstd-decoded by the real tools), or null when it does not decode. */
+function decoded(data: Buffer): Buffer | null {
+  try {
+    if (data[0] === 0x1f && data[1] === 0x8b) return gunzipSync(data);
+    if (data.readUInt32LE(0) === 0xfd2fb528) return execFileSync('zstd', ['-d', '-q', '-c'], { input: data, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'ignore'] });
+    return data;
+  } catch {
+    return null;
+  }
 }
 
 /** The stored bytes of layer `index` of an image built by buildOci. */

@@ -1,0 +1,34 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { FormatError, NotFoundError } from '../errors/index.js';
+
+/**
+ * Read a file a user named (a facts file, a `--bind` library) whole, at most `max` bytes: only a
+ * regular file (a FIFO or `/dev/zero` would block or never end), opened non-blocking.
+ * NotFoundError when it is missing; FormatError naming it otherwise.
+ */
+export async function readRegularFile(path: string, max: number, what: string): Promise<Buffer> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotFoundError(`${what}: no such file`, path);
+    throw new FormatError(`${what}: cannot open (${code ?? (e as Error).message})`, path, { cause: e });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new FormatError(`${what}: not a regular file`, path);
+    if (st.size > max) throw new FormatError(`${what}: ${st.size} bytes, more than the ${max} read`, path);
+    const buf = Buffer.alloc(st.size);
+    let at = 0;
+    while (at < st.size) {
+      const { bytesRead } = await fh.read(buf, at, st.size - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return at === st.size ? buf : buf.subarray(0, at);
+  } finally {
+    await fh.close();
+  }
+}
