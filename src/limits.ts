@@ -25,7 +25,8 @@ export type LimitKey =
   | 'jsonDepth'
   | 'keptBytesPerFile'
   | 'scannedBytesPerFile'
-  | 'linkHops';
+  | 'linkHops'
+  | 'identityBytes';
 
 const MiB = 1024 * 1024;
 
@@ -40,6 +41,7 @@ export const LIMITS: readonly LimitSpec[] = [
   { key: 'keptBytesPerFile', env: 'CONTAINERSPEC_MAX_KEPT_BYTES', default: 16 * MiB, what: 'bytes of one ELF file kept while it streams (its headers and first segment)' },
   { key: 'scannedBytesPerFile', env: 'CONTAINERSPEC_MAX_SCANNED_BYTES', default: 256 * MiB, what: 'bytes of one file searched for version strings' },
   { key: 'linkHops', env: 'CONTAINERSPEC_MAX_LINK_HOPS', default: 40, what: 'symlinks (and archive links) followed to resolve one path' },
+  { key: 'identityBytes', env: 'CONTAINERSPEC_MAX_IDENTITY_BYTES', default: 16 * 1024 * MiB, what: 'bytes hashed for the identity of a dir: or tar: image (--identity)' },
 ];
 
 const byKey = new Map(LIMITS.map((l) => [l.key, l]));

@@ -436,6 +436,18 @@ describe('found by the fuzzer', () => {
     refused(r, `${16 * 2 ** 30} bytes`);
   });
 
+  it('--identity of a dir: holding a 1 TiB sparse file is refused by the identity limit, not hashed for hours', async () => {
+    const { truncateSync } = await import('node:fs');
+    const { put } = await import('./helpers/fake-host.js');
+    const root = tmp();
+    put(root, 'etc/os-release', osRelease.content);
+    truncateSync(put(root, 'data/huge.bin', 'x'), 2 ** 40);
+    const r = await runCli(['inspect', `dir:${root}`, '--identity'], { timeoutMs: 20_000 });
+    expect(r.signal).toBeNull();
+    refused(r, 'its identity would hash', 'CONTAINERSPEC_MAX_IDENTITY_BYTES');
+    expect((await runCli(['inspect', `dir:${root}`])).code).toBe(0); // without --identity nothing reads it whole
+  });
+
   it('symlink targets longer than the path limit stop the read at the first one', async () => {
     const { replaceLayerBlob } = await import('./helpers/oci.js');
     const dir = await image();

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../errors/index.js';
+import { FormatError, NotFoundError } from '../errors/index.js';
+import { limit, overLimit } from '../limits.js';
 import { mapLimit } from '../util/limit.js';
 import type { Image } from './types.js';
 
@@ -44,7 +45,7 @@ const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a),
  */
 export async function treeDigest(root: string): Promise<string> {
   const lines: string[] = [];
-  const files: { index: number; path: string }[] = [];
+  const files: { index: number; path: string; size: number }[] = [];
   const stack = [''];
   while (stack.length) {
     const rel = stack.pop()!;
@@ -55,10 +56,12 @@ export async function treeDigest(root: string): Promise<string> {
       const type = typeOf(st);
       const link = st.isSymbolicLink() ? await readlink(join(root, path)) : '';
       lines.push(`${path}\0${type}\0${(st.mode & 0o7777).toString(8).padStart(4, '0')}\0${st.uid}:${st.gid}\0${link}\0`);
-      if (st.isFile()) files.push({ index: lines.length - 1, path });
+      if (st.isFile()) files.push({ index: lines.length - 1, path, size: st.size });
       if (st.isDirectory()) stack.push(path);
     }
   }
+  const total = files.reduce((n, f) => n + f.size, 0);
+  if (total > limit('identityBytes')) throw new FormatError(`dir:${root}: its identity would hash ${overLimit('identityBytes', `${total} bytes`)}`, root);
   const hashes = await mapLimit(files, 4, (f) => fileSha256(join(root, f.path)));
   files.forEach((f, i) => (lines[f.index] += hashes[i]!));
   const order = lines.map((l, i) => ({ l, p: l.slice(0, l.indexOf('\0')), i })).sort((a, b) => byBytes(a.p, b.p));
@@ -108,6 +111,9 @@ export function tarImage(ref: string, file: string, size: number): Image {
         },
       },
     ],
-    identity: async () => `sha256:${await fileSha256(file)}`,
+    identity: async () => {
+      if (size > limit('identityBytes')) throw new FormatError(`tar:${file}: its identity would hash ${overLimit('identityBytes', `${size} bytes`)}`, file);
+      return `sha256:${await fileSha256(file)}`;
+    },
   };
 }
