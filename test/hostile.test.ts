@@ -413,6 +413,34 @@ describe('found by the fuzzer', () => {
     refused(await runCli(['inspect', `docker-archive:${file}`]), 'b/layer.tar', 'digest mismatch');
   });
 
+  it('a classic docker-archive listing one layer file 500 times, by name and through a link: streamed once', async () => {
+    const { openImage } = await import('../src/image/open.js');
+    const { readLayers } = await import('../src/layers/read.js');
+    const { wantsFor } = await import('../src/extract/index.js');
+    const layerTar = await packTar([osRelease]);
+    const id = sha256(layerTar);
+    const names = Array.from({ length: 500 }, (_, i) => (i % 2 ? 'abc/layer.tar' : 'alias/layer.tar'));
+    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: names.map(() => id) } });
+    const cfg = `${sha256(config).slice(7)}.json`;
+    const file = `${tmp()}.tar`;
+    writeFileSync(file, await packTar([
+      { name: 'manifest.json', content: JSON.stringify([{ Config: cfg, Layers: names }]) },
+      { name: cfg, content: config },
+      { name: 'abc/layer.tar', content: layerTar },
+      { name: 'alias/layer.tar', type: 'symlink', linkname: '../abc/layer.tar' },
+    ]));
+    const img = await openImage(`docker-archive:${file}`);
+    let opens = 0;
+    const counted = { ...img, layers: img.layers.map((l) => (l.kind === 'blob' ? { ...l, open: () => (opens++, l.open()) } : l)) };
+    const scans = await readLayers(counted, wantsFor('image'));
+    expect(scans).toHaveLength(500);
+    expect(opens).toBe(1);
+    // and the CLI answers (it streamed the member 500 times before: 20 s and more on a large layer)
+    const r = await runCli(['inspect', `docker-archive:${file}`, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).layers).toHaveLength(500);
+  });
+
   it('a FIFO or a character device given as --host, --history or --bind is refused at once, not read', async () => {
     const { execFileSync } = await import('node:child_process');
     const dir = await image();

@@ -66,13 +66,16 @@ export async function openDockerArchive(file: string, tag: string | null, opts: 
     if (size === null) throw new NotFoundError(`missing layer ${i}: ${name} in ${opts.ref}`, files.locate(name));
     const blob = /^blobs\/(sha256)\/([a-f0-9]{64})$/.exec(name);
     const where = `layer ${name} of ${opts.ref}`;
+    const diffId = typeof diffIds[i] === 'string' ? diffIds[i]! : null;
     layers.push({
       kind: 'blob',
       digest: blob ? `${blob[1]}:${blob[2]}` : null,
-      diffId: typeof diffIds[i] === 'string' ? diffIds[i]! : null,
+      diffId,
       mediaType: 'application/vnd.docker.image.rootfs.diff.tar',
       size,
       where,
+      // the same member (however it is named or linked) checked against the same diff_id
+      sameAs: `${await files.identity(name)} ${diffId ?? ''}`,
       open: () => files.open(name, where),
     });
   }

@@ -26,6 +26,11 @@ export interface FileStore {
   open(name: string, what: string): Promise<Readable>;
   /** Where a name is, for messages (`DIR/blobs/sha256/…`, `FILE:blobs/sha256/…`). */
   locate(name: string): string;
+  /**
+   * What a name's bytes physically are within the store, after links are followed: two names
+   * with the same answer stream the same bytes. Null when absent.
+   */
+  identity(name: string): Promise<string | null>;
 }
 
 function tooLarge(label: string, name: string, size: number): FormatError {
@@ -54,6 +59,15 @@ export class DirFiles implements FileStore {
     if (size === null) return null;
     if (size > max) throw tooLarge(this.label, name, size);
     return readFile(this.locate(name));
+  }
+
+  async identity(name: string): Promise<string | null> {
+    try {
+      const st = await stat(this.locate(name));
+      return st.isFile() ? `${st.dev}:${st.ino}` : null;
+    } catch {
+      return null;
+    }
   }
 
   async open(name: string, what: string): Promise<Readable> {
@@ -91,6 +105,11 @@ export class TarFiles implements FileStore {
 
   async size(name: string): Promise<number | null> {
     return this.member(name)?.size ?? null;
+  }
+
+  async identity(name: string): Promise<string | null> {
+    const m = this.member(name);
+    return m ? `${m.offset}+${m.size}` : null;
   }
 
   async read(name: string, max: number): Promise<Buffer | null> {

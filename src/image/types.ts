@@ -56,6 +56,13 @@ export interface BlobLayer {
   readonly where: string;
   /** Open a fresh stream of the stored bytes, from the first byte. */
   open(): Promise<Readable>;
+  /**
+   * For a source that cannot name the stored bytes by digest: a key that is equal for two layers
+   * only when they stream the same bytes and are checked against the same digest (a classic
+   * docker-archive listing one member twice), so the walker reads them once. Content-addressed
+   * layers need none: their digest is the key.
+   */
+  readonly sameAs?: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import type { Image, Layer } from '../image/types.js';
+import type { BlobLayer, Image, Layer } from '../image/types.js';
 import { Budget } from '../limits.js';
 import { mapLimit } from '../util/limit.js';
 import { scanTree } from './dir-scan.js';
@@ -30,9 +30,10 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
   const first = new Map<string, number>();
   const unique: number[] = [];
   image.layers.forEach((l, i) => {
-    // Only a stored digest names the bytes (the same blob, read twice); a diff_id is a claim about
-    // content, so two layer files claiming one (a classic docker-archive) are each read and checked.
-    const key = l.kind === 'blob' ? l.digest : null;
+    // Only a stored digest names the bytes (the same blob, read twice), or a source's sameAs key (the
+    // same archive member checked against the same diff_id); a diff_id alone is a claim about
+    // content, so two different layer files claiming one (a classic docker-archive) are each read.
+    const key = l.kind === 'blob' ? (l.digest ?? l.sameAs ?? null) : null;
     if (key !== null && first.has(key)) return;
     if (key !== null) first.set(key, i);
     unique.push(i);
@@ -43,6 +44,7 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
   return image.layers.map((l, i) => {
     const own = byIndex.get(i);
     if (own) return own;
-    return { ...byIndex.get(first.get((l as { digest: string }).digest)!)!, index: i };
+    const b = l as BlobLayer;
+    return { ...byIndex.get(first.get((b.digest ?? b.sameAs)!)!)!, index: i };
   });
 }
