@@ -68,3 +68,15 @@ export interface FuzzResult {
 export declare function runFuzz(opts: FuzzOptions): Promise<FuzzResult>;
 export declare function formatSummary(res: FuzzResult): string;
 export declare function mask(line: string): string;
+
+export interface CliRun {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  rssKb: number;
+  elapsedMs: number;
+  timedOut: boolean;
+}
+export declare function runCli(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number; measure?: boolean }): Promise<CliRun>;
+export declare function groupAlive(pgid: number): boolean;

@@ -35,6 +35,28 @@ export const DEFAULTS = { timeoutMs: 20_000, rssMb: 256, jobs: 2, keep: 25 };
  * Run the CLI once. Returns { code, signal, stdout, stderr, rssKb, elapsedMs, timedOut }.
  * Peak RSS comes from GNU time (-f %M) when present, else from polling /proc/PID/status VmHWM.
  */
+/** Whether process group `pgid` has a member that is running (not a zombie). Linux /proc. */
+export function groupAlive(pgid) {
+  let dirs;
+  try {
+    dirs = fs.readdirSync('/proc');
+  } catch {
+    return true; // no /proc: assume the worst
+  }
+  for (const d of dirs) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') return true;
+  }
+  return false;
+}
+
 export function runCli(args, { env = {}, timeoutMs = DEFAULTS.timeoutMs, measure = true } = {}) {
   const childEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env };
   delete childEnv.NODE_OPTIONS;
@@ -64,8 +86,11 @@ export function runCli(args, { env = {}, timeoutMs = DEFAULTS.timeoutMs, measure
         /* gone */
       }
     }, 25) : null;
+    // A timer can fire late (the driver's event loop busy generating a big case): only a process
+    // group with a live member when it fires is a hang; one whose members have all exited (zombies
+    // not yet reaped by this loop) simply finished in time.
     const timer = setTimeout(() => {
-      timedOut = true;
+      if (groupAlive(child.pid)) timedOut = true;
       try {
         process.kill(-child.pid, 'SIGKILL');
       } catch {

@@ -43,3 +43,24 @@ describe.skipIf(!fixtures)('fuzz slice: the CLI contract on mutated images and h
     passed = true;
   }, 170_000);
 });
+
+describe('the fuzz driver judges hangs by the process, not by its own timer', () => {
+  beforeAll(async () => {
+    await buildCli();
+  });
+
+  it('a CLI that exited while the driver was busy is not a hang; one still running at the timer is', async () => {
+    const { runCli } = await import('../fuzz/run.mjs');
+    // The driver generates big cases synchronously: its timer can fire long after the CLI exited.
+    const pending = runCli(['--version'], { timeoutMs: 300 });
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      /* the driver's event loop is blocked, as while generating a two-million-entry layer */
+    }
+    const late = await pending;
+    expect(late.code).toBe(0);
+    expect(late.timedOut).toBe(false);
+    const hung = await runCli(['--version'], { timeoutMs: 1 }); // still starting when the timer fires
+    expect(hung.timedOut).toBe(true);
+  }, 30_000);
+});
