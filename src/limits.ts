@@ -82,9 +82,9 @@ export class Budget {
   constructor(readonly key: LimitKey) {
     this.max = limit(key);
   }
-  /** Count one more; throws past the limit. */
-  take(where: string): void {
-    if (++this.used > this.max) throw new FormatError(`${where}: ${overLimit(this.key, `more than ${this.max}`)}`, where);
+  /** Count `n` more (default one); throws past the limit. */
+  take(where: string, n = 1): void {
+    if ((this.used += n) > this.max) throw new FormatError(`${where}: ${overLimit(this.key, `more than ${this.max}`)}`, where);
   }
 }
 

@@ -114,7 +114,7 @@ export async function scanTree(root: string, index: number, wants: WantSet, opts
       scan.warnings.push({ code: 'unreadable', message: `cannot list /${rel}: ${(e as Error).message}`, path: rel, layer: null });
       continue;
     }
-    if (budget) for (let i = 0; i < dirents.length; i++) budget.take(root);
+    budget?.take(root, dirents.length);
     if (scan.entries.length + dirents.length > max) {
       scan.warnings.push({ code: 'too-many-entries', message: `stopped after ${max} entries under ${root}`, layer: null });
       return scan;

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import type { BlobLayer, Image, Layer } from '../image/types.js';
+import type { Image, Layer } from '../image/types.js';
 import { Budget } from '../limits.js';
 import { mapLimit } from '../util/limit.js';
 import { scanTree } from './dir-scan.js';
@@ -21,6 +21,15 @@ export function scanLayer(layer: Layer, index: number, wants: WantSet, budget: B
 }
 
 /**
+ * What names a layer's stored bytes: its digest, or the source's sameAs key (the same archive member
+ * checked against the same diff_id). A diff_id alone is a claim about content, so two different
+ * layer files claiming one (a classic docker-archive) are each read. Null: read it on its own.
+ */
+function bytesKey(l: Layer): string | null {
+  return l.kind === 'blob' ? (l.digest ?? l.sameAs ?? null) : null;
+}
+
+/**
  * Read every layer of an image once (in parallel where cores allow; layers are independent until
  * whiteouts are applied, so results equal a serial read) and return the scans base first. A layer
  * listed twice in one manifest is read once.
@@ -30,10 +39,7 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
   const first = new Map<string, number>();
   const unique: number[] = [];
   image.layers.forEach((l, i) => {
-    // Only a stored digest names the bytes (the same blob, read twice), or a source's sameAs key (the
-    // same archive member checked against the same diff_id); a diff_id alone is a claim about
-    // content, so two different layer files claiming one (a classic docker-archive) are each read.
-    const key = l.kind === 'blob' ? (l.digest ?? l.sameAs ?? null) : null;
+    const key = bytesKey(l);
     if (key !== null && first.has(key)) return;
     if (key !== null) first.set(key, i);
     unique.push(i);
@@ -44,7 +50,6 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
   return image.layers.map((l, i) => {
     const own = byIndex.get(i);
     if (own) return own;
-    const b = l as BlobLayer;
-    return { ...byIndex.get(first.get((b.digest ?? b.sameAs)!)!)!, index: i };
+    return { ...byIndex.get(first.get(bytesKey(l)!)!)!, index: i };
   });
 }

@@ -124,6 +124,8 @@ export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet, 
   // content than the layer holds is refused, as an engine unpacking it would. (An uncompressed
   // layer's diff_id must equal its digest: no second hash is needed, see below.)
   let tarHash: Hash | null = layer.diffId ? hasherFor(layer.diffId, where) : null;
+  /** Uncompressed, and the diff_id uses the digest's algorithm: the stored bytes' digest is the tar's. */
+  let tarIsStored = false;
   const raw: Readable = await layer.open().catch((e: unknown) => {
     throw sourceError(e, where);
   });
@@ -199,7 +201,10 @@ export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet, 
         scan.compression = c;
         // Uncompressed with the same algorithm: the stored bytes are the tar, so the digest just
         // computed is the tar's too (compared by name below) and no second hash is taken.
-        if (c === 'none' && layer.digest && layer.diffId && layer.digest.slice(0, 7) === layer.diffId.slice(0, 7)) tarHash = null;
+        if (c === 'none' && layer.digest && layer.diffId && layer.digest.slice(0, 7) === layer.diffId.slice(0, 7)) {
+          tarHash = null;
+          tarIsStored = true;
+        }
         // The CRC-32 of gzip may be skipped only where the stored bytes' digest is checked.
         decoder = createDecompressor(c, { digestVerified: storedHash !== null });
         attach(decoder, c);
@@ -241,8 +246,7 @@ export async function scanBlob(layer: BlobLayer, index: number, wants: WantSet, 
   }
   if (layer.diffId) {
     // Uncompressed: the tar's digest is the stored digest just checked (same algorithm) or, without one, the hash taken.
-    const sameBytes = scan.compression === 'none' && layer.digest !== null && layer.digest.slice(0, 7) === layer.diffId.slice(0, 7);
-    const actual = tarHash ? digestOf(tarHash, layer.diffId) : sameBytes ? layer.digest! : null;
+    const actual = tarHash ? digestOf(tarHash, layer.diffId) : tarIsStored ? layer.digest! : null;
     if (actual !== null && actual !== layer.diffId) throw new DigestMismatchError(`${where} (the config's diff_id)`, layer.diffId, actual);
   }
   return scan;

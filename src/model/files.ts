@@ -16,7 +16,7 @@ import {
   type ImageFacts,
 } from './facts.js';
 import { assertValid } from './validate.js';
-import { limit, readLimits } from '../limits.js';
+import { readLimits } from '../limits.js';
 import { readRegularFile } from '../util/files.js';
 
 /** Facts schema versions this code reads. */
@@ -163,7 +163,7 @@ export async function readFactsFile(file: string, kind: 'image'): Promise<ImageF
 export async function readFactsFile(file: string, kind: 'host' | 'image'): Promise<Facts> {
   readLimits();
   const where = `${kind} facts file ${file}`;
-  const data = await readRegularFile(file, limit('jsonBytes'), where);
+  const data = await readRegularFile(file, 'jsonBytes', where);
   const v = parseBoundedJson(data, where) as Doc | null;
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FactsError(`${where}: not a JSON object`);
   if (v.kind !== kind) throw new FactsError(`${where}: not ${kind} facts (kind is ${JSON.stringify(v.kind)}; make one with "${MAKE_FACTS[kind]}")`);

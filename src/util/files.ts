@@ -1,13 +1,14 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { FormatError, NotFoundError } from '../errors/index.js';
+import { limit, overLimit, type LimitKey } from '../limits.js';
 
 /**
- * Read a file a user named (a facts file, a `--bind` library) whole, at most `max` bytes: only a
- * regular file (a FIFO or `/dev/zero` would block or never end), opened non-blocking.
- * NotFoundError when it is missing; FormatError naming it otherwise.
+ * Read a file a user named (a facts file) whole, within the size limit `key`: only a regular file
+ * (a FIFO or `/dev/zero` would block or never end), opened non-blocking. NotFoundError when it is
+ * missing; FormatError naming it otherwise (past the limit: which limit, and how to raise it).
  */
-export async function readRegularFile(path: string, max: number, what: string): Promise<Buffer> {
+export async function readRegularFile(path: string, key: LimitKey, what: string): Promise<Buffer> {
   let fh;
   try {
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -19,7 +20,7 @@ export async function readRegularFile(path: string, max: number, what: string): 
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new FormatError(`${what}: not a regular file`, path);
-    if (st.size > max) throw new FormatError(`${what}: ${st.size} bytes, more than the ${max} read`, path);
+    if (st.size > limit(key)) throw new FormatError(`${what}: ${overLimit(key, `${st.size} bytes`)}`, path);
     const buf = Buffer.alloc(st.size);
     let at = 0;
     while (at < st.size) {
