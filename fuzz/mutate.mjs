@@ -2282,8 +2282,13 @@ export class Fuzzer {
     if (where === 'dir') return this.dirTreeCase(rng, c, 'links');
     if (where === 'host') return this.hostTree(rng, c, 'links');
     if (where === 'archive') return this.archiveLinks(rng, c);
+    return this.withEntries(rng, c, linkEntries);
+  }
+
+  /** Append the entries `make(rng)` gives ({ entries, op }) to a layer of a fixture image. */
+  withEntries(rng, c, make) {
     return this.withLayer(rng, c, (tar) => {
-      const r = linkEntries(rng);
+      const r = make(rng);
       return { tar: appendEntries(tar, r.entries), op: r.op };
     });
   }
@@ -2347,10 +2352,7 @@ export class Fuzzer {
     if (where === 'dir') return this.dirTreeCase(rng, c, 'special');
     if (where === 'host') return this.hostTree(rng, c, 'special');
     if (where === 'ref') return this.specialRef(rng, c);
-    return this.withLayer(rng, c, (tar) => {
-      const r = specialEntries(rng);
-      return { tar: appendEntries(tar, r.entries), op: r.op };
-    });
+    return this.withEntries(rng, c, specialEntries);
   }
 
   /** A reference or facts file that is itself a FIFO, device, socket or directory. */
