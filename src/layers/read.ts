@@ -1,4 +1,7 @@
 import { availableParallelism } from 'node:os';
+import type { FactsCache } from '../cache/facts-cache.js';
+import { scanFingerprint } from '../cache/fingerprint.js';
+import { layerKey } from '../cache/layer-entry.js';
 import type { Image, Layer } from '../image/types.js';
 import { Budget } from '../limits.js';
 import { mapLimit } from '../util/limit.js';
@@ -12,7 +15,30 @@ export { mapLimit };
 /** Options for reading an image's layers. */
 export interface ReadOptions {
   /** How many layers to stream at once; default: up to 4 (inflation runs on libuv's thread pool, which has 4 threads). 1 reads serially. */
-  parallel?: number;
+  parallel?: number | undefined;
+  /**
+   * The layer-facts cache: a layer named by a digest is looked up first and, on a miss, put after
+   * the walker verified it. Null or absent: every layer is read.
+   */
+  cache?: FactsCache | null | undefined;
+  /**
+   * Told once per distinct layer as its scan is ready (a layer listed twice is told once, at its
+   * first position): `cached` when it came from the cache, `read` when it was streamed or listed.
+   */
+  onLayer?: ((index: number, how: 'cached' | 'read', scan: LayerScan) => void) | undefined;
+}
+
+/** The image-wide entries budget, counting what one layer takes of it (what a cached layer must take again). */
+class LayerBudget extends Budget {
+  /** Entries this layer took. */
+  count = 0;
+  constructor(private readonly shared: Budget) {
+    super(shared.key);
+  }
+  override take(where: string, n = 1): void {
+    this.count += n;
+    this.shared.take(where, n);
+  }
 }
 
 /** Scan one layer of either kind: a blob streams through the tar walker, a tree is listed from disk. */
@@ -32,7 +58,9 @@ function bytesKey(l: Layer): string | null {
 /**
  * Read every layer of an image once (in parallel where cores allow; layers are independent until
  * whiteouts are applied, so results equal a serial read) and return the scans base first. A layer
- * listed twice in one manifest is read once.
+ * listed twice in one manifest is read once. With a cache, a layer named by a digest whose facts
+ * were kept under the same wants and limits is not read at all; its entries still count against
+ * the entries limit, so limits behave as for a read.
  */
 export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions = {}): Promise<LayerScan[]> {
   const limit = opts.parallel ?? Math.max(2, Math.min(4, availableParallelism() * 2));
@@ -45,7 +73,30 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
     unique.push(i);
   });
   const budget = new Budget('entries'); // one count for all the image's layers
-  const scans = await mapLimit(unique, limit, (i) => scanLayer(image.layers[i]!, i, wants, budget));
+  const cache = opts.cache ?? null;
+  const fingerprint = cache ? scanFingerprint(wants) : '';
+  const one = async (i: number): Promise<LayerScan> => {
+    const layer = image.layers[i]!;
+    const key = cache && layer.kind === 'blob' ? layerKey(layer, fingerprint) : null;
+    if (cache && key && layer.kind === 'blob') {
+      const hit = cache.getScan(key, i);
+      // A descriptor size the verified bytes do not have is the walker's error to report: read it.
+      if (hit && (layer.size === null || hit.scan.bytes.stored === layer.size)) {
+        budget.take(layer.where, hit.tarEntries);
+        opts.onLayer?.(i, 'cached', hit.scan);
+        return hit.scan;
+      }
+      const counted = new LayerBudget(budget);
+      const scan = await scanBlob(layer, i, wants, counted);
+      cache.putScan(key, scan, counted.count); // only now: the walker verified the layer
+      opts.onLayer?.(i, 'read', scan);
+      return scan;
+    }
+    const scan = await scanLayer(layer, i, wants, budget);
+    opts.onLayer?.(i, 'read', scan);
+    return scan;
+  };
+  const scans = await mapLimit(unique, limit, one);
   const byIndex = new Map(unique.map((i, k) => [i, scans[k]!]));
   return image.layers.map((l, i) => {
     const own = byIndex.get(i);

@@ -3,6 +3,7 @@
  * syft's catalogers), and the compiled union the walker consults for each file. The walker knows
  * no extractor: it keeps, for each file, only what some declared want asks for.
  */
+import { createHash } from 'node:crypto';
 import type { FileResult } from './types.js';
 
 /** Keep the text of files at this exact path (or matching this pattern), up to `cap` bytes. */
@@ -59,6 +60,7 @@ export class WantSet {
   private readonly rules: ScanRule[] = [];
   private readonly elfAll: boolean;
   private readonly elfPatterns: RegExp[] = [];
+  private fingerprintMemo: string | null = null;
 
   /**
    * @param wants each extractor's name and wants. A scan rule id declared by two extractors is a
@@ -103,6 +105,26 @@ export class WantSet {
     if (this.elfAll) return true;
     for (const re of this.elfPatterns) if (re.test(path)) return true;
     return false;
+  }
+
+  /**
+   * A digest of everything in this set that changes what the walker keeps (exact text paths and
+   * caps, text patterns as source and flags with caps, scan rules with every field, the ELF flag and
+   * patterns), in an order that does not depend on the order extractors declared them in: two sets
+   * with the same fingerprint make equal scans of the same bytes. `sha256:<hex>`.
+   */
+  fingerprint(): string {
+    if (this.fingerprintMemo !== null) return this.fingerprintMemo;
+    const re = (r: RegExp) => [r.source, r.flags];
+    const sorted = (items: unknown[]) => items.map((x) => JSON.stringify(x)).sort();
+    const parts = {
+      text: sorted([...this.exact].map(([path, cap]) => [path, cap])),
+      patterns: sorted(this.patterns.map((t) => [re(t.path as RegExp), t.cap])),
+      rules: sorted(this.rules.map((r) => [r.id, re(r.path), re(r.pattern), r.max, r.anchor ?? null, r.window ?? null])),
+      elf: this.elfAll ? true : sorted(this.elfPatterns.map(re)),
+    };
+    this.fingerprintMemo = `sha256:${createHash('sha256').update(JSON.stringify(parts)).digest('hex')}`;
+    return this.fingerprintMemo;
   }
 
   /** Whether anything of this path's content is wanted. */
