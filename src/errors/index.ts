@@ -91,3 +91,19 @@ export class FactsError extends ContainerspecError {
 export function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
+
+/**
+ * A registry could not be reached or refused a request: connection, TLS, timeout, authentication,
+ * an answer that is not the registry API. `host` is the registry (`host[:port]`).
+ */
+export class RegistryError extends ContainerspecError {
+  override name = 'RegistryError';
+  constructor(message: string, readonly host: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The registry refused the credentials, or wants some and none were found. */
+export class AuthError extends RegistryError {
+  override name = 'AuthError';
+}

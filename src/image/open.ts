@@ -1,8 +1,8 @@
 /**
  * Open an image reference: parse it (pure), check that the local path exists (with a hint for a bare
  * path given without a transport), and hand it to the source for its transport. Sources: oci-layout.ts
- * (oci:, oci-archive:), docker-archive.ts, rootfs.ts (dir:, tar:); registries and Charliecloud storage
- * come next.
+ * (oci:, oci-archive:), docker-archive.ts, rootfs.ts (dir:, tar:), registry/source.ts (docker://);
+ * Charliecloud storage comes next.
  */
 import { existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -11,11 +11,14 @@ import { DirFiles, TarFiles } from './files.js';
 import { dockerArchivePlatforms, openDockerArchive } from './docker-archive.js';
 import { layoutPlatforms, openLayout } from './oci-layout.js';
 import { hostPlatform, parsePlatform } from './platform.js';
-import { parseReference, type ImageReference, type TaggedPathReference } from './reference.js';
+import { parseReference, type ImageReference, type RegistryReference, type StorageReference, type TaggedPathReference } from './reference.js';
 import type { ResolveOptions } from './resolve.js';
 import { dirImage, tarImage } from './rootfs.js';
 import type { Image } from './types.js';
 import { readLimits } from '../limits.js';
+import { listPlatforms } from './resolve.js';
+import type { Registries, RegistryOptions } from '../registry/client.js';
+import type { BlobCache } from '../registry/source.js';
 
 /** Options for opening an image. */
 export interface OpenOptions {
@@ -23,6 +26,31 @@ export interface OpenOptions {
   platform?: string | undefined;
   /** Whether the user named the platform (default: true when `platform` is given). */
   explicitPlatform?: boolean | undefined;
+  /** How to reach registries (docker://): credentials, TLS, timeouts. */
+  registry?: RegistryOptions | undefined;
+  /** Registry clients shared by several opens (one token set and connection pool per registry); made from `registry` when absent. */
+  registries?: Registries | undefined;
+  /** Manifests and configs by digest (src/cache); none when absent. */
+  blobCache?: BlobCache | null | undefined;
+}
+
+/** What a source may need besides the reference: registry clients and the blob cache. */
+interface OpenContext {
+  registries: () => Promise<Registries>;
+  blobCache: BlobCache | null;
+}
+
+/** The registry clients of an open: the caller's, or new ones for these options. */
+function contextOf(opts: OpenOptions): OpenContext {
+  let made: Promise<Registries> | null = null;
+  return {
+    registries: () => {
+      if (opts.registries) return Promise.resolve(opts.registries);
+      made ??= import('../registry/client.js').then(({ Registries: R }) => new R(opts.registry ?? {}));
+      return made;
+    },
+    blobCache: opts.blobCache ?? null,
+  };
 }
 
 /** What a path on disk looks like, for the hint given when a bare path is used as a reference. */
@@ -69,30 +97,35 @@ async function taggedPath(r: TaggedPathReference, kind: 'file' | 'dir'): Promise
   return { path: r.path, tag: r.tag };
 }
 
-function refused(r: ImageReference): ContainerspecError {
-  if (r.transport === 'ch-image') {
-    return new ImageReferenceError(`${r.raw}: the ch-image: transport is not supported yet; export the image with "ch-convert ${r.name} DIR" and use dir:DIR`);
-  }
-  const hint = !r.raw.startsWith('docker://') ? suggestReference(r.raw) : null;
-  return new ImageReferenceError(
-    `${r.raw}: registry references (docker://) are not supported yet; use oci:PATH, oci-archive:FILE, docker-archive:FILE, dir:PATH or tar:FILE${hint ? ` (${r.raw} is a local path: did you mean ${hint}?)` : ''}`,
-  );
+function refused(r: StorageReference): ContainerspecError {
+  return new ImageReferenceError(`${r.raw}: the ch-image: transport is not supported yet; export the image with "ch-convert ${r.name} DIR" and use dir:DIR`);
 }
 
 /** What a transport's source offers: open an image for a platform, or list the platforms it has. */
 interface Source<R extends ImageReference> {
-  open(r: R, opts: ResolveOptions): Promise<Image>;
+  open(r: R, opts: ResolveOptions, ctx: OpenContext): Promise<Image>;
   /** The platforms of a multi-platform image, or null for a single-platform one. Reads no layer. */
-  platforms(r: R): Promise<string[] | null>;
+  platforms(r: R, ctx: OpenContext): Promise<string[] | null>;
 }
 
 /** The reference type of a transport (a tagged-path reference serves three transports). */
 type RefOf<T> = ImageReference extends infer R ? (R extends { transport: infer U } ? (T extends U ? R : never) : never) : never;
 type Sources = { [T in ImageReference['transport']]: Source<RefOf<T>> };
 
-const refuse = async (r: ImageReference): Promise<never> => {
+const refuse = async (r: StorageReference): Promise<never> => {
   throw refused(r);
 };
+
+/**
+ * The registry client for a reference. A bare reference that names an existing local path is more
+ * likely a forgotten transport than a registry image: that is an error with a hint, before any
+ * network request (`docker://` says the registry is meant).
+ */
+async function registryClient(r: RegistryReference, ctx: OpenContext) {
+  const hint = !r.raw.startsWith('docker://') ? suggestReference(r.raw) : null;
+  if (hint) throw new ImageReferenceError(`${r.raw} is a local path: did you mean ${hint}? (write docker://${r.raw} for the registry image)`);
+  return (await ctx.registries()).for(r.docker.domain);
+}
 
 /** Every transport and its source: adding one is a source module and a line here. */
 const SOURCES: Sources = {
@@ -147,7 +180,17 @@ const SOURCES: Sources = {
     },
   },
   'ch-image': { open: refuse, platforms: refuse },
-  docker: { open: refuse, platforms: refuse },
+  docker: {
+    async open(r, opts, ctx) {
+      const { openRegistryImage } = await import('../registry/source.js');
+      return openRegistryImage(await registryClient(r, ctx), r.docker, opts, ctx.blobCache);
+    },
+    async platforms(r, ctx) {
+      const { registrySource, startDocument } = await import('../registry/source.js');
+      const client = await registryClient(r, ctx);
+      return listPlatforms(registrySource(client, r.docker, ctx.blobCache), await startDocument(client, r.docker, ctx.blobCache));
+    },
+  },
 };
 
 function sourceFor<R extends ImageReference>(r: R): Source<R> {
@@ -161,20 +204,24 @@ function sourceFor<R extends ImageReference>(r: R): Source<R> {
 export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Image> {
   readLimits();
   const r = parseWithHint(ref);
-  return sourceFor(r).open(r, {
-    platform: opts.platform ? parsePlatform(opts.platform) : hostPlatform(),
-    explicitPlatform: opts.explicitPlatform ?? Boolean(opts.platform),
-    ref,
-    transport: r.transport,
-  });
+  return sourceFor(r).open(
+    r,
+    {
+      platform: opts.platform ? parsePlatform(opts.platform) : hostPlatform(),
+      explicitPlatform: opts.explicitPlatform ?? Boolean(opts.platform),
+      ref,
+      transport: r.transport,
+    },
+    contextOf(opts),
+  );
 }
 
 /**
  * The platforms an image reference offers, as `os/arch[/variant]`, or null for a single-platform
  * image (or a source without platforms: dir:, tar:). Reads indexes only, never a layer.
  */
-export async function imagePlatforms(ref: string): Promise<string[] | null> {
+export async function imagePlatforms(ref: string, opts: Pick<OpenOptions, 'registry' | 'registries' | 'blobCache'> = {}): Promise<string[] | null> {
   readLimits();
   const r = parseWithHint(ref);
-  return sourceFor(r).platforms(r);
+  return sourceFor(r).platforms(r, contextOf(opts));
 }
