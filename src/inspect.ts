@@ -1,11 +1,15 @@
+import type { Readable } from 'node:stream';
+import type { FactsCache } from './cache/facts-cache.js';
 import { extract, wantsFor } from './extract/index.js';
-import { openImage } from './image/open.js';
-import type { Image } from './image/types.js';
+import { imagePlatforms, openImage } from './image/open.js';
+import type { BlobLayer, Image, Layer } from './image/types.js';
 import { readLayers } from './layers/read.js';
 import type { LayerScan } from './layers/types.js';
 import { ImageView } from './layers/view.js';
 import { emptyImageFacts } from './model/empty.js';
 import type { ImageFacts } from './model/facts.js';
+import { parseReference } from './image/reference.js';
+import type { Registries, RegistryOptions } from './registry/client.js';
 
 /** Options for {@link inspect}. */
 export interface InspectOptions {
@@ -17,7 +21,31 @@ export interface InspectOptions {
   explicitPlatform?: boolean | undefined;
   /** Also compute the image's content identity (`identity`; for dir: and tar: this reads every file). */
   identity?: boolean | undefined;
+  /** How to reach registries (docker://): credentials, TLS, timeouts. */
+  registry?: RegistryOptions | undefined;
+  /** Registry clients shared by several inspects (made from `registry` when absent). */
+  registries?: Registries | undefined;
+  /** The layer-facts cache (src/cache): layers seen before are not read again. None when absent. */
+  cache?: FactsCache | null | undefined;
+  /**
+   * For a registry image: use facts attached to exactly its manifest digest (`containerspec attach`)
+   * when there are some, instead of reading its layers. Default false (inspect reads the layers).
+   */
+  attached?: boolean | undefined;
+  /** Told what happens, for a progress display. */
+  onProgress?: ((e: ProgressEvent) => void) | undefined;
 }
+
+/** What an inspect tells a progress display. */
+export type ProgressEvent =
+  /** The image is open: its layers and their stored size (null when a size is unknown). */
+  | { kind: 'image'; ref: string; layers: number; bytes: number | null }
+  /** Stored bytes of a layer arrived. */
+  | { kind: 'bytes'; layer: number; bytes: number }
+  /** A layer is done: read, or taken from the cache. */
+  | { kind: 'layer'; layer: number; how: 'cached' | 'read' }
+  /** Facts came from an artifact attached to the manifest: no layer was read. */
+  | { kind: 'attached'; ref: string; artifact: string };
 
 export { envMap } from './extract/config.js';
 
@@ -61,9 +89,82 @@ export function imageFacts(image: Image, scans: readonly LayerScan[]): ImageFact
  * Throws a ContainerspecError for bad input (exit status 2 in the CLI).
  */
 export async function inspect(ref: string, opts: InspectOptions = {}): Promise<ImageFacts> {
-  const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform });
-  const scans = await readLayers(image, wantsFor('image'), opts.parallel !== undefined ? { parallel: opts.parallel } : {});
+  const registries = await registriesFor(ref, opts);
+  const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform, registry: opts.registry, registries, blobCache: opts.cache ?? null });
+  if (opts.attached && image.transport === 'docker' && image.manifestDigest) {
+    const found = await attachedFor(image, registries!);
+    if (found) {
+      opts.onProgress?.({ kind: 'attached', ref, artifact: found.artifact });
+      return found.facts;
+    }
+  }
+  const onProgress = opts.onProgress;
+  const layers = image.layers;
+  if (onProgress) {
+    const sizes = layers.map((l) => (l.kind === 'blob' ? l.size : null));
+    onProgress({ kind: 'image', ref, layers: layers.length, bytes: sizes.every((n) => n !== null) ? sizes.reduce<number>((a, n) => a + n!, 0) : null });
+  }
+  const counted: Image = onProgress ? { ...image, layers: layers.map((l, i) => countBytes(l, i, onProgress)) } : image;
+  const scans = await readLayers(counted, wantsFor('image'), {
+    parallel: opts.parallel,
+    cache: opts.cache ?? null,
+    ...(onProgress ? { onLayer: (layer: number, how: 'cached' | 'read') => onProgress({ kind: 'layer', layer, how }) } : {}),
+  });
   const facts = imageFacts(image, scans);
   if (opts.identity) facts.identity = await image.identity();
   return facts;
+}
+
+/** The registry clients of a registry reference (loaded only for one: local inspects never load the HTTP stack). */
+async function registriesFor(ref: string, opts: InspectOptions): Promise<Registries | undefined> {
+  if (opts.registries) return opts.registries;
+  let transport: string;
+  try {
+    transport = parseReference(ref).transport;
+  } catch {
+    return undefined; // openImage reports it
+  }
+  if (transport !== 'docker') return undefined;
+  const { Registries: R } = await import('./registry/client.js');
+  return new R(opts.registry ?? {});
+}
+
+/** A blob layer whose stream tells the progress display of its bytes. */
+function countBytes(l: Layer, index: number, onProgress: (e: ProgressEvent) => void): Layer {
+  if (l.kind !== 'blob') return l;
+  const counted: BlobLayer = {
+    ...l,
+    open: async (): Promise<Readable> => {
+      const s = await l.open();
+      s.on('data', (c: Buffer) => onProgress({ kind: 'bytes', layer: index, bytes: c.length }));
+      return s;
+    },
+  };
+  return counted;
+}
+
+/** Attached facts of a registry image's manifest, with the facts naming the reference as given now. */
+async function attachedFor(image: Image, registries: Registries): Promise<{ facts: ImageFacts; artifact: string } | null> {
+  const { attachedFacts } = await import('./registry/attach.js');
+  const r = parseReference(image.ref);
+  if (r.transport !== 'docker') return null;
+  const found = await attachedFacts(await registries.for(r.docker.domain), r.docker, image.manifestDigest!);
+  if (!found) return null;
+  const facts: ImageFacts = { ...found.facts, name: image.ref, transport: image.transport };
+  facts.warnings = [...facts.warnings, { code: 'attached-facts', message: `facts read from the artifact ${found.artifact.digest} attached to ${image.manifestDigest} (${found.artifact.annotations['org.opencontainers.image.created'] ?? 'undated'}); --no-attached reads the layers` }];
+  return { facts, artifact: found.artifact.digest };
+}
+
+/**
+ * Facts for every platform of a multi-platform image (`inspect --platform all`), in index order;
+ * one element for a single-platform image.
+ */
+export async function inspectAll(ref: string, opts: InspectOptions = {}): Promise<ImageFacts[]> {
+  const registries = await registriesFor(ref, opts);
+  const shared: InspectOptions = { ...opts, ...(registries ? { registries } : {}) };
+  const present = await imagePlatforms(ref, { registry: opts.registry, registries, blobCache: opts.cache ?? null });
+  if (!present || present.length === 0) return [await inspect(ref, { ...shared, platform: undefined, explicitPlatform: false })];
+  const out: ImageFacts[] = [];
+  for (const p of present) out.push(await inspect(ref, { ...shared, platform: p, explicitPlatform: true }));
+  return out;
 }

@@ -36,8 +36,14 @@ export async function loadImage(input: ImageInput, opts: InspectOptions = {}): P
   return isFactsFile(input) ? readImageFacts(input) : inspect(input, opts);
 }
 
+/**
+ * How images are reached and read, for check and match: registry settings, the layer-facts cache,
+ * whether facts attached in the registry may stand in for reading the layers, progress.
+ */
+export type ImageAccess = Pick<InspectOptions, 'registry' | 'registries' | 'cache' | 'attached' | 'onProgress'>;
+
 /** Options for {@link checkImage}. */
-export interface CheckImageOptions extends Omit<CheckOptions, 'history'> {
+export interface CheckImageOptions extends Omit<CheckOptions, 'history'>, ImageAccess {
   /** The host: facts, a facts file; default this host. */
   host?: HostInput | undefined;
   /** Host facts (or files) of earlier successful runs, oldest first. */
@@ -59,12 +65,23 @@ export async function checkImage(image: ImageInput, opts: CheckImageOptions = {}
   const setArch = opts.set?.arch ? normaliseArch(opts.set.arch) : null;
   const arch = setArch ?? host.platform.architecture;
   const platform = opts.platform ?? (arch ? `linux/${arch}` : undefined);
-  const facts = await loadImage(image, { platform, explicitPlatform: Boolean(opts.platform), parallel: opts.parallel });
+  const facts = await loadImage(image, { ...accessOf(opts), platform, explicitPlatform: Boolean(opts.platform), parallel: opts.parallel });
   const checkOpts: CheckOptions = { history };
   if (opts.set) checkOpts.set = opts.set;
   if (opts.bind) checkOpts.bind = opts.bind;
   if (opts.archspec) checkOpts.archspec = opts.archspec;
   return check(facts, host, checkOpts);
+}
+
+/** The image-access part of a set of options (so that it can be handed on as is). */
+function accessOf(opts: ImageAccess): ImageAccess {
+  const a: ImageAccess = {};
+  if (opts.registry) a.registry = opts.registry;
+  if (opts.registries) a.registries = opts.registries;
+  if (opts.cache) a.cache = opts.cache;
+  if (opts.attached !== undefined) a.attached = opts.attached;
+  if (opts.onProgress) a.onProgress = opts.onProgress;
+  return a;
 }
 
 /**
@@ -96,7 +113,7 @@ export function platformsFor(present: readonly string[], hosts: readonly HostFac
  */
 export async function loadImageVariants(input: ImageInput, hosts: readonly HostFacts[], opts: InspectOptions = {}): Promise<ImageFacts | ImageFacts[]> {
   if (typeof input !== 'string' || isFactsFile(input)) return loadImage(input, opts);
-  const present = await imagePlatforms(input);
+  const present = await imagePlatforms(input, { registry: opts.registry, registries: opts.registries, blobCache: opts.cache ?? null });
   if (!present || present.length === 0) return inspect(input, { ...opts, explicitPlatform: false });
   const variants: ImageFacts[] = [];
   for (const p of platformsFor(present, hosts)) variants.push(await inspect(input, { ...opts, platform: p, explicitPlatform: true }));
@@ -104,7 +121,7 @@ export async function loadImageVariants(input: ImageInput, hosts: readonly HostF
 }
 
 /** Options for {@link match}. */
-export interface MatchOptions {
+export interface MatchOptions extends ImageAccess {
   archspec?: Archspec;
   /** `--set` overrides applied to every host (what-ifs at scale). */
   set?: Record<string, string>;
@@ -120,8 +137,14 @@ export interface MatchOptions {
 export async function match(hosts: readonly HostInput[], images: readonly ImageInput[], opts: MatchOptions = {}): Promise<MatchResult> {
   const hf = await Promise.all(hosts.map((h) => loadHost(h)));
   const loaded: (ImageFacts | ImageFacts[])[] = [];
+  const access = accessOf(opts);
+  // One set of registry clients for every image: one token per repository, one connection pool per registry.
+  if (!access.registries && images.some((i) => typeof i === 'string' && !isFactsFile(i))) {
+    const { Registries } = await import('./registry/client.js');
+    access.registries = new Registries(opts.registry ?? {});
+  }
   for (const [i, img] of images.entries()) {
-    loaded.push(await loadImageVariants(img, hf));
+    loaded.push(await loadImageVariants(img, hf, access));
     opts.onImage?.(img, i, images.length);
   }
   return matchFacts(hf, loaded, { archspec: opts.archspec ?? loadArchspec(), ...(opts.set ? { set: opts.set } : {}) });

@@ -3,11 +3,7 @@
  * release that wrote it: a new release may read layers differently, so it starts a fresh cache.
  */
 
-/**
- * The package version (package.json's `version`), as a constant so nothing reads files to know it;
- * test/cache.test.ts checks that the two agree.
- */
-export const PACKAGE_VERSION = '0.1.0';
+export { PACKAGE_VERSION } from '../util/package-version.js';
 
 /**
  * The format of layer-facts entries and of the cache layout. Raise it whenever what the walker

@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './errors.js';
 import { SET_KEYS, parseSets } from '../check/overrides.js';
 import { json, out } from './output.js';
 import { LIMITS, applyLimitOptions } from '../limits.js';
+import { PACKAGE_VERSION } from '../util/package-version.js';
+import { accessOf, addAccessOptions, type AccessFlags } from './access.js';
+import { addRegistryCommands } from './registry-commands.js';
 
 const INSPECT_EXAMPLES = `
 Image references (skopeo-style):
@@ -12,21 +14,23 @@ Image references (skopeo-style):
   docker-archive:FILE[:TAG] a "docker save" tar (classic or Docker 25+)
   dir:PATH                  an unpacked root filesystem (e.g. a Charliecloud image directory)
   tar:FILE                  a flat root filesystem tarball (ch-convert -o tar)
+  docker://HOST/NAME[:TAG|@DIGEST]
+                            a registry image; a reference with no transport means docker://
+                            (ubuntu is docker.io/library/ubuntu:latest)
+
+Registry credentials are looked up as podman and docker do: --creds / --creds-file, then
+$REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
+~/.docker/config.json (with credsStore / credHelpers). Layers stream from the registry and are
+verified; nothing is written to disk but the facts cache (--no-cache: none).
 
 Examples:
   containerspec inspect oci:fixtures/sample
+  containerspec inspect ghcr.io/lab/lammps:2024 --platform all --json
+  containerspec inspect registry.lab:5000/app:1 --ca-file lab-ca.pem --creds-file ~/.lab-creds
   containerspec inspect oci:./myimage:v2 --platform linux/arm64/v8 --json
   containerspec inspect docker-archive:saved.tar
   containerspec inspect dir:/var/tmp/$USER.ch/img/lammps --identity
 `;
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -34,26 +38,34 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export function program(prog: string): Command {
   const cmd = new Command(prog)
     .description('Can this container image run on this host, and how well? Static facts, no image is run.')
-    .version(packageVersion(), '-V, --version')
+    .version(PACKAGE_VERSION, '-V, --version')
     .exitOverride()
     // Errors are printed once, as one line, by main(); help goes to stdout (a closed pipe is not an error).
     .configureOutput({ writeOut: (s) => out(s), outputError: () => {} });
-  cmd
+  const inspectCmd = cmd
     .command('inspect')
     .description('image facts and derived requirements')
     .argument('<image>', 'image reference (see below)')
-    .option('--json', 'print JSON (schemas/facts-2.0.schema.json)')
-    .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: this host's)")
+    .option('--json', 'print JSON (schemas/facts-2.0.schema.json; with --platform all, a list of them)')
+    .option('--platform <os/arch[/variant]|all>', "platform to pick from a multi-platform index (default: this host's; all: every platform)")
     .addOption(new Option('--parallel <n>', 'layers read at once (default: up to 4)').argParser((v) => parsePositive(v, '--parallel')))
-    .option('--identity', "also print the image's content identity (manifest digest; for dir: and tar:, a digest of every file, which reads them all)")
+    .option('--identity', "also print the image's content identity (manifest digest; for dir: and tar:, a digest of every file, which reads them all)");
+  addAccessOptions(inspectCmd)
     .addHelpText('after', INSPECT_EXAMPLES)
-    .action(async (image: string, o: { json?: boolean; platform?: string; parallel?: number; identity?: boolean }) => {
-      const { inspect } = await import('../inspect.js');
-      const facts = await inspect(image, { platform: o.platform, parallel: o.parallel, identity: o.identity });
-      if (o.json) out(json(facts));
+    .action(async (image: string, o: AccessFlags & { json?: boolean; platform?: string; parallel?: number; identity?: boolean }) => {
+      const { inspect, inspectAll } = await import('../inspect.js');
+      const { access, progress: p } = await accessOf(o);
+      const opts = { ...access, parallel: o.parallel, identity: o.identity };
+      let all: import('../model/facts.js').ImageFacts[];
+      try {
+        all = o.platform === 'all' ? await inspectAll(image, opts) : [await inspect(image, { ...opts, platform: o.platform })];
+      } finally {
+        p.end();
+      }
+      if (o.json) out(json(o.platform === 'all' ? all : all[0]));
       else {
         const { formatFacts } = await import('./format-facts.js');
-        out(formatFacts(facts));
+        out(all.map((f) => formatFacts(f)).join('\n'));
       }
     });
   cmd
@@ -81,7 +93,7 @@ Examples:
         out(formatFacts(facts));
       }
     });
-  cmd
+  const checkCmd = cmd
     .command('check')
     .description('can IMAGE run on this host (or a host facts file), and how well? exit 0 compatible, 1 incompatible, 2 error, 3 cannot tell')
     .argument('<image>', 'image reference (as for inspect)')
@@ -90,7 +102,8 @@ Examples:
     .option('--bind <path>', 'a host library to bind-mount into the image: is it usable there? (repeatable)', collect, [])
     .option('--history <file>', 'host facts JSON of an earlier successful run, for provenance drift (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: the host's)")
-    .option('--json', 'print the report as JSON (schemas/report.schema.json)')
+    .option('--json', 'print the report as JSON (schemas/report.schema.json)');
+  addAccessOptions(checkCmd, { attached: true })
     .addHelpText('after', `
 --set keys:
 ${Object.entries(SET_KEYS).map(([k, v]) => `  ${k.padEnd(12)} ${v}`).join('\n')}
@@ -100,33 +113,39 @@ Examples:
   can-i-run oci:./lammps --host gpu-node.json --json       # for a scheduler
   can-i-run oci:./cuda-app --set cuda.driver=535.54.03     # what if the driver were 535?
   can-i-run oci:./mpi-app --set mpi=openmpi@4.1.4 --bind /usr/lib64/libfabric.so.1
+  can-i-run ghcr.io/lab/lammps:2024                       # uses facts attached with "containerspec attach"
 `)
-    .action(async (image: string, o: { host?: string; set: string[]; bind: string[]; history: string[]; platform?: string; json?: boolean }) => {
+    .action(async (image: string, o: AccessFlags & { host?: string; set: string[]; bind: string[]; history: string[]; platform?: string; json?: boolean }) => {
       const set = parseSets(o.set);
       const { checkImage } = await import('../orchestrate.js');
-      const report = await checkImage(image, { host: o.host, set, bind: o.bind, history: o.history, ...(o.platform ? { platform: o.platform } : {}) });
+      const { access, progress: p } = await accessOf(o);
+      const report = await checkImage(image, { ...access, host: o.host, set, bind: o.bind, history: o.history, ...(o.platform ? { platform: o.platform } : {}) }).finally(() => p.end());
       if (o.json) out(json(report));
       else out((await import('./format-report.js')).formatReport(report));
       process.exitCode = report.verdict === 'compatible' ? 0 : report.verdict === 'incompatible' ? 1 : 3;
     });
-  cmd
+  const matchCmd = cmd
     .command('match')
     .description('the compatibility matrix of images on hosts, with the best host for each image and the best image for each host')
     .requiredOption('--hosts <files...>', 'host facts JSON files (containerspec host --json)')
     .requiredOption('--images <refs...>', 'image references, or image facts JSON files (containerspec inspect --json)')
-    .option('--json', 'print JSON (schemas/match.schema.json)')
+    .option('--json', 'print JSON (schemas/match.schema.json)');
+  addAccessOptions(matchCmd, { attached: true })
     .addHelpText('after', `
 Examples:
   containerspec match --hosts nodes/*.json --images oci:./app-v1 oci:./app-v2
   containerspec match --hosts a.json b.json --images app.facts.json --json
+  containerspec match --hosts nodes/*.json --images registry.lab/app:1 registry.lab/app:2
 `)
-    .action(async (o: { hosts: string[]; images: string[]; json?: boolean }) => {
+    .action(async (o: AccessFlags & { hosts: string[]; images: string[]; json?: boolean }) => {
       const { match } = await import('../orchestrate.js');
       const { matchToJson } = await import('../check/match.js');
-      const m = await match(o.hosts, o.images);
+      const { access, progress: p } = await accessOf(o);
+      const m = await match(o.hosts, o.images, access).finally(() => p.end());
       if (o.json) out(json(matchToJson(m)));
       else out((await import('./format-report.js')).formatMatch(m));
     });
+  addRegistryCommands(cmd);
   // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
   for (const sub of cmd.commands) {
     sub.option('--limit <name=n>', `raise a limit on what is read, e.g. --limit layers=1024 (${LIMITS.map((l) => l.key).join(', ')}; see the README)`, collect, []);

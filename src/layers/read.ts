@@ -75,6 +75,9 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
   const budget = new Budget('entries'); // one count for all the image's layers
   const cache = opts.cache ?? null;
   const fingerprint = cache ? scanFingerprint(wants) : '';
+  // Cache writes wait until every layer is read: an image that fails (a corrupt layer, a dropped
+  // registry) leaves nothing behind, not even the facts of its good layers.
+  const verified: (() => void)[] = [];
   const one = async (i: number): Promise<LayerScan> => {
     const layer = image.layers[i]!;
     const key = cache && layer.kind === 'blob' ? layerKey(layer, fingerprint) : null;
@@ -88,7 +91,7 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
       }
       const counted = new LayerBudget(budget);
       const scan = await scanBlob(layer, i, wants, counted);
-      cache.putScan(key, scan, counted.count); // only now: the walker verified the layer
+      verified.push(() => cache.putScan(key, scan, counted.count)); // the walker verified the layer; kept once every layer has
       opts.onLayer?.(i, 'read', scan);
       return scan;
     }
@@ -97,6 +100,7 @@ export async function readLayers(image: Image, wants: WantSet, opts: ReadOptions
     return scan;
   };
   const scans = await mapLimit(unique, limit, one);
+  for (const put of verified) put();
   const byIndex = new Map(unique.map((i, k) => [i, scans[k]!]));
   return image.layers.map((l, i) => {
     const own = byIndex.get(i);

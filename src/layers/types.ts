@@ -65,5 +65,5 @@ export interface LayerScan {
 
 /** A layer scan with nothing in it yet. */
 export function emptyScan(id: string | null, index: number, compression: LayerScan['compression']): LayerScan {
-  return { id, index, entries: [], whiteouts: [], opaques: [], results: {}, warnings: [], bytes: { stored: 0, tar: 0 }, compression, notes: [] };
+  return { id, index, entries: [], whiteouts: [], opaques: [], results: Object.create(null) as Record<string, FileResult>, warnings: [], bytes: { stored: 0, tar: 0 }, compression, notes: [] };
 }

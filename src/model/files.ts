@@ -163,7 +163,17 @@ export async function readFactsFile(file: string, kind: 'image'): Promise<ImageF
 export async function readFactsFile(file: string, kind: 'host' | 'image'): Promise<Facts> {
   readLimits();
   const where = `${kind} facts file ${file}`;
-  const data = await readRegularFile(file, 'jsonBytes', where);
+  return parseFacts(await readRegularFile(file, 'jsonBytes', where), kind, where);
+}
+
+/**
+ * Parse a facts document (a file's bytes, an attached artifact's layer), check it is of the wanted
+ * kind, validate it against its version's schema, and upgrade it. `where` names it in errors.
+ */
+export async function parseFacts(data: Buffer, kind: 'host', where: string): Promise<HostFacts>;
+export async function parseFacts(data: Buffer, kind: 'image', where: string): Promise<ImageFacts>;
+export async function parseFacts(data: Buffer, kind: 'host' | 'image', where: string): Promise<Facts>;
+export async function parseFacts(data: Buffer, kind: 'host' | 'image', where: string): Promise<Facts> {
   const v = parseBoundedJson(data, where) as Doc | null;
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FactsError(`${where}: not a JSON object`);
   if (v.kind !== kind) throw new FactsError(`${where}: not ${kind} facts (kind is ${JSON.stringify(v.kind)}; make one with "${MAKE_FACTS[kind]}")`);
