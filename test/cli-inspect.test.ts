@@ -49,11 +49,12 @@ describe('usage errors', () => {
 });
 
 describe('registry references', () => {
-  for (const ref of ['docker://docker.io/library/debian:bookworm', 'debian:bookworm']) {
-    it(`${ref}: exit 2, one line saying registries are not supported yet`, async () => {
-      const line = expectOneLineError(await runCli(['inspect', ref]));
-      expect(line).toMatch(/registr/i);
-      expect(line).toMatch(/not supported yet/i);
+  // Port 1 on loopback: nothing listens there, so the refusal is real and immediate (no retries help).
+  for (const ref of ['docker://127.0.0.1:1/lab/app:1', '127.0.0.1:1/lab/app:1']) {
+    it(`${ref}: nothing listening: exit 2, one line naming the registry`, async () => {
+      const line = expectOneLineError(await runCli(['inspect', ref, '--timeout', '5']));
+      expect(line).toContain('127.0.0.1:1');
+      expect(line).toMatch(/connection refused/i);
     });
   }
 });

@@ -3,7 +3,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,11 +77,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `bin/<bin>.js ARGS` (default cwd: the repository root), with colour off and stdin closed (or fed `input`). */
-export function runCli(args: string[], opts: { bin?: 'containerspec' | 'can-i-run'; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+/**
+ * Run `bin/<bin>.js ARGS` (default cwd: the repository root), with colour off and stdin closed (or
+ * fed `input`). `env` is added to this process's environment. Unless `env` names a cache directory,
+ * each run gets an empty layer-facts cache of its own (removed afterwards), so that no run sees
+ * another's cached facts.
+ */
+export function runCli(args: string[], opts: { bin?: 'containerspec' | 'can-i-run'; cwd?: string; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   const bin = join(REPO, 'bin', `${opts.bin ?? 'containerspec'}.js`);
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...(opts.env ?? {}) };
   delete env.NODE_OPTIONS;
+  let ownCache: string | null = null;
+  if (!opts.env?.CONTAINERSPEC_CACHE_DIR) env.CONTAINERSPEC_CACHE_DIR = ownCache = mkdtempSync(join(tmpdir(), 'cs-cli-cache-'));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -95,6 +102,7 @@ export function runCli(args: string[], opts: { bin?: 'containerspec' | 'can-i-ru
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (ownCache) rmSync(ownCache, { recursive: true, force: true });
       resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
     child.stdin.end(opts.input ?? '');
