@@ -52,8 +52,8 @@ export async function attach(ref: string, opts: ArtifactOptions = {}): Promise<A
 
 /** Facts to NFD spec YAML (src/registry/nfd.ts), loaded only when an NFD spec is attached. */
 async function nfdYamlMaker(): Promise<(f: ImageFacts) => string> {
-  const { nfdImageCompatibility, nfdSpecYaml } = await import('./registry/nfd.js');
-  return (f) => nfdSpecYaml(nfdImageCompatibility(f));
+  const { nfdImageCompatibilityYaml } = await import('./registry/nfd.js');
+  return (f) => nfdImageCompatibilityYaml(f);
 }
 
 /** What is attached to one platform's manifest. */

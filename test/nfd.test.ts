@@ -662,3 +662,22 @@ describe('host feature file', () => {
     }
   });
 });
+
+describe('containerspec host --nfd FILE', () => {
+  it('writes the feature file (and nothing else) that nfdHostFeatures makes for this host; a missing directory is exit 2', async () => {
+    const { buildCli, errorLine, runCli, show } = await import('./helpers/cli.js');
+    await buildCli();
+    const dir = mkdtempSync(join(tmpdir(), 'cs-nfd-cli-'));
+    const file = join(dir, 'containerspec');
+    const r = await runCli(['host', '--nfd', file]);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain(file);
+    expect(readdirSync(dir)).toEqual(['containerspec']);
+    const written = readFileSync(file, 'utf8');
+    expect(written).toBe(nfdHostFeatures(await hostFacts()));
+    const bad = await runCli(['host', '--nfd', join(dir, 'no-such-dir', 'f')]);
+    expect(bad.code).toBe(2);
+    expect(errorLine(bad)).toContain('no-such-dir');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -77,16 +77,23 @@ export function program(prog: string): Command {
     .option('--sys <dir>', 'read PCI devices and modules from DIR instead of /sys')
     .option('--slow', 'also ask systeminformation (memory, virtualization; spawns processes)')
     .option('--archspec <file>', 'microarchitectures.json to use (default: the vendored copy, or $CONTAINERSPEC_ARCHSPEC)')
+    .option('--nfd <file>', 'also write the facts as a Node Feature Discovery local feature file (features.d), replaced atomically')
     .addHelpText('after', `
 Examples:
   containerspec host
   containerspec host --json > node01.json        # for check --host / match --hosts
   containerspec host --proc /mnt/node/proc --sys /mnt/node/sys --root /mnt/node --json
+  containerspec host --nfd /etc/kubernetes/node-feature-discovery/features.d/containerspec
 `)
-    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string }) => {
+    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string; nfd?: string }) => {
       const { hostFacts } = await import('../host/facts.js');
       await assertDirs([o.root, o.proc, o.sys], ['--root', '--proc', '--sys']);
       const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec });
+      if (o.nfd !== undefined) {
+        const { writeNfdFeatures } = await import('../sched/nfd-features.js');
+        await writeNfdFeatures(facts, o.nfd, o.archspec ? { archspec: (await import('../arch/index.js')).loadArchspec(o.archspec) } : {});
+        if (!o.json) return out(`wrote this host's NFD local features to ${o.nfd}\n`);
+      }
       if (o.json) out(json(facts));
       else {
         const { formatFacts } = await import('./format-facts.js');
