@@ -58,7 +58,8 @@ export function groupAlive(pgid) {
 }
 
 export function runCli(args, { env = {}, timeoutMs = DEFAULTS.timeoutMs, measure = true } = {}) {
-  const childEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env };
+  // No layer-facts cache: every case must read its layers (a cached digest would stand in for mutated bytes).
+  const childEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', CONTAINERSPEC_NO_CACHE: '1', ...env };
   delete childEnv.NODE_OPTIONS;
   const timeFile = measure && TIME ? path.join(os.tmpdir(), `csfuzz-time-${process.pid}-${Math.random().toString(36).slice(2)}`) : null;
   const argv = timeFile ? [TIME, ['-o', timeFile, '-f', '%M %e', process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];

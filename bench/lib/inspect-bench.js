@@ -54,16 +54,16 @@ export async function benchInspect(root, { rounds = 3 } = {}) {
   for (let r = 1; r <= rounds; r++) {
     const g1 = await runTimed('gzip', ['-dc', ...one.layers.map((l) => l.file)]);
     runs.gz1.push(g1.wall);
-    const i1 = await runTimed(process.execPath, [cli, 'inspect', `oci:${one.dir}`, '--json'], { rss: true, cwd: root });
+    const i1 = await runTimed(process.execPath, [cli, 'inspect', `oci:${one.dir}`, '--json', '--no-cache'], { rss: true, cwd: root });
     runs.in1.push(i1.wall);
     runs.rss1.push(i1.peakRss);
     const g4 = await runTimed('gzip', ['-dc', ...four.layers.map((l) => l.file)]);
     runs.gz4.push(g4.wall);
-    const i4 = await runTimed(process.execPath, [cli, 'inspect', `oci:${four.dir}`, '--json'], { rss: true, cwd: root });
+    const i4 = await runTimed(process.execPath, [cli, 'inspect', `oci:${four.dir}`, '--json', '--no-cache'], { rss: true, cwd: root });
     runs.in4.push(i4.wall);
     runs.rss4.push(i4.peakRss);
     // context: every layer in flight at once (the default is one stream per core)
-    const p4 = await runTimed(process.execPath, [cli, 'inspect', `oci:${four.dir}`, '--json', '--parallel', '4'], { rss: true, cwd: root });
+    const p4 = await runTimed(process.execPath, [cli, 'inspect', `oci:${four.dir}`, '--json', '--parallel', '4', '--no-cache'], { rss: true, cwd: root });
     runs.in4p4.push(p4.wall);
     runs.rss4.push(p4.peakRss);
     log(
