@@ -4,7 +4,7 @@
  * every credential source, TLS trust, the faults a network brings (each a one-line exit 2 with
  * nothing cached, or survived), the layer-facts cache, and progress only on a terminal.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { inspect } from '../src/inspect.js';
 import { buildCli, errorLine, runCli, show, type CliResult } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { ensureFixtures, expected, FIXTURES, oci } from './helpers/images.js';
-import { registryMissing, removeTestCerts, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { freePort, registryMissing, removeTestCerts, startRegistry, stopChild, tlsRequest, type TestRegistry } from './helpers/registry.js';
 
 const missing = registryMissing();
 if (missing) console.warn(`skipping registry tests: ${missing}`);
@@ -347,6 +347,73 @@ describe.skipIf(missing !== null)('docker:// images from a real registry', () =>
       const bad = await cli(['cache', 'prune', '--max-size', 'lots']);
       expect(bad.code).toBe(2);
       expect(errorLine(bad)).toContain('--max-size');
+    });
+  });
+
+  describe('more of the protocol', () => {
+    it('a Docker v2 schema 1 manifest is refused with one line saying so', async () => {
+      const schema1 = JSON.stringify({ schemaVersion: 1, name: 'lab/mpi', tag: '1', architecture: 'amd64', fsLayers: [], history: [] });
+      proxy.set({ kind: 'status', match: /\/manifests\/1$/, status: 200, times: 1, body: schema1, headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' } });
+      const r = await cli(['inspect', `${proxy.host}/lab/mpi:1`, ...tls]);
+      proxy.set(null);
+      expect(r.code, show(r)).toBe(2);
+      expect(errorLine(r)).toMatch(/schema 1.*not supported/);
+    });
+
+    it('an identity token in an auth file is traded for a registry token (OAuth2 refresh-token grant)', async () => {
+      // Get a refresh token the way `docker login` does: the password grant.
+      const form = new URLSearchParams({ grant_type: 'password', username: 'alice', password: USERS.alice, service: token.token!.service, scope: 'repository:lab/mpi:pull', client_id: 'test', access_type: 'offline' });
+      const got = await tlsRequest(token.token!.realm, { ca: reg.caFile, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+      const refresh = (JSON.parse(got.body.toString('utf8')) as { refresh_token?: string }).refresh_token;
+      expect(refresh, got.body.toString('utf8')).toBeTruthy();
+      const authFile = join(tmp, 'auth-identity.json');
+      writeFileSync(authFile, JSON.stringify({ auths: { [token.host]: { identitytoken: refresh } } }));
+      const before = token.token!.requests.length;
+      const r = await cli(['inspect', `${token.host}/lab/mpi:1`, '--json', ...tls], { REGISTRY_AUTH_FILE: authFile });
+      expect(r.code, show(r)).toBe(0);
+      expect((JSON.parse(r.stdout) as Facts).digest).toBe(expected(IMG).manifestDigest);
+      expect(token.token!.requests.slice(before).some((q) => q.method === 'POST' && q.user === 'alice' && q.status === 200)).toBe(true);
+      expect(r.stdout + r.stderr).not.toContain(refresh!);
+    });
+
+    it('plain HTTP only with --plain-http: without it, the error says to use it', async () => {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmp, 'plain-'));
+      const config = join(dir, 'config.yml');
+      writeFileSync(config, JSON.stringify({ version: 0.1, log: { level: 'error' }, storage: { filesystem: { rootdirectory: join(dir, 'data') } }, http: { addr: `127.0.0.1:${port}` } }));
+      const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+      try {
+        for (let i = 0; i < 100; i++) {
+          const up = await fetch(`http://127.0.0.1:${port}/v2/`).then((x) => x.status, () => 0);
+          if (up === 200) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        const push = spawnSync('skopeo', ['--insecure-policy', 'copy', '--retry-times', '0', '--dest-tls-verify=false', `${oci(IMG)}:latest`, `docker://127.0.0.1:${port}/lab/mpi:1`], { encoding: 'utf8' });
+        expect(push.status, push.stderr).toBe(0);
+        const tlsFirst = await cli(['inspect', `127.0.0.1:${port}/lab/mpi:1`, '--timeout', '5']);
+        expect(tlsFirst.code).toBe(2);
+        expect(errorLine(tlsFirst)).toContain('--plain-http');
+        const plain = await cli(['inspect', `127.0.0.1:${port}/lab/mpi:1`, '--plain-http', '--json']);
+        expect(plain.code, show(plain)).toBe(0);
+        expect(content(JSON.parse(plain.stdout) as Facts)).toEqual(content(local));
+      } finally {
+        await stopChild(child);
+      }
+    });
+
+    it('a registry with the referrers API is asked there first (its answer served by the proxy: distribution 2.8 has no such API)', async () => {
+      // Stand-in for a registry with the API: the proxy answers /referrers/ with an index naming one artifact.
+      const subject = expected(IMG).manifestDigest;
+      const fake = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'ab'.repeat(32)}`, size: 512, artifactType: 'application/vnd.example.sig.v1', annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } };
+      proxy.set({ kind: 'status', match: new RegExp(`/referrers/${subject}`), status: 200, times: 1, body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [fake] }), headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' } });
+      const from = proxy.requests.length;
+      const d = await cli(['discover', `${proxy.host}/lab/mpi:1`, '--json', ...tls]);
+      proxy.set(null);
+      expect(d.code, show(d)).toBe(0);
+      const [res] = JSON.parse(d.stdout) as { via: string; referrers: { digest: string; artifactType: string }[] }[];
+      expect(res!.via).toBe('referrers-api');
+      expect(res!.referrers).toEqual([expect.objectContaining({ digest: fake.digest, artifactType: fake.artifactType })]);
+      expect(proxy.requests.slice(from).some((q) => q.path.includes('/manifests/sha256-')), 'the tag fallback is not read').toBe(false);
     });
   });
 
