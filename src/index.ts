@@ -9,12 +9,23 @@
  * if (report.verdict !== 'compatible') console.log(report.checks.filter((c) => c.status !== 'pass'));
  * const same = await checkImage('oci:/images/lammps', { host: 'nodes/n01.json' });
  * const m = await match(['nodes/n01.json', 'nodes/n02.json'], ['oci:/images/lammps', 'oci:/images/gromacs']);
+ * // Registries: one set of clients (tokens, connections) and a cache for many images.
+ * const registries = new Registries({ caFile: '/etc/lab-ca.pem' });
+ * const cache = openCache();
+ * const facts = await inspect('registry.lab:5000/lammps:2024', { registries, cache });
  * ```
  */
-export { inspect, imageFacts, type InspectOptions } from './inspect.js';
+export { inspect, inspectAll, imageFacts, type InspectOptions, type ProgressEvent } from './inspect.js';
+export { attach, discover, type ArtifactOptions, type AttachResult, type DiscoverResult } from './artifacts.js';
+export { Registries, RegistryClient, type RegistryOptions } from './registry/client.js';
+export { FACTS_ARTIFACT_TYPE, NFD_ARTIFACT_TYPE, attachedFacts } from './registry/attach.js';
+export { listReferrers, type Referrer, type Referrers } from './registry/referrers.js';
+export { nfdImageCompatibility, nfdImageCompatibilityYaml, planNfdImageCompatibility, type NfdSpec } from './registry/nfd.js';
+export { nfdHostFeatures, writeNfdFeatures } from './sched/nfd-features.js';
+export { FactsCache, openCache, pruneCache, defaultCacheDir, type CacheOptions } from './cache/index.js';
 export { hostFacts, type HostOptions } from './host/facts.js';
 export { check, type CheckOptions } from './check/check.js';
-export { checkImage, match, loadHost, loadImage, loadImageVariants, platformsFor, type CheckImageOptions, type HostInput, type ImageInput, type MatchOptions } from './orchestrate.js';
+export { checkImage, match, loadHost, loadImage, loadImageVariants, platformsFor, type CheckImageOptions, type HostInput, type ImageInput, type ImageAccess, type MatchOptions } from './orchestrate.js';
 export { readFactsFile, readHostFacts, readImageFacts, upgradeFacts } from './model/files.js';
 export { matchFacts, matchPrepared, matchToJson, cell, MATCH_SCHEMA_VERSION, type MatchResult, type MatchCell, type MatchFactsOptions } from './check/match.js';
 export { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './check/compile.js';

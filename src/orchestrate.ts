@@ -8,6 +8,7 @@ import { check, type CheckOptions } from './check/check.js';
 import { matchFacts, type MatchResult } from './check/match.js';
 import { normaliseArch, platformMatches, parsePlatform } from './image/platform.js';
 import { imagePlatforms } from './image/open.js';
+import { parseReference } from './image/reference.js';
 import { hostFacts, type HostOptions } from './host/facts.js';
 import { inspect, type InspectOptions } from './inspect.js';
 import type { HostFacts, ImageFacts } from './model/facts.js';
@@ -22,6 +23,15 @@ export type ImageInput = ImageFacts | string;
 /** Is this argument a facts file rather than an image reference? (`*.json` with no transport prefix.) */
 export function isFactsFile(arg: string): boolean {
   return /\.json$/.test(arg) && !/^[a-z][a-z0-9-]*:/.test(arg);
+}
+
+/** Does this reference name a registry image (docker://, or no transport)? False for what does not parse. */
+function isRegistryRef(ref: string): boolean {
+  try {
+    return parseReference(ref).transport === 'docker';
+  } catch {
+    return false;
+  }
 }
 
 /** Host facts from facts, a facts file, or (when nothing is given) this host. */
@@ -139,7 +149,7 @@ export async function match(hosts: readonly HostInput[], images: readonly ImageI
   const loaded: (ImageFacts | ImageFacts[])[] = [];
   const access = accessOf(opts);
   // One set of registry clients for every image: one token per repository, one connection pool per registry.
-  if (!access.registries && images.some((i) => typeof i === 'string' && !isFactsFile(i))) {
+  if (!access.registries && images.some((i) => typeof i === 'string' && !isFactsFile(i) && isRegistryRef(i))) {
     const { Registries } = await import('./registry/client.js');
     access.registries = new Registries(opts.registry ?? {});
   }
