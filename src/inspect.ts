@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FactsCache } from './cache/facts-cache.js';
+import { scanFingerprint } from './cache/fingerprint.js';
+import { imageKey } from './cache/image-entry.js';
 import { extract, wantsFor } from './extract/index.js';
 import { imagePlatforms, openImage } from './image/open.js';
 import type { BlobLayer, Image, Layer } from './image/types.js';
@@ -100,17 +102,31 @@ export async function inspect(ref: string, opts: InspectOptions = {}): Promise<I
   }
   const onProgress = opts.onProgress;
   const layers = image.layers;
+  const wants = wantsFor('image');
+  // A manifest seen before under the same extractors and limits: its facts, no layer read, no extractor run.
+  const key = opts.cache && image.manifestDigest ? imageKey(image.manifestDigest, scanFingerprint(wants)) : null;
+  const known = key ? opts.cache!.getFacts(key) : null;
+  if (known) {
+    onProgress?.({ kind: 'image', ref, layers: layers.length, bytes: null });
+    layers.forEach((_l, layer) => onProgress?.({ kind: 'layer', layer, how: 'cached' }));
+    const facts: ImageFacts = { ...known, name: image.ref, transport: image.transport };
+    if (image.indexPlatforms) facts.platforms = [...image.indexPlatforms];
+    else delete facts.platforms;
+    if (opts.identity) facts.identity = await image.identity();
+    return facts;
+  }
   if (onProgress) {
     const sizes = layers.map((l) => (l.kind === 'blob' ? l.size : null));
     onProgress({ kind: 'image', ref, layers: layers.length, bytes: sizes.every((n) => n !== null) ? sizes.reduce<number>((a, n) => a + n!, 0) : null });
   }
   const counted: Image = onProgress ? { ...image, layers: layers.map((l, i) => countBytes(l, i, onProgress)) } : image;
-  const scans = await readLayers(counted, wantsFor('image'), {
+  const scans = await readLayers(counted, wants, {
     parallel: opts.parallel,
     cache: opts.cache ?? null,
     ...(onProgress ? { onLayer: (layer: number, how: 'cached' | 'read') => onProgress({ kind: 'layer', layer, how }) } : {}),
   });
   const facts = imageFacts(image, scans);
+  if (key) opts.cache!.putFacts(key, facts);
   if (opts.identity) facts.identity = await image.identity();
   return facts;
 }

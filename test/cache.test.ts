@@ -451,3 +451,50 @@ describe('cache prune', () => {
     expect(() => parseSize('lots')).toThrow(/--max-size "lots": expected a size/);
   });
 });
+
+describe('whole-image facts by manifest digest', () => {
+  /** Inspect with a cache, counting stored bytes read and how each layer was had. */
+  async function inspectCounting(ref: string, cache: FactsCache) {
+    const { inspect } = await import('../src/inspect.js');
+    let bytes = 0;
+    const how: string[] = [];
+    const facts = await inspect(ref, { cache, onProgress: (e) => (e.kind === 'bytes' ? (bytes += e.bytes) : e.kind === 'layer' ? how.push(e.how) : undefined) });
+    return { facts, bytes, how };
+  }
+  const imageEntries = (dir: string) => (existsSync(join(dir, 'images')) ? readdirSync(join(dir, 'images'), { recursive: true }).map(String).filter((f) => f.endsWith('@facts.json')) : []);
+
+  it('a second inspect of the same manifest reads nothing and gives the same facts; a bad entry falls back to the layer entries', async () => {
+    const dir = tmp('image-cache');
+    const cache = openCache({ dir });
+    const ref = oci('trixie-mpich-cuda');
+    const cold = await inspectCounting(ref, cache);
+    expect(cold.bytes).toBeGreaterThan(0);
+    expect(imageEntries(dir)).toHaveLength(1);
+    const warm = await inspectCounting(ref, cache);
+    expect(warm.bytes).toBe(0);
+    expect(warm.facts).toEqual(cold.facts);
+    // Garbage in the image entry: a miss, removed; the layer entries still spare the reads.
+    const entry = join(dir, 'images', imageEntries(dir)[0]!);
+    writeFileSync(entry, '{"format":"containerspec-image-facts","version":1,"key":{}}');
+    const again = await inspectCounting(ref, cache);
+    expect(again.bytes).toBe(0);
+    expect(again.how.every((h) => h === 'cached')).toBe(true);
+    expect(again.facts).toEqual(cold.facts);
+    expect(JSON.parse(readFileSync(entry, 'utf8')).facts.digest).toBe(cold.facts.digest); // rewritten
+  });
+
+  it('an entry made under other limits is not used: a lower entries limit fails as it does without a cache', async () => {
+    const dir = tmp('image-limits');
+    const cache = openCache({ dir });
+    const ref = oci('bullseye-openmpi');
+    await inspectCounting(ref, cache);
+    process.env.CONTAINERSPEC_MAX_ENTRIES = '10';
+    try {
+      readLimits();
+      await expect(inspectCounting(ref, cache)).rejects.toThrow(/entries/);
+    } finally {
+      delete process.env.CONTAINERSPEC_MAX_ENTRIES;
+      readLimits();
+    }
+  });
+});

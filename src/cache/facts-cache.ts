@@ -14,7 +14,9 @@ import type { LayerScan } from '../layers/types.js';
 import { writeAtomic } from './atomic.js';
 import { blobEntryPath, bytesMatch } from './blob-entry.js';
 import { defaultCacheDir } from './dir.js';
+import { decodeImageEntry, encodeImageEntry, imageEntryPath, type ImageKey } from './image-entry.js';
 import { decodeLayerEntry, encodeLayerEntry, layerEntryPath, type CachedScan, type LayerKey } from './layer-entry.js';
+import type { ImageFacts } from '../model/facts.js';
 
 /** Options for {@link openCache}. */
 export interface CacheOptions {
@@ -105,6 +107,30 @@ export class FactsCache {
   putScan(key: LayerKey, scan: LayerScan, tarEntries: number): boolean {
     if (scan.id !== key.digest || scan.compression === 'dir') return false;
     return this.write(layerEntryPath(this.dir, key), () => encodeLayerEntry(key, scan, tarEntries));
+  }
+
+  /**
+   * The facts of a whole image by manifest digest (made under the same fingerprint and limits), or
+   * null on a miss; a bad entry is removed and is a miss. A hit touches the entry.
+   */
+  getFacts(key: ImageKey): ImageFacts | null {
+    const file = imageEntryPath(this.dir, key);
+    const data = this.read(file);
+    if (data === null) return this.miss();
+    const facts = decodeImageEntry(data, key);
+    if (!facts) {
+      this.drop(file);
+      return this.miss();
+    }
+    this.touch(file);
+    this.stats.hits++;
+    return facts;
+  }
+
+  /** Keep an image's facts: call only after every layer verified and the facts were made. A failure is never thrown. */
+  putFacts(key: ImageKey, facts: ImageFacts): boolean {
+    if (facts.digest !== key.digest) return false;
+    return this.write(imageEntryPath(this.dir, key), () => encodeImageEntry(key, facts));
   }
 
   /**

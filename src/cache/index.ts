@@ -6,6 +6,7 @@
 export { defaultCacheDir } from './dir.js';
 export { FactsCache, openCache, type CacheOptions, type CacheStats } from './facts-cache.js';
 export { layerKey, type CachedScan, type LayerKey } from './layer-entry.js';
+export { imageKey, type ImageKey } from './image-entry.js';
 export { scanFingerprint, SCAN_LIMITS } from './fingerprint.js';
 export { pruneCache, parseSize, DEFAULT_MAX_CACHE_BYTES, STALE_TEMP_MS, type PruneOptions, type PruneResult } from './prune.js';
 export { CACHE_FORMAT, PACKAGE_VERSION } from './version.js';

@@ -80,7 +80,7 @@ export function pruneCache(dir: string, opts: PruneOptions): PruneResult {
   const files: Found[] = [];
   const temps: Found[] = [];
   const dirs: string[] = [];
-  for (const top of ['layers', 'blobs']) walk(join(dir, top), files, temps, dirs);
+  for (const top of ['layers', 'images', 'blobs']) walk(join(dir, top), files, temps, dirs);
   const out: PruneResult = { removed: 0, removedBytes: 0, kept: 0, keptBytes: 0 };
   const remove = (f: Found): boolean => {
     try {
