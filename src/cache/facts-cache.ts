@@ -86,17 +86,7 @@ export class FactsCache {
    * hit touches the entry's mtime, so that pruning drops the least recently used first.
    */
   getScan(key: LayerKey, index = 0): CachedScan | null {
-    const file = layerEntryPath(this.dir, key);
-    const data = this.read(file);
-    if (data === null) return this.miss();
-    const hit = decodeLayerEntry(data, key, index);
-    if (!hit) {
-      this.drop(file);
-      return this.miss();
-    }
-    this.touch(file);
-    this.stats.hits++;
-    return hit;
+    return this.get(layerEntryPath(this.dir, key), Infinity, (data) => decodeLayerEntry(data, key, index));
   }
 
   /**
@@ -114,17 +104,7 @@ export class FactsCache {
    * null on a miss; a bad entry is removed and is a miss. A hit touches the entry.
    */
   getFacts(key: ImageKey): ImageFacts | null {
-    const file = imageEntryPath(this.dir, key);
-    const data = this.read(file);
-    if (data === null) return this.miss();
-    const facts = decodeImageEntry(data, key);
-    if (!facts) {
-      this.drop(file);
-      return this.miss();
-    }
-    this.touch(file);
-    this.stats.hits++;
-    return facts;
+    return this.get(imageEntryPath(this.dir, key), Infinity, (data) => decodeImageEntry(data, key));
   }
 
   /** Keep an image's facts: call only after every layer verified and the facts were made. A failure is never thrown. */
@@ -140,15 +120,7 @@ export class FactsCache {
   getBlob(digest: string): Buffer | null {
     const file = blobEntryPath(this.dir, digest);
     if (file === null) return null;
-    const data = this.read(file, MAX_BLOB_BYTES);
-    if (data === null) return this.miss();
-    if (!bytesMatch(data, digest)) {
-      this.drop(file);
-      return this.miss();
-    }
-    this.touch(file);
-    this.stats.hits++;
-    return data;
+    return this.get(file, MAX_BLOB_BYTES, (data) => (bytesMatch(data, digest) ? data : null));
   }
 
   /**
@@ -159,6 +131,23 @@ export class FactsCache {
     const file = blobEntryPath(this.dir, digest);
     if (file === null || data.length > MAX_BLOB_BYTES || !bytesMatch(data, digest)) return false;
     return this.write(file, () => data);
+  }
+
+  /**
+   * Read an entry and decode it: a missing entry is a miss; one that does not decode (null) is
+   * removed and is a miss; a hit touches the entry's mtime (least recently used goes first).
+   */
+  private get<T>(file: string, max: number, decode: (data: Buffer) => T | null): T | null {
+    const data = this.read(file, max);
+    if (data === null) return this.miss();
+    const hit = decode(data);
+    if (hit === null) {
+      this.drop(file);
+      return this.miss();
+    }
+    this.touch(file);
+    this.stats.hits++;
+    return hit;
   }
 
   private miss(): null {
