@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Generates src/model/generated/boundary-validators.ts: the boundary's JSON Schema validators
-// (the vendored OCI image-spec schemas, draft-04, and our docker-save-manifest schema), compiled
+// Generates src/model/generated/*-validators.ts: the boundary's JSON Schema validators (the
+// vendored OCI image-spec schemas, draft-04, our docker-save-manifest schema, the facts schemas), compiled
 // ahead of time with ajv's standalone code generation, so that reading an image does not load
 // and compile ajv on every run (about 80 ms). Run after changing a schema:
 //   node scripts/gen-validators.mjs          write the file
@@ -38,6 +38,12 @@ const ociCode = standalone(oci, {
 const own = new Ajv(opts);
 own.addSchema(read(join(root, 'schemas/docker-save-manifest.schema.json')), 'docker-save-manifest');
 const ownCode = standalone(own, { dockerSaveManifest: 'docker-save-manifest' });
+// Facts files (host and image facts, and facts attached in registries) are read on every check: their
+// schemas are compiled ahead of time too, with every error collected as the runtime validator did.
+const facts = new Ajv({ ...opts, allErrors: true });
+facts.addSchema(read(join(root, 'schemas/facts-1.0.schema.json')), 'facts-1.0');
+facts.addSchema(read(join(root, 'schemas/facts-2.0.schema.json')), 'facts-2.0');
+const factsCode = standalone(facts, { factsV1: 'facts-1.0', factsV2: 'facts-2.0' });
 
 // ajv's ESM output imports its runtime helpers with require(); give each module one.
 const header = (from) => `// @ts-nocheck
@@ -49,6 +55,7 @@ const require = createRequire(import.meta.url);
 const files = [
   { file: 'src/model/generated/oci-validators.ts', text: `${header('schemas/vendor/oci-image-spec/*.json')}${ociCode.replace(/^"use strict";/, '')}\n` },
   { file: 'src/model/generated/docker-validators.ts', text: `${header('schemas/docker-save-manifest.schema.json')}${ownCode.replace(/^"use strict";/, '')}\n` },
+  { file: 'src/model/generated/facts-validators.ts', text: `${header('schemas/facts-1.0.schema.json and facts-2.0.schema.json')}${factsCode.replace(/^"use strict";/, '')}\n` },
 ];
 let stale = 0;
 for (const { file, text } of files) {

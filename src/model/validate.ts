@@ -7,10 +7,17 @@ const cache = new Map<string, Validator>();
 /** The project's schema files, by name: versioned facts schemas, the report and match schemas. */
 export type SchemaName = 'facts-1.0' | 'facts-2.0' | 'report' | 'match';
 
-/** Compile (once) and return a validator for one of the project's schemas (`schemas/<name>.schema.json`). */
+/** A validator for one of the project's schemas (`schemas/<name>.schema.json`): the facts schemas precompiled, the others compiled once. */
 export async function validator(name: SchemaName): Promise<Validator> {
   const hit = cache.get(name);
   if (hit) return hit;
+  if (name === 'facts-1.0' || name === 'facts-2.0') {
+    // Read on every check (host files, attached facts): compiled ahead of time (scripts/gen-validators.mjs).
+    const { factsV1, factsV2 } = (await import('./generated/facts-validators.js')) as { factsV1: Validator; factsV2: Validator };
+    const v = name === 'facts-1.0' ? factsV1 : factsV2;
+    cache.set(name, v);
+    return v;
+  }
   const mod = (await import('ajv')) as unknown as { default: new (o: object) => { compile(s: object): Validator } };
   const Ajv = mod.default;
   const schema = JSON.parse(readFileSync(new URL(`../../schemas/${name}.schema.json`, import.meta.url), 'utf8')) as object;
