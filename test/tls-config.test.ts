@@ -3,16 +3,18 @@
  * a real HTTPS server on 127.0.0.1 that requires a client certificate: reachable with the options
  * tlsFor returns, not with Node's defaults.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type RequestOptions, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError, UsageError } from '../src/errors/index.js';
-import { defaultCertDirs, tlsFor } from '../src/registry/tls.js';
+import { defaultCertDirs, secureContextFor, tlsFor, type TlsSettings } from '../src/registry/tls.js';
+import { buildCli, REPO } from './helpers/cli.js';
 
 let root: string;
 let pki: string;
@@ -34,10 +36,10 @@ function makePki(): void {
   }
   writeFileSync(join(pki, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   writeFileSync(join(pki, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [leaf, ca] of [['server', 'ca'], ['client', 'ca'], ['stray', 'otherca']] as const) {
+  for (const [leaf, ca] of [['server', 'ca'], ['client', 'ca'], ['stray', 'otherca'], ['otherserver', 'otherca']] as const) {
     openssl('req', '-new', ...ec, '-keyout', `${leaf}.key`, '-out', `${leaf}.csr`, '-subj', `/CN=cstest ${leaf}`);
     openssl('x509', '-req', '-in', `${leaf}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${leaf}.pem`, '-days', '2',
-      '-extfile', `${leaf === 'server' ? 'server' : 'client'}.ext`);
+      '-extfile', `${leaf === 'server' || leaf === 'otherserver' ? 'server' : 'client'}.ext`);
   }
 }
 
@@ -50,7 +52,11 @@ function certsD(name: string, files: Record<string, Buffer | string>, forHost = 
 }
 
 /** GET https://127.0.0.1:PORT/ with these TLS options: the body, or the error code. */
-function fetchWith(tlsOpts: Partial<RequestOptions>): Promise<string> {
+/** A GET with the settings as the registry transport uses them (one secure context: defaults plus the extra CAs), or raw request options. */
+function fetchWith(settings: Partial<TlsSettings> | Partial<RequestOptions>): Promise<string> {
+  const s = settings as Partial<TlsSettings>;
+  const ctx = s.rejectUnauthorized !== undefined || s.ca || s.cert ? secureContextFor({ rejectUnauthorized: true, ...s } as TlsSettings) : undefined;
+  const tlsOpts: Partial<RequestOptions> & { secureContext?: SecureContext } = ctx ? { secureContext: ctx, rejectUnauthorized: s.rejectUnauthorized ?? true } : s.rejectUnauthorized === false ? { rejectUnauthorized: false } : {};
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', agent: false, ...tlsOpts }, (res) => {
       let body = '';
@@ -87,13 +93,12 @@ afterAll(async () => {
 });
 
 describe('tlsFor', () => {
-  it('loads *.crt CAs after the default roots and the .cert/.key client pair from DIR/HOST:PORT', async () => {
+  it('loads *.crt CAs (trusted besides the default roots) and the .cert/.key client pair from DIR/HOST:PORT', async () => {
     const dir = certsD('certs.d', { 'ca.crt': pem('ca.pem'), 'client.cert': pem('client.pem'), 'client.key': pem('client.key') });
     const t = await tlsFor(host, { certDirs: [join(root, 'absent'), dir] });
     expect(t.rejectUnauthorized).toBe(true);
-    expect(t.ca).toHaveLength(rootCertificates.length + 1);
-    expect(t.ca!.slice(0, rootCertificates.length).map((b) => b.toString().trim())).toEqual(rootCertificates.map((c) => c.trim()));
-    expect(t.ca!.at(-1)!.toString().trim()).toBe(pem('ca.pem').toString().trim());
+    expect(t.ca).toHaveLength(1);
+    expect(t.ca![0]!.toString().trim()).toBe(pem('ca.pem').toString().trim());
     expect(t.cert).toEqual(pem('client.pem'));
     expect(t.key).toEqual(pem('client.key'));
   });
@@ -108,29 +113,60 @@ describe('tlsFor', () => {
     expect(await fetchWith(caOnly)).toMatch(/^error /);
   });
 
-  it('--ca-file adds its CAs (with the default roots) to those of the cert directory', async () => {
+  it('--ca-file adds its CAs to those of the cert directory', async () => {
     const dir = certsD('certs.d-cafile', { 'client.cert': pem('client.pem'), 'client.key': pem('client.key') });
     const caFile = join(root, 'bundle.pem');
     writeFileSync(caFile, Buffer.concat([pem('otherca.pem'), pem('ca.pem')]));
     const t = await tlsFor(host, { certDirs: [dir], caFile });
-    expect(t.ca).toHaveLength(rootCertificates.length + 2);
+    expect(t.ca).toHaveLength(2);
     expect(await fetchWith(t)).toBe('200 hello cstest client');
     const none = await tlsFor(host, { certDirs: [dir] });
     expect(none.ca).toBeUndefined();
     expect(await fetchWith(none)).toMatch(/^error /);
   });
 
-  it('NODE_EXTRA_CA_CERTS stays trusted when extra CAs replace the default list', async () => {
+  it('the default roots stay trusted beside the extra CAs: a process with NODE_EXTRA_CA_CERTS reaches servers of both CAs', async () => {
+    // NODE_EXTRA_CA_CERTS is read when Node starts: a child process with it set, using the compiled module.
+    await buildCli();
+    const other = join(root, 'other-server');
+    mkdirSync(other, { recursive: true });
+    const otherServer = createServer({ key: pem('otherserver.key'), cert: pem('otherserver.pem') }, (_q, r) => r.end('other')).listen(0, '127.0.0.1');
+    await new Promise((res) => otherServer.once('listening', res));
+    const otherPort = (otherServer.address() as AddressInfo).port;
+    const caFile = join(root, 'only-ca.pem');
+    writeFileSync(caFile, pem('ca.pem'));
     const extra = join(root, 'extra-ca.pem');
     writeFileSync(extra, pem('otherca.pem'));
-    const dir = certsD('certs.d-extra', { 'ca.crt': pem('ca.pem') });
-    process.env.NODE_EXTRA_CA_CERTS = extra;
+    const script = join(root, 'child.mjs');
+    writeFileSync(script, `
+import { request } from 'node:https';
+import { secureContextFor, tlsFor } from ${JSON.stringify(pathToFileURL(join(REPO, 'dist/registry/tls.js')).href)};
+const t = await tlsFor('127.0.0.1:0', { caFile: ${JSON.stringify(caFile)}, certDirs: [] });
+const ctx = secureContextFor(t);
+const get = (port, extra = {}) => new Promise((ok) => { const q = request({ host: '127.0.0.1', port, path: '/', agent: false, secureContext: ctx, ...extra }, (r) => { r.resume(); ok(String(r.statusCode)); }); q.on('error', (e) => ok(e.code ?? e.message)); q.end(); });
+console.log(JSON.stringify([await get(${otherPort}), await get(${port}, { cert: undefined })]));
+`);
+    // Not spawnSync: the servers live in this process and must answer while the child runs.
+    const run = (env: NodeJS.ProcessEnv) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [script], { env: { ...process.env, ...env } });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d: Buffer) => (stdout += d));
+        c.stderr.on('data', (d: Buffer) => (stderr += d));
+        c.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
     try {
-      const t = await tlsFor(host, { certDirs: [dir] });
-      expect(t.ca).toHaveLength(rootCertificates.length + 2);
-      expect(t.ca!.at(-2)!.toString().trim()).toBe(pem('otherca.pem').toString().trim());
+      const r = await run({ NODE_EXTRA_CA_CERTS: extra });
+      expect(r.status, r.stderr).toBe(0);
+      const [viaExtra, viaCaFile] = JSON.parse(r.stdout.trim()) as string[];
+      expect(viaExtra, 'a server signed by the NODE_EXTRA_CA_CERTS CA').toBe('200');
+      // The main server wants a client certificate: reaching its TLS layer and being refused for the missing certificate, not for trust, shows the --ca-file CA is trusted.
+      expect(viaCaFile).not.toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+      const without = await run({ NODE_EXTRA_CA_CERTS: '' });
+      expect(JSON.parse(without.stdout.trim())[0], 'without NODE_EXTRA_CA_CERTS the other server is not trusted').toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
     } finally {
-      delete process.env.NODE_EXTRA_CA_CERTS;
+      otherServer.close();
     }
   });
 
@@ -145,7 +181,7 @@ describe('tlsFor', () => {
   it('a host with no directory gets the defaults; the port is part of the name', async () => {
     const dir = certsD('portless', { 'ca.crt': pem('ca.pem') }, '127.0.0.1');
     expect(await tlsFor(host, { certDirs: [dir] })).toEqual({ rejectUnauthorized: true });
-    expect((await tlsFor('127.0.0.1', { certDirs: [dir] })).ca).toHaveLength(rootCertificates.length + 1);
+    expect((await tlsFor('127.0.0.1', { certDirs: [dir] })).ca).toHaveLength(1);
   });
 
   it('tlsVerify: false turns verification off (and still loads the client certificate)', async () => {

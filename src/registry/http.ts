@@ -8,8 +8,8 @@
 import * as http from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import * as https from 'node:https';
-import type { SecureContextOptions } from 'node:tls';
 import { RegistryError } from '../errors/index.js';
+import { secureContextFor, type TlsSettings } from './tls.js';
 
 /** How a registry is reached: scheme, TLS trust, patience. */
 export interface Transport {
@@ -28,7 +28,7 @@ export interface Transport {
 
 /** TLS settings (from tls.ts) and patience, to build a {@link Transport}. */
 export interface TransportOptions {
-  tls?: (SecureContextOptions & { rejectUnauthorized?: boolean }) | undefined;
+  tls?: TlsSettings | undefined;
   plainHttp?: boolean | undefined;
   timeoutMs?: number | undefined;
   retries?: number | undefined;
@@ -46,9 +46,7 @@ const MAX_REDIRECTS = 5;
 /** A transport to one registry host. */
 export function makeTransport(host: string, opts: TransportOptions = {}): Transport {
   const plain = opts.plainHttp === true;
-  const agent = plain
-    ? new http.Agent({ keepAlive: true, maxSockets: 8 })
-    : new https.Agent({ keepAlive: true, maxSockets: 8, ...(opts.tls ?? {}) });
+  const agent = plain ? new http.Agent({ keepAlive: true, maxSockets: 8 }) : new https.Agent({ keepAlive: true, maxSockets: 8, ...tlsAgentOptions(opts.tls) });
   return {
     host,
     protocol: plain ? 'http:' : 'https:',
@@ -57,6 +55,13 @@ export function makeTransport(host: string, opts: TransportOptions = {}): Transp
     retries: opts.retries ?? DEFAULT_RETRIES,
     onRetry: opts.onRetry,
   };
+}
+
+/** TLS options for the agent: one secure context for the registry (tls.ts), and whether to verify. */
+function tlsAgentOptions(t: TlsSettings | undefined): https.AgentOptions {
+  if (!t) return {};
+  const secureContext = secureContextFor(t);
+  return { rejectUnauthorized: t.rejectUnauthorized, ...(secureContext ? { secureContext } : {}) };
 }
 
 /** One request. `body` is sent as is; the answer's body is left for the caller to read or drain. */

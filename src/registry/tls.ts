@@ -13,7 +13,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { ContainerspecError, FormatError, NotFoundError, UsageError } from '../errors/index.js';
 import { readRegularFile } from '../util/files.js';
 
@@ -33,9 +34,9 @@ export interface TlsOptions {
 /** What {@link tlsFor} returns: options for `https.request` / `tls.connect`. */
 export interface TlsSettings {
   /**
-   * Trusted roots when extra CAs are configured: Node's default roots followed by the extra ones
-   * (`ca` replaces the defaults in Node, so they are listed). Absent when there are none: the
-   * defaults apply.
+   * CAs trusted besides Node's default roots (the certificate directory's, then `--ca-file`'s);
+   * absent when there are none. Not an `https.request` `ca` option, which would replace the
+   * defaults: {@link secureContextFor} adds them to the defaults.
    */
   ca?: Buffer[];
   /** A client certificate (PEM), with {@link TlsSettings.key}. */
@@ -58,9 +59,8 @@ export function defaultCertDirs(home: string = process.env.HOME || homedir()): s
  * The TLS options for a registry at `host` (host[:port], as in the image reference):
  *
  * - CA roots: every `*.crt` in the host's certificate directory (file-name order), then the
- *   certificates of `--ca-file`; when there are any, `ca` is Node's default roots
- *   (`tls.rootCertificates`, plus `NODE_EXTRA_CA_CERTS` when set, which a `ca` option would
- *   otherwise drop) followed by them;
+ *   certificates of `--ca-file`, trusted in addition to Node's default roots (and
+ *   `NODE_EXTRA_CA_CERTS`) by {@link secureContextFor};
  * - a client certificate: the `NAME.cert` + `NAME.key` pair in that directory (the first by name
  *   when there are several);
  * - `rejectUnauthorized`: false only for `tlsVerify: false` (the certificates are still loaded,
@@ -128,7 +128,7 @@ export async function tlsFor(host: string, opts: TlsOptions = {}): Promise<TlsSe
   }
 
   const out: TlsSettings = { rejectUnauthorized: opts.tlsVerify !== false };
-  if (extra.length > 0) out.ca = [...(await defaultRoots()), ...extra];
+  if (extra.length > 0) out.ca = extra;
   if (cert !== undefined && key !== undefined) {
     out.cert = cert;
     out.key = key;
@@ -193,18 +193,27 @@ async function clientPair(certPath: string, keyPath: string): Promise<{ cert: Bu
 }
 
 /**
- * Node's default roots as Buffers: `tls.rootCertificates` and, when `NODE_EXTRA_CA_CERTS` names a
- * readable file, its certificates (Node adds those to its defaults only when no `ca` is given).
+ * The secure context for settings with CAs or a client certificate of their own (undefined when
+ * Node's default context does): the default roots (bundled, and `NODE_EXTRA_CA_CERTS`), the extra
+ * CAs added to them, the client pair. Made once per registry: Node would otherwise parse every root
+ * again for each connection (100-200 ms), and a `ca` option would drop the defaults.
  */
-async function defaultRoots(): Promise<Buffer[]> {
-  const roots: Buffer[] = rootCertificates.map((pem) => Buffer.from(`${pem}\n`));
-  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
-  if (extraFile) {
-    try {
-      roots.push(...pemCertificates((await readFile(extraFile)).toString('utf8')));
-    } catch {
-      // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS.
+export function secureContextFor(s: TlsSettings): SecureContext | undefined {
+  if (!s.ca && !s.cert) return undefined;
+  const ctx = createSecureContext(s.cert && s.key ? { cert: s.cert, key: s.key } : {});
+  // addCACert adds to this context's own copy of Node's bundled roots (kept parsed by Node); that copy
+  // lacks NODE_EXTRA_CA_CERTS, so its bundle is added too (in one call: it reads every PEM block).
+  const native = (ctx as unknown as { context: { addCACert(pem: Buffer): void } }).context;
+  if (s.ca) {
+    const extraFile = process.env.NODE_EXTRA_CA_CERTS;
+    if (extraFile) {
+      try {
+        native.addCACert(readFileSync(extraFile));
+      } catch {
+        // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS.
+      }
     }
   }
-  return roots;
+  for (const pem of s.ca ?? []) native.addCACert(pem);
+  return ctx;
 }
