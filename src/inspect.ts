@@ -94,7 +94,7 @@ export async function inspect(ref: string, opts: InspectOptions = {}): Promise<I
   const registries = await registriesFor(ref, opts);
   const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform, registry: opts.registry, registries, blobCache: opts.cache ?? null });
   if (opts.attached && image.transport === 'docker' && image.manifestDigest) {
-    const found = await attachedFor(image, registries!);
+    const found = await attachedFor(image, registries!, opts.cache ?? null);
     if (found) {
       opts.onProgress?.({ kind: 'attached', ref, artifact: found.artifact });
       return found.facts;
@@ -160,11 +160,11 @@ function countBytes(l: Layer, index: number, onProgress: (e: ProgressEvent) => v
 }
 
 /** Attached facts of a registry image's manifest, with the facts naming the reference as given now. */
-async function attachedFor(image: Image, registries: Registries): Promise<{ facts: ImageFacts; artifact: string } | null> {
+async function attachedFor(image: Image, registries: Registries, cache: FactsCache | null): Promise<{ facts: ImageFacts; artifact: string } | null> {
   const { attachedFacts } = await import('./registry/attach.js');
   const r = parseReference(image.ref);
   if (r.transport !== 'docker') return null;
-  const found = await attachedFacts(await registries.for(r.docker.domain), r.docker, image.manifestDigest!);
+  const found = await attachedFacts(await registries.for(r.docker.domain), r.docker, image.manifestDigest!, cache);
   if (!found) return null;
   const facts: ImageFacts = { ...found.facts, name: image.ref, transport: image.transport };
   facts.warnings = [...facts.warnings, { code: 'attached-facts', message: `facts read from the artifact ${found.artifact.digest} attached to ${image.manifestDigest} (${found.artifact.annotations['org.opencontainers.image.created'] ?? 'undated'}); --no-attached reads the layers` }];

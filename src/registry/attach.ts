@@ -12,6 +12,7 @@ import type { ImageFacts } from '../model/facts.js';
 import { parseFacts } from '../model/files.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
 import { Registries, type RegistryClient, type RegistryOptions } from './client.js';
+import type { BlobCache } from './source.js';
 import { fetchArtifact, listReferrers, OCI_MANIFEST, pushArtifact, type Referrer, type Referrers, type Subject } from './referrers.js';
 
 /** Artifact type of containerspec's facts. */
@@ -85,10 +86,10 @@ export async function attachFacts(client: RegistryClient, ref: DockerReference, 
  * The newest attached facts for exactly this manifest digest, or null when none is attached (or
  * none is usable: another subject, not valid facts, facts of another digest). Reads no layer.
  */
-export async function attachedFacts(client: RegistryClient, ref: DockerReference, manifestDigest: string): Promise<{ facts: ImageFacts; artifact: Referrer } | null> {
+export async function attachedFacts(client: RegistryClient, ref: DockerReference, manifestDigest: string, cache: BlobCache | null = null): Promise<{ facts: ImageFacts; artifact: Referrer } | null> {
   const list = await listReferrers(client, ref.path, manifestDigest, FACTS_ARTIFACT_TYPE);
   for (const r of list.referrers) {
-    const got = await fetchArtifact(client, ref.path, r, manifestDigest, limit('jsonBytes'));
+    const got = await fetchArtifact(client, ref.path, r, manifestDigest, limit('jsonBytes'), cache);
     if (!got || got.layerMediaType !== FACTS_LAYER_TYPE) continue;
     let facts: ImageFacts;
     try {

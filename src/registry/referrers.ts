@@ -10,6 +10,7 @@ import { asDescriptor, manifestsOf } from '../image/resolve.js';
 import { limit } from '../limits.js';
 import { parseBoundedJson } from '../model/boundary.js';
 import type { RegistryClient } from './client.js';
+import type { BlobCache } from './source.js';
 
 /** OCI media types used here. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -75,12 +76,15 @@ async function fallbackIndex(client: RegistryClient, repo: string, subject: stri
 /** The artifacts attached to `subject` (optionally of one artifact type), newest first by `org.opencontainers.image.created`. */
 export async function listReferrers(client: RegistryClient, repo: string, subject: string, artifactType?: string): Promise<Referrers> {
   const where = `referrers of ${subject} in ${client.domain}/${repo}`;
+  // Both at once: a registry without the API (most, today) would otherwise cost a second round trip.
+  const tag = fallbackIndex(client, repo, subject);
+  tag.catch(() => {}); // awaited only when the API is missing
   const api = await client.referrers(repo, subject, limit('jsonBytes'));
   let via: Referrers['via'] = 'referrers-api';
   let data = api;
   if (data === null) {
     via = 'tag-schema';
-    data = await fallbackIndex(client, repo, subject);
+    data = await tag;
   }
   const all = data ? referrersOf(data, where) : [];
   const wanted = artifactType ? all.filter((r) => r.artifactType === artifactType) : all;
@@ -140,15 +144,27 @@ async function addToFallback(client: RegistryClient, repo: string, subject: stri
   await client.putManifest(repo, fallbackTag(subject), Buffer.from(JSON.stringify(index)), OCI_INDEX);
 }
 
-/** The manifest of an artifact and its first layer's bytes (at most `max`), checked against their digests. */
-export async function fetchArtifact(client: RegistryClient, repo: string, r: Referrer, subject: string, max: number): Promise<{ layerMediaType: string; data: Buffer } | null> {
+/** A small blob by digest: from the cache when it has it, else fetched (checked against the digest) and kept. */
+async function byDigest(cache: BlobCache | null, digest: string, fetch: () => Promise<Buffer>): Promise<Buffer> {
+  const hit = cache?.getBlob(digest);
+  if (hit) return hit;
+  const data = await fetch();
+  cache?.putBlob(digest, data);
+  return data;
+}
+
+/**
+ * The manifest of an artifact and its first layer's bytes (at most `max`), checked against their
+ * digests (from the blob cache when it has them: both are content-addressed).
+ */
+export async function fetchArtifact(client: RegistryClient, repo: string, r: Referrer, subject: string, max: number, cache: BlobCache | null = null): Promise<{ layerMediaType: string; data: Buffer } | null> {
   const where = `artifact ${r.digest} in ${client.domain}/${repo}`;
-  const m = await client.getManifest(repo, r.digest, limit('jsonBytes'));
-  const json = parseBoundedJson(m.data, where) as { subject?: unknown; layers?: unknown[] } | null;
+  const manifest = await byDigest(cache, r.digest, async () => (await client.getManifest(repo, r.digest, limit('jsonBytes'))).data);
+  const json = parseBoundedJson(manifest, where) as { subject?: unknown; layers?: unknown[] } | null;
   if (!json || typeof json !== 'object') return null;
   const subj = json.subject ? asDescriptor(json.subject, `${where} subject`) : null;
   if (subj?.digest !== subject) return null; // listed for another manifest: not this image's
   const layer = Array.isArray(json.layers) && json.layers[0] ? asDescriptor(json.layers[0], `${where} layers[0]`) : null;
   if (!layer || layer.size > max) return null;
-  return { layerMediaType: layer.mediaType, data: await client.getBlob(repo, layer.digest, max) };
+  return { layerMediaType: layer.mediaType, data: await byDigest(cache, layer.digest, () => client.getBlob(repo, layer.digest, max)) };
 }
