@@ -25,6 +25,9 @@ want zstd zstd
 want readelf binutils
 want dpkg-deb dpkg
 want gcc gcc
+want openssl openssl      # test certificates for the TLS registry
+want python3 python3      # bcrypt hashes for the registry's htpasswd file
+want script bsdutils      # a terminal for the progress test
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${need_pkgs[*]}"
