@@ -218,18 +218,31 @@ describe.skipIf(missing !== null)('docker:// images from a real registry', () =>
     const layerDigests = () => local.layers.map((l) => l.digest);
     const blob = /^\/v2\/lab\/mpi\/blobs\/sha256:/;
 
-    it('a connection cut mid-blob is resumed with a Range request, and the facts are right', async () => {
-      const big = [...local.layers].sort((a, b) => ((b as { size?: number }).size ?? 0) - ((a as { size?: number }).size ?? 0))[0]!.digest;
-      const from = proxy.requests.length;
-      proxy.set({ kind: 'cut', match: new RegExp(`/blobs/${big}$`), afterBytes: 100_000, times: 1 });
-      const r = await cli(['inspect', ref(), '--json', ...tls]);
-      proxy.set(null);
-      expect(r.code, show(r)).toBe(0);
-      expect(content(JSON.parse(r.stdout) as Facts)).toEqual(content(local));
-      const gets = proxy.requests.slice(from).filter((q) => q.path.endsWith(big));
-      expect(gets.map((q) => q.fault)).toEqual(['cut', null]);
-      expect(gets[1]!.headers.range).toMatch(/^bytes=\d{5,}-$/);
-    });
+    // Blobs are received on a worker thread (blob-pool.ts) unless CONTAINERSPEC_BLOB_WORKER=0: both ways resume.
+    for (const [how, env] of [['on the worker thread', {}], ['on the main thread', { CONTAINERSPEC_BLOB_WORKER: '0' }]] as const) {
+      it(`a connection cut mid-blob is resumed with a Range request, and the facts are right (${how})`, async () => {
+        const big = [...local.layers].sort((a, b) => ((b as { size?: number }).size ?? 0) - ((a as { size?: number }).size ?? 0))[0]!.digest;
+        const from = proxy.requests.length;
+        proxy.set({ kind: 'cut', match: new RegExp(`/blobs/${big}$`), afterBytes: 100_000, times: 1 });
+        const r = await cli(['inspect', ref(), '--json', ...tls], env);
+        proxy.set(null);
+        expect(r.code, show(r)).toBe(0);
+        expect(content(JSON.parse(r.stdout) as Facts)).toEqual(content(local));
+        const gets = proxy.requests.slice(from).filter((q) => q.path.endsWith(big));
+        expect(gets.map((q) => q.fault)).toEqual(['cut', null]);
+        expect(gets[1]!.headers.range).toMatch(/^bytes=\d{5,}-$/);
+      });
+
+      it(`a blob cut every time: exit 2 once the resumes run out, nothing cached (${how})`, async () => {
+        const big = local.layers[0]!.digest;
+        proxy.set({ kind: 'cut', match: new RegExp(`/blobs/${big}$`), afterBytes: 50_000, times: 100 });
+        const r = await cli(['inspect', ref(), ...tls], env);
+        proxy.set(null);
+        expect(r.code, show(r)).toBe(2);
+        expect(errorLine(r)).toContain(proxy.host);
+        expect(layerEntries(r.cache)).toEqual([]);
+      });
+    }
 
     it('500 twice, then success: retried, facts right', async () => {
       const from = proxy.requests.length;

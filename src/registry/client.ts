@@ -9,8 +9,9 @@ import { FormatError, NotFoundError, RegistryError } from '../errors/index.js';
 import { sha256Digest, splitDigest, verifyDigest } from '../image/digest.js';
 import { Authenticator, type Access } from './auth.js';
 import { credentialsFor } from './credentials.js';
-import { isTransient, makeTransport, networkError, readBody, send, type Request, type Transport } from './http.js';
-import { tlsFor } from './tls.js';
+import { blobWorker, type Started } from './blob-pool.js';
+import { isTransient, makeTransport, networkError, readBody, send, TimeoutError, urlOf, type Request, type Transport } from './http.js';
+import { tlsFor, type TlsSettings } from './tls.js';
 
 /** How to reach registries: what the CLI's registry flags set. */
 export interface RegistryOptions {
@@ -78,6 +79,8 @@ export class RegistryClient {
     readonly domain: string,
     readonly transport: Transport,
     opts: RegistryOptions,
+    /** The TLS settings the transport was made with (the blob worker makes its own from them). */
+    private readonly tls: TlsSettings | null = null,
   ) {
     this.auth = new Authenticator(transport, (repo) => credentialsFor(domain, repo, { ...(opts.creds !== undefined ? { creds: opts.creds } : {}), ...(opts.credsFile !== undefined ? { credsFile: opts.credsFile } : {}), env: opts.env ?? process.env }));
   }
@@ -87,7 +90,7 @@ export class RegistryClient {
     const host = apiHost(domain);
     const tls = opts.plainHttp ? undefined : await tlsFor(domain, { ...(opts.caFile !== undefined ? { caFile: opts.caFile } : {}), tlsVerify: opts.tlsVerify ?? true, ...(opts.certDirs ? { certDirs: opts.certDirs } : {}) });
     const transport = makeTransport(host, { tls, plainHttp: opts.plainHttp, timeoutMs: opts.timeoutMs, retries: opts.retries, onRetry: opts.onRetry });
-    return new RegistryClient(domain, transport, opts);
+    return new RegistryClient(domain, transport, opts, tls ?? null);
   }
 
   /** Close idle connections (the process can exit). */
@@ -202,7 +205,38 @@ export class RegistryClient {
       if (status === 416 && size !== null && offset >= size) return res;
       return this.failure(res, what, `${this.at(repo)}: missing blob ${digest}`);
     };
+    const viaWorker = await this.blobFromWorker(repo, url, size, what);
+    if (viaWorker) return viaWorker;
     return new BlobStream(await get(0), get, size, this.transport, what);
+  }
+
+  /**
+   * The blob received on the worker thread (blob-worker.ts), with the Authorization header this
+   * client holds for the repository; null when the worker is not available or the registry wants
+   * authentication first (then the caller reads it here, which knows how to answer).
+   */
+  private async blobFromWorker(repo: string, url: string, size: number | null, what: string): Promise<Readable | null> {
+    const pool = blobWorker();
+    if (!pool) return null;
+    const header = this.auth.header(repo, 'pull');
+    const t = this.transport;
+    const failure = (f: NonNullable<Started>): Error => {
+      if (f.status === 404) return new NotFoundError(`${this.at(repo)}: missing blob ${url.split('/').pop()}`, what);
+      if (f.status !== null) return new RegistryError(`${this.domain}: ${what}: HTTP ${f.status}`, this.domain);
+      if (f.code === 'ETIMEDOUT') return networkError(t, new TimeoutError(f.message), what);
+      if (f.code === 'RANGE' || f.code === 'EWORKER') return new RegistryError(`${this.domain}: ${what}: ${f.message}`, this.domain);
+      return networkError(t, Object.assign(new Error(f.message), { code: f.code }), what);
+    };
+    const stream = pool.open(
+      { host: t.host, url: urlOf(t, url).href, headers: { 'user-agent': 'containerspec', ...(header ? { authorization: header } : {}) }, tls: this.tls, plainHttp: t.protocol === 'http:', size, timeoutMs: t.timeoutMs, retries: t.retries },
+      (text) => t.onRetry?.(`${what}: ${text}`, 0),
+      failure,
+    );
+    const first = await stream.started;
+    if (first === null) return stream;
+    stream.destroy();
+    if (first.status === 401 || first.status === 403) return null; // authenticate here, then read it here
+    throw failure(first);
   }
 
   /** Does the repository hold this blob? */
@@ -291,7 +325,8 @@ class BlobStream extends Readable {
     private readonly t: Transport,
     private readonly what: string,
   ) {
-    super({ highWaterMark: BLOB_CHUNK });
+    // Object mode: read() hands on one chunk as it came, never a concatenation of the queued ones (a copy).
+    super({ objectMode: true, highWaterMark: 4 });
     this.attach(first);
   }
 
