@@ -40,10 +40,12 @@ own.addSchema(read(join(root, 'schemas/docker-save-manifest.schema.json')), 'doc
 const ownCode = standalone(own, { dockerSaveManifest: 'docker-save-manifest' });
 // Facts files (host and image facts, and facts attached in registries) are read on every check: their
 // schemas are compiled ahead of time too, with every error collected as the runtime validator did.
-const facts = new Ajv({ ...opts, allErrors: true });
-facts.addSchema(read(join(root, 'schemas/facts-1.0.schema.json')), 'facts-1.0');
-facts.addSchema(read(join(root, 'schemas/facts-2.0.schema.json')), 'facts-2.0');
-const factsCode = standalone(facts, { factsV1: 'facts-1.0', factsV2: 'facts-2.0' });
+// One module per version: a check loads only the one its files need.
+const factsCode = (version, name) => {
+  const a = new Ajv({ ...opts, allErrors: true });
+  a.addSchema(read(join(root, `schemas/facts-${version}.schema.json`)), `facts-${version}`);
+  return standalone(a, { [name]: `facts-${version}` });
+};
 
 // ajv's ESM output imports its runtime helpers with require(); give each module one.
 const header = (from) => `// @ts-nocheck
@@ -55,7 +57,8 @@ const require = createRequire(import.meta.url);
 const files = [
   { file: 'src/model/generated/oci-validators.ts', text: `${header('schemas/vendor/oci-image-spec/*.json')}${ociCode.replace(/^"use strict";/, '')}\n` },
   { file: 'src/model/generated/docker-validators.ts', text: `${header('schemas/docker-save-manifest.schema.json')}${ownCode.replace(/^"use strict";/, '')}\n` },
-  { file: 'src/model/generated/facts-validators.ts', text: `${header('schemas/facts-1.0.schema.json and facts-2.0.schema.json')}${factsCode.replace(/^"use strict";/, '')}\n` },
+  { file: 'src/model/generated/facts-1.0-validator.ts', text: `${header('schemas/facts-1.0.schema.json')}${factsCode('1.0', 'factsV1').replace(/^"use strict";/, '')}\n` },
+  { file: 'src/model/generated/facts-2.0-validator.ts', text: `${header('schemas/facts-2.0.schema.json')}${factsCode('2.0', 'factsV2').replace(/^"use strict";/, '')}\n` },
 ];
 let stale = 0;
 for (const { file, text } of files) {

@@ -13,8 +13,7 @@ export async function validator(name: SchemaName): Promise<Validator> {
   if (hit) return hit;
   if (name === 'facts-1.0' || name === 'facts-2.0') {
     // Read on every check (host files, attached facts): compiled ahead of time (scripts/gen-validators.mjs).
-    const { factsV1, factsV2 } = (await import('./generated/facts-validators.js')) as { factsV1: Validator; factsV2: Validator };
-    const v = name === 'facts-1.0' ? factsV1 : factsV2;
+    const v = name === 'facts-1.0' ? ((await import('./generated/facts-1.0-validator.js')) as { factsV1: Validator }).factsV1 : ((await import('./generated/facts-2.0-validator.js')) as { factsV2: Validator }).factsV2;
     cache.set(name, v);
     return v;
   }
