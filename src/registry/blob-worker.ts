@@ -12,6 +12,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parentPort } from 'node:worker_threads';
 import { isTransient, makeTransport, send, type Transport } from './http.js';
+import { Gatherer } from './gather.js';
 import type { TlsSettings } from './tls.js';
 
 /** What the main thread asks for. */
@@ -43,10 +44,7 @@ const transports = new Map<string, Transport>();
 
 /** One blob being received. */
 class Receive {
-  private offset = 0;
-  private skip = 0;
-  private parts: Buffer[] = [];
-  private held = 0;
+  private readonly bytes = new Gatherer(CHUNK, (parts, length) => this.send(parts, length));
   private credits = CREDITS;
   private resumes = 0;
   private res: IncomingMessage | null = null;
@@ -62,26 +60,27 @@ class Receive {
     for (;;) {
       let res: IncomingMessage;
       try {
-        res = await send(this.t, { method: 'GET', url: this.m.url, headers: { ...this.m.headers, ...(this.offset > 0 ? { range: `bytes=${this.offset}-` } : {}) } }, 'blob');
+        res = await send(this.t, { method: 'GET', url: this.m.url, headers: { ...this.m.headers, ...(this.bytes.offset > 0 ? { range: `bytes=${this.bytes.offset}-` } : {}) } }, 'blob');
       } catch (e) {
         return this.fail(e);
       }
       if (this.cancelled) return void res.destroy();
       const status = res.statusCode ?? 0;
-      if (status === 416 && this.m.size !== null && this.offset >= this.m.size) {
+      const offset = this.bytes.offset;
+      if (status === 416 && this.m.size !== null && offset >= this.m.size) {
         res.resume();
         return this.finish();
       }
-      if (!(status === 200 || (status === 206 && this.offset > 0))) {
+      if (!(status === 200 || (status === 206 && offset > 0))) {
         res.resume();
         return this.post({ type: 'fail', id: this.m.id, code: 'HTTP', message: `HTTP ${status}`, status });
       }
-      this.skip = status === 200 ? this.offset : 0;
+      this.bytes.restart(status === 200);
       if (status === 206) {
         const m = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-        if (!m || Number(m[1]) !== this.offset) {
+        if (!m || Number(m[1]) !== offset) {
           res.destroy();
-          return this.post({ type: 'fail', id: this.m.id, code: 'RANGE', message: `resumed at the wrong offset (${String(res.headers['content-range'])}, wanted ${this.offset})`, status: null });
+          return this.post({ type: 'fail', id: this.m.id, code: 'RANGE', message: `resumed at the wrong offset (${String(res.headers['content-range'])}, wanted ${offset})`, status: null });
         }
       }
       const outcome = await this.pump(res);
@@ -89,7 +88,7 @@ class Receive {
       const e = outcome.error;
       if (!isTransient(e) || this.resumes >= Math.max(1, this.m.retries)) return this.fail(e);
       this.resumes++;
-      this.post({ type: 'retry', id: this.m.id, offset: this.offset, what: `resuming at byte ${this.offset}` });
+      this.post({ type: 'retry', id: this.m.id, offset: this.bytes.offset, what: `resuming at byte ${this.bytes.offset}` });
     }
   }
 
@@ -104,10 +103,11 @@ class Receive {
         this.res = null;
         resolve(v);
       };
-      res.on('data', (c: Buffer) => this.gather(c));
+      res.on('data', (c: Buffer) => this.bytes.add(c));
       res.on('end', () => {
-        if (this.m.size !== null && this.offset < this.m.size) {
-          settle({ error: Object.assign(new Error(`the connection closed after ${this.offset} of ${this.m.size} bytes`), { code: 'ECONNRESET' }) });
+        const got = this.bytes.offset;
+        if (this.m.size !== null && got < this.m.size) {
+          settle({ error: Object.assign(new Error(`the connection closed after ${got} of ${this.m.size} bytes`), { code: 'ECONNRESET' }) });
         } else {
           this.finish();
           settle('done');
@@ -123,40 +123,21 @@ class Receive {
     });
   }
 
-  private gather(c: Buffer): void {
-    let chunk = c;
-    if (this.skip > 0) {
-      if (chunk.length <= this.skip) {
-        this.skip -= chunk.length;
-        return;
-      }
-      chunk = chunk.subarray(this.skip);
-      this.skip = 0;
-    }
-    this.offset += chunk.length;
-    this.parts.push(chunk);
-    this.held += chunk.length;
-    if (this.held >= CHUNK) this.flush();
-  }
-
-  /** Send what is held as one chunk (a fresh ArrayBuffer, moved to the main thread). */
-  private flush(): void {
-    if (this.held === 0) return;
-    const ab = new ArrayBuffer(this.held);
+  /** Send a gathered chunk (copied into a fresh ArrayBuffer, which moves to the main thread). */
+  private send(parts: Buffer[], length: number): void {
+    const ab = new ArrayBuffer(length);
     const view = new Uint8Array(ab);
     let at = 0;
-    for (const p of this.parts) {
+    for (const p of parts) {
       view.set(p, at);
       at += p.length;
     }
-    this.parts = [];
-    this.held = 0;
     this.post({ type: 'data', id: this.m.id, chunk: ab }, [ab]);
     if (--this.credits <= 0) this.res?.pause();
   }
 
   private finish(): void {
-    this.flush();
+    this.bytes.flush();
     this.post({ type: 'end', id: this.m.id });
   }
 

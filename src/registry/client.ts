@@ -11,6 +11,7 @@ import { Authenticator, type Access } from './auth.js';
 import { credentialsFor } from './credentials.js';
 import { blobWorker, type Started } from './blob-pool.js';
 import { isTransient, makeTransport, networkError, readBody, send, TimeoutError, urlOf, type Request, type Transport } from './http.js';
+import { Gatherer } from './gather.js';
 import { tlsFor, type TlsSettings } from './tls.js';
 
 /** How to reach registries: what the CLI's registry flags set. */
@@ -312,10 +313,9 @@ const BLOB_CHUNK = 1024 * 1024;
  */
 class BlobStream extends Readable {
   private res: IncomingMessage | null = null;
-  private offset = 0;
-  private skip = 0;
-  private parts: Buffer[] = [];
-  private held = 0;
+  private readonly bytes = new Gatherer(BLOB_CHUNK, (parts, length) => {
+    if (!this.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length))) this.res?.pause();
+  });
   private resumes = 0;
 
   constructor(
@@ -332,13 +332,12 @@ class BlobStream extends Readable {
 
   private attach(res: IncomingMessage): void {
     this.res = res;
-    // A full answer to a Range request: skip what already arrived.
-    this.skip = res.statusCode === 200 ? this.offset : 0;
+    this.bytes.restart(res.statusCode === 200);
     if (res.statusCode === 206) {
       const m = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-      if (!m || Number(m[1]) !== this.offset) {
+      if (!m || Number(m[1]) !== this.bytes.offset) {
         res.destroy();
-        this.destroy(new RegistryError(`${this.t.host}: ${this.what}: resumed at the wrong offset (${String(res.headers['content-range'])}, wanted ${this.offset})`, this.t.host));
+        this.destroy(new RegistryError(`${this.t.host}: ${this.what}: resumed at the wrong offset (${String(res.headers['content-range'])}, wanted ${this.bytes.offset})`, this.t.host));
         return;
       }
     }
@@ -348,10 +347,11 @@ class BlobStream extends Readable {
       return;
     }
     let done = false;
-    res.on('data', (c: Buffer) => this.gather(c));
+    res.on('data', (c: Buffer) => this.bytes.add(c));
     res.on('end', () => {
       done = true;
-      if (this.size !== null && this.offset < this.size) this.fail(res, Object.assign(new Error(`the connection closed after ${this.offset} of ${this.size} bytes`), { code: 'ECONNRESET' }));
+      const got = this.bytes.offset;
+      if (this.size !== null && got < this.size) this.fail(res, Object.assign(new Error(`the connection closed after ${got} of ${this.size} bytes`), { code: 'ECONNRESET' }));
       else this.finish();
     });
     res.on('error', (e) => {
@@ -363,32 +363,8 @@ class BlobStream extends Readable {
     });
   }
 
-  private gather(c: Buffer): void {
-    let chunk = c;
-    if (this.skip > 0) {
-      if (chunk.length <= this.skip) {
-        this.skip -= chunk.length;
-        return;
-      }
-      chunk = chunk.subarray(this.skip);
-      this.skip = 0;
-    }
-    this.offset += chunk.length;
-    this.parts.push(chunk);
-    this.held += chunk.length;
-    if (this.held >= BLOB_CHUNK) this.flush();
-  }
-
-  private flush(): void {
-    if (this.held === 0) return;
-    const b = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.held);
-    this.parts = [];
-    this.held = 0;
-    if (!this.push(b)) this.res?.pause();
-  }
-
   private finish(): void {
-    this.flush();
+    this.bytes.flush();
     this.res = null;
     this.push(null);
   }
@@ -404,8 +380,8 @@ class BlobStream extends Readable {
       return;
     }
     this.resumes++;
-    this.t.onRetry?.(`${this.what}: resuming at byte ${this.offset}`, 0);
-    this.reopen(this.offset).then(
+    this.t.onRetry?.(`${this.what}: resuming at byte ${this.bytes.offset}`, 0);
+    this.reopen(this.bytes.offset).then(
       (next) => (this.destroyed ? next.destroy() : this.attach(next)),
       (err: unknown) => this.destroy(err as Error),
     );
