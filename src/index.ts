@@ -15,7 +15,8 @@
  * const facts = await inspect('registry.lab:5000/lammps:2024', { registries, cache });
  * ```
  */
-export { inspect, inspectAll, imageFacts, type InspectOptions, type ProgressEvent } from './inspect.js';
+export { inspect, inspectAll, type InspectOptions, type ProgressEvent } from './inspect.js';
+export { imageFacts, factsOfImage } from './image-facts.js';
 export { attach, discover, type ArtifactOptions, type AttachResult, type DiscoverResult } from './artifacts.js';
 export { Registries, RegistryClient, type RegistryOptions } from './registry/client.js';
 export { FACTS_ARTIFACT_TYPE, NFD_ARTIFACT_TYPE, attachedFacts } from './registry/attach.js';

@@ -1,14 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { FactsCache } from './cache/facts-cache.js';
-import { scanFingerprint } from './cache/fingerprint.js';
 import { imageKey } from './cache/image-entry.js';
-import { extract, wantsFor } from './extract/index.js';
 import { imagePlatforms, openImage } from './image/open.js';
 import type { BlobLayer, Image, Layer } from './image/types.js';
-import { readLayers } from './layers/read.js';
-import type { LayerScan } from './layers/types.js';
-import { ImageView } from './layers/view.js';
-import { emptyImageFacts } from './model/empty.js';
 import type { ImageFacts } from './model/facts.js';
 import { parseReference } from './image/reference.js';
 import type { Registries, RegistryOptions } from './registry/client.js';
@@ -51,40 +45,6 @@ export type ProgressEvent =
 
 export { envMap } from './extract/config.js';
 
-/** Build image facts from an opened image and its layer scans (the extractors run over the squashed view). */
-export function imageFacts(image: Image, scans: readonly LayerScan[]): ImageFacts {
-  const view = ImageView.fromScans(scans);
-  const found = extract({ view, kind: 'image', config: image.config, platform: image.platform });
-  const blobs = image.layers.flatMap((l, i) => (l.kind === 'blob' ? [{ l, scan: scans[i] }] : []));
-  const warnings = scans.flatMap((s) => s.warnings);
-  warnings.push(...found.warnings);
-  const facts: ImageFacts = {
-    ...emptyImageFacts(image.ref, image.transport),
-    digest: image.manifestDigest,
-    config: { digest: image.configDigest },
-    ...(image.indexPlatforms ? { platforms: [...image.indexPlatforms] } : {}),
-    layers: blobs.map(({ l, scan }) => ({
-      digest: l.digest ?? l.diffId,
-      mediaType: l.mediaType,
-      size: l.size,
-      compression: scan === undefined || scan.compression === 'dir' ? 'none' : scan.compression,
-    })),
-    platform: found.platform,
-    os: found.os,
-    libc: found.libc,
-    mpi: found.mpi,
-    cuda: found.cuda,
-    labels: found.labels,
-    env: found.env,
-    permissions: found.permissions,
-    requires: found.requires,
-    sonames: found.sonames,
-    stats: { ...found.stats, layers: blobs.length, bytes: scans.reduce((n, s) => n + s.bytes.tar, 0) },
-    warnings,
-  };
-  return facts;
-}
-
 /**
  * Inspect an image without running it: open the reference, stream every layer once (digests
  * verified), squash, and extract platform, libc, MPI, GPU, labels, permissions and requirements.
@@ -102,9 +62,8 @@ export async function inspect(ref: string, opts: InspectOptions = {}): Promise<I
   }
   const onProgress = opts.onProgress;
   const layers = image.layers;
-  const wants = wantsFor('image');
-  // A manifest seen before under the same extractors and limits: its facts, no layer read, no extractor run.
-  const key = opts.cache && image.manifestDigest ? imageKey(image.manifestDigest, scanFingerprint(wants)) : null;
+  // A manifest seen before by this build under the same limits: its facts, no layer read, no extractor loaded.
+  const key = opts.cache && image.manifestDigest ? imageKey(image.manifestDigest) : null;
   const known = key ? opts.cache!.getFacts(key) : null;
   if (known) {
     onProgress?.({ kind: 'image', ref, layers: layers.length, bytes: null });
@@ -120,12 +79,12 @@ export async function inspect(ref: string, opts: InspectOptions = {}): Promise<I
     onProgress({ kind: 'image', ref, layers: layers.length, bytes: sizes.every((n) => n !== null) ? sizes.reduce<number>((a, n) => a + n!, 0) : null });
   }
   const counted: Image = onProgress ? { ...image, layers: layers.map((l, i) => countBytes(l, i, onProgress)) } : image;
-  const scans = await readLayers(counted, wants, {
+  const { factsOfImage } = await import('./image-facts.js');
+  const facts = await factsOfImage(counted, {
     parallel: opts.parallel,
     cache: opts.cache ?? null,
     ...(onProgress ? { onLayer: (layer: number, how: 'cached' | 'read') => onProgress({ kind: 'layer', layer, how }) } : {}),
   });
-  const facts = imageFacts(image, scans);
   if (key) opts.cache!.putFacts(key, facts);
   if (opts.identity) facts.identity = await image.identity();
   return facts;

@@ -9,7 +9,7 @@ import { matchFacts, type MatchResult } from './check/match.js';
 import { normaliseArch, platformMatches, parsePlatform } from './image/platform.js';
 import { imagePlatforms } from './image/open.js';
 import { parseReference } from './image/reference.js';
-import { hostFacts, type HostOptions } from './host/facts.js';
+import type { HostOptions } from './host/facts.js';
 import { inspect, type InspectOptions } from './inspect.js';
 import type { HostFacts, ImageFacts } from './model/facts.js';
 import { readHostFacts, readImageFacts } from './model/files.js';
@@ -36,7 +36,8 @@ function isRegistryRef(ref: string): boolean {
 
 /** Host facts from facts, a facts file, or (when nothing is given) this host. */
 export async function loadHost(input?: HostInput, opts: HostOptions = {}): Promise<HostFacts> {
-  if (input === undefined) return hostFacts(opts);
+  // This host's probes (and the extractors they share with images) load only when they are used.
+  if (input === undefined) return (await import('./host/facts.js')).hostFacts(opts);
   return typeof input === 'string' ? readHostFacts(input) : input;
 }
 

@@ -28,7 +28,7 @@ import { DigestMismatchError, FormatError, UsageError } from '../src/errors/inde
 import { wantsFor } from '../src/extract/index.js';
 import { openImage } from '../src/image/open.js';
 import type { BlobLayer, Image, Layer } from '../src/image/types.js';
-import { imageFacts } from '../src/inspect.js';
+import { imageFacts } from '../src/image-facts.js';
 import { readLayers } from '../src/layers/read.js';
 import type { LayerScan } from '../src/layers/types.js';
 import { WantSet } from '../src/layers/wants.js';

@@ -26,7 +26,7 @@ let build: number | null = null;
  * former build cached under the same release number; an installed package keeps its files' times,
  * so its cache lasts. 0 when the file cannot be read.
  */
-function buildStamp(): number {
+export function buildStamp(): number {
   if (build === null) {
     try {
       build = statSync(fileURLToPath(new URL('../extract/index.js', import.meta.url))).mtimeMs;

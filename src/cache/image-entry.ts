@@ -1,9 +1,8 @@
 /**
  * One image-facts entry: the facts of a whole image by its manifest digest, so that a second inspect
  * of an image (any reference to the same manifest) runs no extractor at all. The manifest digest
- * names the config and every layer, so the facts are a function of it and of the fingerprint
- * (wants, scan limits, release) plus every other limit (the entries limit decides whether an inspect
- * succeeds). The file records its key and format; anything else is a miss, never an error.
+ * names the config and every layer, so the facts are a function of it, of the code (format,
+ * release, build) and of every limit (the entries limit decides whether an inspect succeeds). The file records its key and format; anything else is a miss, never an error.
  *
  * Layout: `images/v<FORMAT>/<FP16>/<ALG>/<HH>/<HEX>@facts.json`.
  */
@@ -11,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { LIMITS, limit } from '../limits.js';
 import { FACTS_SCHEMA_VERSION, type ImageFacts } from '../model/facts.js';
-import { CACHE_FORMAT } from './version.js';
+import { buildStamp } from './fingerprint.js';
+import { CACHE_FORMAT, PACKAGE_VERSION } from './version.js';
 
 /** The `format` string every image entry carries. */
 export const IMAGE_ENTRY_FORMAT = 'containerspec-image-facts';
@@ -22,15 +22,20 @@ const DIGEST = /^(sha256):([a-f0-9]{64})$|^(sha512):([a-f0-9]{128})$/;
 export interface ImageKey {
   /** The image manifest's digest. */
   readonly digest: string;
-  /** The scan fingerprint and every limit in effect, hashed: 64 hex digits. */
+  /** The code's fingerprint and every limit in effect, hashed: 64 hex digits. */
   readonly fingerprint: string;
 }
 
-/** The key of an image's facts: its manifest digest and the scan fingerprint with every limit; null for a digest that is not one. */
-export function imageKey(manifestDigest: string, scanFingerprint: string): ImageKey | null {
+/**
+ * The key of an image's facts: its manifest digest, and a fingerprint of the code (cache format,
+ * release, build time: what the extractors and the walker are) and of every limit. Null for a digest
+ * that is not one. It needs no extractor's declared wants, so that a hit loads no extractor: any
+ * change of the wants is a change of the code, hence of the build.
+ */
+export function imageKey(manifestDigest: string): ImageKey | null {
   if (!DIGEST.test(manifestDigest)) return null;
   const limits = Object.fromEntries(LIMITS.map((l) => [l.key, limit(l.key)]));
-  const fingerprint = createHash('sha256').update(JSON.stringify({ scan: scanFingerprint, limits })).digest('hex');
+  const fingerprint = createHash('sha256').update(JSON.stringify({ format: CACHE_FORMAT, version: PACKAGE_VERSION, build: buildStamp(), limits })).digest('hex');
   return { digest: manifestDigest, fingerprint };
 }
 
