@@ -19,6 +19,8 @@ import type { TlsSettings } from './tls.js';
 export interface OpenMessage {
   type: 'open';
   id: number;
+  /** The registry client asking (one transport per client here: each has its own TLS trust). */
+  client: number;
   host: string;
   url: string;
   headers: Record<string, string>;
@@ -173,7 +175,7 @@ if (parentPort) {
   };
   port.on('message', (m: OpenMessage | { type: 'ack' | 'cancel'; id: number }) => {
     if (m.type === 'open') {
-      const key = `${m.host}|${m.plainHttp}|${m.timeoutMs}|${m.retries}`;
+      const key = String(m.client);
       let t = transports.get(key);
       if (!t) {
         t = makeTransport(m.host, { tls: m.tls ? asBuffers(m.tls) : undefined, plainHttp: m.plainHttp, timeoutMs: m.timeoutMs, retries: m.retries });

@@ -73,7 +73,10 @@ function errorsOf(body: Buffer): string {
 
 /** One registry host, with its transport and authentication. */
 export class RegistryClient {
+  private static clients = 0;
   private readonly auth: Authenticator;
+  /** This client's number in the process (the blob worker keeps one transport per client). */
+  private readonly id = ++RegistryClient.clients;
 
   private constructor(
     /** The registry as references name it (`docker.io`, `127.0.0.1:5000`). */
@@ -229,7 +232,7 @@ export class RegistryClient {
       return networkError(t, Object.assign(new Error(f.message), { code: f.code }), what);
     };
     const stream = pool.open(
-      { host: t.host, url: urlOf(t, url).href, headers: { 'user-agent': 'containerspec', ...(header ? { authorization: header } : {}) }, tls: this.tls, plainHttp: t.protocol === 'http:', size, timeoutMs: t.timeoutMs, retries: t.retries },
+      { client: this.id, host: t.host, url: urlOf(t, url).href, headers: { 'user-agent': 'containerspec', ...(header ? { authorization: header } : {}) }, tls: this.tls, plainHttp: t.protocol === 'http:', size, timeoutMs: t.timeoutMs, retries: t.retries },
       (text) => t.onRetry?.(`${what}: ${text}`, 0),
       failure,
     );
