@@ -138,13 +138,18 @@ describe('tlsFor', () => {
     const extra = join(root, 'extra-ca.pem');
     writeFileSync(extra, pem('otherca.pem'));
     const script = join(root, 'child.mjs');
+    // Through the registry transport: trust is Node's bundled roots plus --ca-file, and NODE_EXTRA_CA_CERTS
+    // is added (once) only when a certificate does not verify without it.
     writeFileSync(script, `
-import { request } from 'node:https';
-import { secureContextFor, tlsFor } from ${JSON.stringify(pathToFileURL(join(REPO, 'dist/registry/tls.js')).href)};
+import { makeTransport, send } from ${JSON.stringify(pathToFileURL(join(REPO, 'dist/registry/http.js')).href)};
+import { tlsFor } from ${JSON.stringify(pathToFileURL(join(REPO, 'dist/registry/tls.js')).href)};
 const t = await tlsFor('127.0.0.1:0', { caFile: ${JSON.stringify(caFile)}, certDirs: [] });
-const ctx = secureContextFor(t);
-const get = (port, extra = {}) => new Promise((ok) => { const q = request({ host: '127.0.0.1', port, path: '/', agent: false, secureContext: ctx, ...extra }, (r) => { r.resume(); ok(String(r.statusCode)); }); q.on('error', (e) => ok(e.code ?? e.message)); q.end(); });
-console.log(JSON.stringify([await get(${otherPort}), await get(${port}, { cert: undefined })]));
+const get = async (port) => {
+  const tr = makeTransport('127.0.0.1:' + port, { tls: t, retries: 0, timeoutMs: 5000 });
+  try { const r = await send(tr, { method: 'GET', url: '/' }, 'probe'); r.resume(); return { status: String(r.statusCode), widened: tr.widenTrust ? !tr.widenTrust() : null }; }
+  catch (e) { return { status: String(e.cause?.code ?? e.code ?? e.message), widened: null }; }
+};
+console.log(JSON.stringify([await get(${otherPort}), await get(${port})]));
 `);
     // Not spawnSync: the servers live in this process and must answer while the child runs.
     const run = (env: NodeJS.ProcessEnv) =>
@@ -159,12 +164,13 @@ console.log(JSON.stringify([await get(${otherPort}), await get(${port}, { cert: 
     try {
       const r = await run({ NODE_EXTRA_CA_CERTS: extra });
       expect(r.status, r.stderr).toBe(0);
-      const [viaExtra, viaCaFile] = JSON.parse(r.stdout.trim()) as string[];
-      expect(viaExtra, 'a server signed by the NODE_EXTRA_CA_CERTS CA').toBe('200');
-      // The main server wants a client certificate: reaching its TLS layer and being refused for the missing certificate, not for trust, shows the --ca-file CA is trusted.
-      expect(viaCaFile).not.toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+      const [viaExtra, viaCaFile] = JSON.parse(r.stdout.trim()) as { status: string; widened: boolean | null }[];
+      expect(viaExtra!.status, 'a server signed by the NODE_EXTRA_CA_CERTS CA').toBe('200');
+      expect(viaExtra!.widened, 'reached by adding NODE_EXTRA_CA_CERTS after the first try failed').toBe(true);
+      // The main server wants a client certificate: a refusal for the missing certificate, not for trust, shows the --ca-file CA is trusted.
+      expect(viaCaFile!.status).not.toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
       const without = await run({ NODE_EXTRA_CA_CERTS: '' });
-      expect(JSON.parse(without.stdout.trim())[0], 'without NODE_EXTRA_CA_CERTS the other server is not trusted').toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+      expect((JSON.parse(without.stdout.trim()) as { status: string }[])[0]!.status, 'without NODE_EXTRA_CA_CERTS the other server is not trusted').toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER|certificate/i);
     } finally {
       otherServer.close();
     }

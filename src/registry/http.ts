@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import * as https from 'node:https';
 import { RegistryError } from '../errors/index.js';
-import { secureContextFor, type TlsSettings } from './tls.js';
+import { canWidenTrust, secureContextFor, type TlsSettings } from './tls.js';
 
 /** How a registry is reached: scheme, TLS trust, patience. */
 export interface Transport {
@@ -17,7 +17,13 @@ export interface Transport {
   readonly host: string;
   /** `https:` unless `--plain-http`. */
   readonly protocol: 'https:' | 'http:';
-  readonly agent: http.Agent;
+  /** The agent (replaced once by {@link Transport.widenTrust}). */
+  agent: http.Agent;
+  /**
+   * Add `NODE_EXTRA_CA_CERTS` to the trust, once, after a certificate was not trusted without it
+   * (see tls.ts secureContextFor); false when there is nothing to add.
+   */
+  widenTrust?: (() => boolean) | undefined;
   /** Socket idle timeout in ms (connecting, waiting for headers, between body chunks). */
   readonly timeoutMs: number;
   /** Retries after the first attempt, for retryable failures. */
@@ -46,8 +52,8 @@ const MAX_REDIRECTS = 5;
 /** A transport to one registry host. */
 export function makeTransport(host: string, opts: TransportOptions = {}): Transport {
   const plain = opts.plainHttp === true;
-  const agent = plain ? new http.Agent({ keepAlive: true, maxSockets: 8 }) : new https.Agent({ keepAlive: true, maxSockets: 8, ...tlsAgentOptions(opts.tls) });
-  return {
+  const agent = plain ? new http.Agent({ keepAlive: true, maxSockets: 8 }) : new https.Agent({ keepAlive: true, maxSockets: 8, ...tlsAgentOptions(opts.tls, false) });
+  const t: Transport = {
     host,
     protocol: plain ? 'http:' : 'https:',
     agent,
@@ -55,13 +61,31 @@ export function makeTransport(host: string, opts: TransportOptions = {}): Transp
     retries: opts.retries ?? DEFAULT_RETRIES,
     onRetry: opts.onRetry,
   };
+  const settings = opts.tls;
+  if (!plain && settings && canWidenTrust(settings)) {
+    let widened = false;
+    t.widenTrust = () => {
+      if (widened) return false;
+      widened = true;
+      t.agent.destroy();
+      t.agent = new https.Agent({ keepAlive: true, maxSockets: 8, ...tlsAgentOptions(settings, true) });
+      return true;
+    };
+  }
+  return t;
 }
 
 /** TLS options for the agent: one secure context for the registry (tls.ts), and whether to verify. */
-function tlsAgentOptions(t: TlsSettings | undefined): https.AgentOptions {
+function tlsAgentOptions(t: TlsSettings | undefined, extraBundle: boolean): https.AgentOptions {
   if (!t) return {};
-  const secureContext = secureContextFor(t);
+  const secureContext = secureContextFor(t, { extraBundle });
   return { rejectUnauthorized: t.rejectUnauthorized, ...(secureContext ? { secureContext } : {}) };
+}
+
+/** A certificate that did not verify (as opposed to a connection that failed). */
+function isUntrusted(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException;
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/i.test(err?.code ?? '');
 }
 
 /** One request. `body` is sent as is; the answer's body is left for the caller to read or drain. */
@@ -167,10 +191,17 @@ export function networkError(t: Transport, e: unknown, what: string): RegistryEr
 export async function send(t: Transport, req: Request, what: string): Promise<IncomingMessage> {
   for (let attempt = 0; ; attempt++) {
     let res: IncomingMessage;
+    const used = t.agent;
     try {
       res = await sendOnce(t, req);
     } catch (e) {
       if (e instanceof RegistryError) throw e;
+      // Not trusted without NODE_EXTRA_CA_CERTS: once more with it (not counted as a retry); also when
+      // another request widened the trust while this one was on the old agent.
+      if (isUntrusted(e) && (t.agent !== used || t.widenTrust?.())) {
+        attempt--;
+        continue;
+      }
       // A timeout is retried once: a registry that is slow now is likely slow again.
       const budget = e instanceof TimeoutError ? Math.min(1, t.retries) : t.retries;
       if (!isTransient(e) || attempt >= budget) throw networkError(t, e, what);

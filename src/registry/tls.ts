@@ -192,19 +192,27 @@ async function clientPair(certPath: string, keyPath: string): Promise<{ cert: Bu
   return { cert, key };
 }
 
+/** Whether a secure context for these settings leaves out `NODE_EXTRA_CA_CERTS` unless asked ({@link secureContextFor}). */
+export function canWidenTrust(s: TlsSettings): boolean {
+  return Boolean(s.ca && process.env.NODE_EXTRA_CA_CERTS);
+}
+
 /**
  * The secure context for settings with CAs or a client certificate of their own (undefined when
- * Node's default context does): the default roots (bundled, and `NODE_EXTRA_CA_CERTS`), the extra
- * CAs added to them, the client pair. Made once per registry: Node would otherwise parse every root
- * again for each connection (100-200 ms), and a `ca` option would drop the defaults.
+ * Node's default context does): Node's bundled roots, the extra CAs added to them, the client pair,
+ * and with `extraBundle` the `NODE_EXTRA_CA_CERTS` bundle too. Made once per registry: Node would
+ * otherwise parse every root again for each connection (100-200 ms), and a `ca` option would drop
+ * the defaults. The bundle costs ~45 ms to add, and a registry trusted through `--ca-file` or
+ * certs.d rarely needs it: the transport adds it only when a certificate is not trusted without it
+ * ({@link canWidenTrust}), so that the trust is the same as Node's defaults plus the extra CAs.
  */
-export function secureContextFor(s: TlsSettings): SecureContext | undefined {
+export function secureContextFor(s: TlsSettings, opts: { extraBundle?: boolean } = {}): SecureContext | undefined {
   if (!s.ca && !s.cert) return undefined;
   const ctx = createSecureContext(s.cert && s.key ? { cert: s.cert, key: s.key } : {});
   // addCACert adds to this context's own copy of Node's bundled roots (kept parsed by Node); that copy
-  // lacks NODE_EXTRA_CA_CERTS, so its bundle is added too (in one call: it reads every PEM block).
+  // lacks NODE_EXTRA_CA_CERTS, whose bundle is added on request (in one call: it reads every PEM block).
   const native = (ctx as unknown as { context: { addCACert(pem: Buffer): void } }).context;
-  if (s.ca) {
+  if (s.ca && opts.extraBundle) {
     const extraFile = process.env.NODE_EXTRA_CA_CERTS;
     if (extraFile) {
       try {
