@@ -12,7 +12,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parentPort } from 'node:worker_threads';
 import { isTransient, makeTransport, send, type Transport } from './http.js';
-import { Gatherer } from './gather.js';
+import { Gatherer, rangeMismatch, readAnswer } from './gather.js';
 import type { TlsSettings } from './tls.js';
 
 /** What the main thread asks for. */
@@ -78,12 +78,10 @@ class Receive {
         return this.post({ type: 'fail', id: this.m.id, code: 'HTTP', message: `HTTP ${status}`, status });
       }
       this.bytes.restart(status === 200);
-      if (status === 206) {
-        const m = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-        if (!m || Number(m[1]) !== offset) {
-          res.destroy();
-          return this.post({ type: 'fail', id: this.m.id, code: 'RANGE', message: `resumed at the wrong offset (${String(res.headers['content-range'])}, wanted ${offset})`, status: null });
-        }
+      const wrong = status === 206 ? rangeMismatch(res, offset) : null;
+      if (wrong) {
+        res.destroy();
+        return this.post({ type: 'fail', id: this.m.id, code: 'RANGE', message: wrong, status: null });
       }
       const outcome = await this.pump(res);
       if (outcome === 'done' || this.cancelled) return;
@@ -94,35 +92,13 @@ class Receive {
     }
   }
 
-  /** Read one answer to its end (or its failure). */
-  private pump(res: IncomingMessage): Promise<'done' | { error: unknown }> {
+  /** Read one answer to its end (or its failure), pausing and resuming it by credits. */
+  private async pump(res: IncomingMessage): Promise<'done' | { error: unknown }> {
     this.res = res;
-    return new Promise((resolve) => {
-      let settled = false;
-      const settle = (v: 'done' | { error: unknown }) => {
-        if (settled) return;
-        settled = true;
-        this.res = null;
-        resolve(v);
-      };
-      res.on('data', (c: Buffer) => this.bytes.add(c));
-      res.on('end', () => {
-        const got = this.bytes.offset;
-        if (this.m.size !== null && got < this.m.size) {
-          settle({ error: Object.assign(new Error(`the connection closed after ${got} of ${this.m.size} bytes`), { code: 'ECONNRESET' }) });
-        } else {
-          this.finish();
-          settle('done');
-        }
-      });
-      res.on('error', (e) => {
-        res.destroy();
-        settle({ error: e });
-      });
-      res.on('close', () => {
-        if (!res.complete) settle({ error: Object.assign(new Error('aborted'), { code: 'ECONNRESET' }) });
-      });
-    });
+    const outcome = await readAnswer(res, this.bytes, this.m.size);
+    this.res = null;
+    if (outcome === 'done') this.finish();
+    return outcome;
   }
 
   /** Send a gathered chunk (copied into a fresh ArrayBuffer, which moves to the main thread). */

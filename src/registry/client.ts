@@ -11,7 +11,7 @@ import { Authenticator, type Access } from './auth.js';
 import { credentialsFor } from './credentials.js';
 import { blobWorker, type Started } from './blob-pool.js';
 import { isTransient, makeTransport, networkError, readBody, send, TimeoutError, urlOf, type Request, type Transport } from './http.js';
-import { Gatherer } from './gather.js';
+import { Gatherer, rangeMismatch, readAnswer } from './gather.js';
 import { tlsFor, type TlsSettings } from './tls.js';
 
 /** How to reach registries: what the CLI's registry flags set. */
@@ -281,14 +281,6 @@ export class RegistryClient {
     return { digest: sha256Digest(data), subject: typeof subject === 'string' ? subject : null };
   }
 
-  /** Delete a manifest by digest; false when the registry does not allow deletes. */
-  async deleteManifest(repo: string, digest: string): Promise<boolean> {
-    const what = `delete of manifest ${digest} in ${this.at(repo)}`;
-    const res = await this.request(repo, 'pull,push', { method: 'DELETE', url: `/v2/${repo}/manifests/${digest}` }, what);
-    res.resume();
-    return res.statusCode === 202;
-  }
-
   /**
    * The referrers API: the index of manifests whose subject is `digest`, or null when the registry
    * does not offer the API (404 on the endpoint: then the `sha256-<hex>` tag is the fallback).
@@ -336,34 +328,18 @@ class BlobStream extends Readable {
   private attach(res: IncomingMessage): void {
     this.res = res;
     this.bytes.restart(res.statusCode === 200);
-    if (res.statusCode === 206) {
-      const m = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-      if (!m || Number(m[1]) !== this.bytes.offset) {
-        res.destroy();
-        this.destroy(new RegistryError(`${this.t.host}: ${this.what}: resumed at the wrong offset (${String(res.headers['content-range'])}, wanted ${this.bytes.offset})`, this.t.host));
-        return;
-      }
+    const wrong = res.statusCode === 206 ? rangeMismatch(res, this.bytes.offset) : null;
+    if (wrong) {
+      res.destroy();
+      this.destroy(new RegistryError(`${this.t.host}: ${this.what}: ${wrong}`, this.t.host));
+      return;
     }
     if (res.statusCode === 416) {
       res.resume();
       this.finish();
       return;
     }
-    let done = false;
-    res.on('data', (c: Buffer) => this.bytes.add(c));
-    res.on('end', () => {
-      done = true;
-      const got = this.bytes.offset;
-      if (this.size !== null && got < this.size) this.fail(res, Object.assign(new Error(`the connection closed after ${got} of ${this.size} bytes`), { code: 'ECONNRESET' }));
-      else this.finish();
-    });
-    res.on('error', (e) => {
-      done = true;
-      this.fail(res, e);
-    });
-    res.on('close', () => {
-      if (!done && !res.complete) this.fail(res, Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-    });
+    void readAnswer(res, this.bytes, this.size).then((outcome) => (outcome === 'done' ? this.finish() : this.fail(res, outcome.error)));
   }
 
   private finish(): void {
@@ -376,8 +352,6 @@ class BlobStream extends Readable {
   private fail(res: IncomingMessage, e: unknown): void {
     if (this.res !== res || this.destroyed) return;
     this.res = null;
-    res.removeAllListeners('data');
-    res.destroy();
     if (!isTransient(e) || this.resumes >= Math.max(1, this.t.retries)) {
       this.destroy(networkError(this.t, e, this.what));
       return;
