@@ -3,9 +3,9 @@
  * image and attach its facts and NFD spec to its manifest; list what is attached to an image.
  */
 import { imagePlatforms, openImage } from './image/open.js';
-import { inspect, type InspectOptions } from './inspect.js';
+import { inspect, registriesFor, type InspectOptions } from './inspect.js';
 import type { ImageFacts } from './model/facts.js';
-import { attachFacts, registriesOf, registryRef, type Attached } from './registry/attach.js';
+import { attachFacts, registryRef, type Attached } from './registry/attach.js';
 import { listReferrers, type Referrers } from './registry/referrers.js';
 
 /** Options for {@link attach} and {@link discover}. */
@@ -37,7 +37,7 @@ async function platformsOf(ref: string, opts: ArtifactOptions & Pick<InspectOpti
  */
 export async function attach(ref: string, opts: ArtifactOptions = {}): Promise<AttachResult[]> {
   const dref = registryRef(ref, 'attach');
-  const registries = registriesOf(opts);
+  const registries = (await registriesFor([ref], opts))!;
   const client = await registries.for(dref.domain);
   const nfdYaml = opts.nfd === false ? undefined : await nfdYamlMaker();
   const out: AttachResult[] = [];
@@ -65,7 +65,7 @@ export interface DiscoverResult extends Referrers {
 /** List the artifacts attached to a registry image's manifest (each platform's with `platform: 'all'`). Reads no layer. */
 export async function discover(ref: string, opts: ArtifactOptions & { artifactType?: string } = {}): Promise<DiscoverResult[]> {
   const dref = registryRef(ref, 'discover');
-  const registries = registriesOf(opts);
+  const registries = (await registriesFor([ref], opts))!;
   const client = await registries.for(dref.domain);
   const out: DiscoverResult[] = [];
   for (const platform of await platformsOf(ref, { ...opts, registries })) {

@@ -51,7 +51,7 @@ export { envMap } from './extract/config.js';
  * Throws a ContainerspecError for bad input (exit status 2 in the CLI).
  */
 export async function inspect(ref: string, opts: InspectOptions = {}): Promise<ImageFacts> {
-  const registries = await registriesFor(ref, opts);
+  const registries = await registriesFor([ref], opts);
   const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform, registry: opts.registry, registries, blobCache: opts.cache ?? null });
   if (opts.attached && image.transport === 'docker' && image.manifestDigest) {
     const found = await attachedFor(image, registries!, opts.cache ?? null);
@@ -68,9 +68,7 @@ export async function inspect(ref: string, opts: InspectOptions = {}): Promise<I
   if (known) {
     onProgress?.({ kind: 'image', ref, layers: layers.length, bytes: null });
     layers.forEach((_l, layer) => onProgress?.({ kind: 'layer', layer, how: 'cached' }));
-    const facts: ImageFacts = { ...known, name: image.ref, transport: image.transport };
-    if (image.indexPlatforms) facts.platforms = [...image.indexPlatforms];
-    else delete facts.platforms;
+    const facts = asOpened(known, image);
     if (opts.identity) facts.identity = await image.identity();
     return facts;
   }
@@ -90,18 +88,32 @@ export async function inspect(ref: string, opts: InspectOptions = {}): Promise<I
   return facts;
 }
 
-/** The registry clients of a registry reference (loaded only for one: local inspects never load the HTTP stack). */
-async function registriesFor(ref: string, opts: InspectOptions): Promise<Registries | undefined> {
-  if (opts.registries) return opts.registries;
-  let transport: string;
+/** Does this reference name a registry image (docker://, or no transport)? False for one that does not parse (opening it says why). */
+export function isRegistryRef(ref: string): boolean {
   try {
-    transport = parseReference(ref).transport;
+    return parseReference(ref).transport === 'docker';
   } catch {
-    return undefined; // openImage reports it
+    return false;
   }
-  if (transport !== 'docker') return undefined;
+}
+
+/**
+ * Registry clients to share among these references: the caller's, or new ones when some reference
+ * names a registry image (only then is the HTTP stack loaded).
+ */
+export async function registriesFor(refs: readonly string[], opts: Pick<InspectOptions, 'registry' | 'registries'>): Promise<Registries | undefined> {
+  if (opts.registries) return opts.registries;
+  if (!refs.some(isRegistryRef)) return undefined;
   const { Registries: R } = await import('./registry/client.js');
   return new R(opts.registry ?? {});
+}
+
+/** Facts made (or attached) earlier, naming the image as opened now: its reference, transport and index platforms. */
+function asOpened(facts: ImageFacts, image: Image): ImageFacts {
+  const f: ImageFacts = { ...facts, name: image.ref, transport: image.transport };
+  if (image.indexPlatforms) f.platforms = [...image.indexPlatforms];
+  else delete f.platforms;
+  return f;
 }
 
 /** A blob layer whose stream tells the progress display of its bytes. */
@@ -125,7 +137,7 @@ async function attachedFor(image: Image, registries: Registries, cache: FactsCac
   if (r.transport !== 'docker') return null;
   const found = await attachedFacts(await registries.for(r.docker.domain), r.docker, image.manifestDigest!, cache);
   if (!found) return null;
-  const facts: ImageFacts = { ...found.facts, name: image.ref, transport: image.transport };
+  const facts = asOpened(found.facts, image);
   facts.warnings = [...facts.warnings, { code: 'attached-facts', message: `facts read from the artifact ${found.artifact.digest} attached to ${image.manifestDigest} (${found.artifact.annotations['org.opencontainers.image.created'] ?? 'undated'}); --no-attached reads the layers` }];
   return { facts, artifact: found.artifact.digest };
 }
@@ -135,7 +147,7 @@ async function attachedFor(image: Image, registries: Registries, cache: FactsCac
  * one element for a single-platform image.
  */
 export async function inspectAll(ref: string, opts: InspectOptions = {}): Promise<ImageFacts[]> {
-  const registries = await registriesFor(ref, opts);
+  const registries = await registriesFor([ref], opts);
   const shared: InspectOptions = { ...opts, ...(registries ? { registries } : {}) };
   const present = await imagePlatforms(ref, { registry: opts.registry, registries, blobCache: opts.cache ?? null });
   if (!present || present.length === 0) return [await inspect(ref, { ...shared, platform: undefined, explicitPlatform: false })];

@@ -8,9 +8,8 @@ import { check, type CheckOptions } from './check/check.js';
 import { matchFacts, type MatchResult } from './check/match.js';
 import { normaliseArch, platformMatches, parsePlatform } from './image/platform.js';
 import { imagePlatforms } from './image/open.js';
-import { parseReference } from './image/reference.js';
 import type { HostOptions } from './host/facts.js';
-import { inspect, type InspectOptions } from './inspect.js';
+import { inspect, registriesFor, type InspectOptions } from './inspect.js';
 import type { HostFacts, ImageFacts } from './model/facts.js';
 import { readHostFacts, readImageFacts } from './model/files.js';
 import type { Report } from './model/report.js';
@@ -23,15 +22,6 @@ export type ImageInput = ImageFacts | string;
 /** Is this argument a facts file rather than an image reference? (`*.json` with no transport prefix.) */
 export function isFactsFile(arg: string): boolean {
   return /\.json$/.test(arg) && !/^[a-z][a-z0-9-]*:/.test(arg);
-}
-
-/** Does this reference name a registry image (docker://, or no transport)? False for what does not parse. */
-function isRegistryRef(ref: string): boolean {
-  try {
-    return parseReference(ref).transport === 'docker';
-  } catch {
-    return false;
-  }
 }
 
 /** Host facts from facts, a facts file, or (when nothing is given) this host. */
@@ -150,10 +140,8 @@ export async function match(hosts: readonly HostInput[], images: readonly ImageI
   const loaded: (ImageFacts | ImageFacts[])[] = [];
   const access = accessOf(opts);
   // One set of registry clients for every image: one token per repository, one connection pool per registry.
-  if (!access.registries && images.some((i) => typeof i === 'string' && !isFactsFile(i) && isRegistryRef(i))) {
-    const { Registries } = await import('./registry/client.js');
-    access.registries = new Registries(opts.registry ?? {});
-  }
+  const registries = await registriesFor(images.filter((i): i is string => typeof i === 'string' && !isFactsFile(i)), access);
+  if (registries) access.registries = registries;
   for (const [i, img] of images.entries()) {
     loaded.push(await loadImageVariants(img, hf, access));
     opts.onImage?.(img, i, images.length);

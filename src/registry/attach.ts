@@ -11,7 +11,7 @@ import { limit } from '../limits.js';
 import type { ImageFacts } from '../model/facts.js';
 import { parseFacts } from '../model/files.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
-import { Registries, type RegistryClient, type RegistryOptions } from './client.js';
+import type { RegistryClient } from './client.js';
 import type { BlobCache } from './source.js';
 import { fetchArtifact, listReferrers, OCI_MANIFEST, pushArtifact, type Referrer, type Referrers, type Subject } from './referrers.js';
 
@@ -101,9 +101,4 @@ export async function attachedFacts(client: RegistryClient, ref: DockerReference
     return { facts, artifact: r };
   }
   return null;
-}
-
-/** Registry clients for a run, from options or given. */
-export function registriesOf(opts: { registry?: RegistryOptions | undefined; registries?: Registries | undefined }): Registries {
-  return opts.registries ?? new Registries(opts.registry ?? {});
 }
