@@ -12,11 +12,10 @@ import { dockerArchivePlatforms, openDockerArchive } from './docker-archive.js';
 import { layoutPlatforms, openLayout } from './oci-layout.js';
 import { hostPlatform, parsePlatform } from './platform.js';
 import { parseReference, type ImageReference, type RegistryReference, type StorageReference, type TaggedPathReference } from './reference.js';
-import type { ResolveOptions } from './resolve.js';
+import { listPlatforms, type ResolveOptions } from './resolve.js';
 import { dirImage, tarImage } from './rootfs.js';
 import type { Image } from './types.js';
 import { readLimits } from '../limits.js';
-import { listPlatforms } from './resolve.js';
 import type { Registries, RegistryOptions } from '../registry/client.js';
 import type { BlobCache } from '../registry/source.js';
 

@@ -56,6 +56,11 @@ export function parseChallenges(header: string | undefined): Challenge[] {
   return out;
 }
 
+/** The Authorization header of Basic credentials. */
+function basicHeader(cred: { username: string; password: string }): string {
+  return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+}
+
 /** What a scope asks: pull, or pull and push, on one repository. */
 export type Access = 'pull' | 'pull,push';
 
@@ -65,7 +70,6 @@ export type CredentialLookup = (repo: string) => Promise<Credential | null>;
 /** Authorization headers that worked, per scope, in memory for this process only. */
 export class Authenticator {
   private readonly headers = new Map<string, { value: string; until: number }>();
-  private basicRealm = false;
   private readonly credentials = new Map<string, Promise<Credential | null>>();
 
   constructor(
@@ -120,17 +124,11 @@ export class Authenticator {
       if (!cred || cred.kind !== 'basic') {
         throw new AuthError(`${this.t.host}: ${repo} needs credentials (Basic auth) and none were found: pass --creds USER:PASSWORD or --creds-file FILE, or log in with podman login / docker login`, this.t.host);
       }
-      this.basicRealm = true;
-      const value = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+      const value = basicHeader(cred);
       this.headers.set(key, { value, until: Number.MAX_SAFE_INTEGER });
       return value;
     }
     throw new AuthError(`${this.t.host}: unsupported authentication scheme ${challenges.map((c) => c.scheme).join(', ')}`, this.t.host);
-  }
-
-  /** True once the registry asked for Basic auth: later requests send it at once. */
-  get usesBasic(): boolean {
-    return this.basicRealm;
   }
 
   /** Fetch a Bearer token for a scope from the challenge's realm (GET, or the OAuth2 refresh-token POST for identity tokens). */
@@ -152,7 +150,7 @@ export class Authenticator {
     } else {
       if (service) url.searchParams.set('service', service);
       url.searchParams.append('scope', scope);
-      const headers = cred?.kind === 'basic' ? { authorization: `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}` } : {};
+      const headers = cred?.kind === 'basic' ? { authorization: basicHeader(cred) } : {};
       res = await send(this.t, { method: 'GET', url: url.href, headers }, 'token request');
     }
     const status = res.statusCode ?? 0;

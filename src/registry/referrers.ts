@@ -10,7 +10,7 @@ import { asDescriptor, manifestsOf } from '../image/resolve.js';
 import { limit } from '../limits.js';
 import { parseBoundedJson } from '../model/boundary.js';
 import type { RegistryClient } from './client.js';
-import type { BlobCache } from './source.js';
+import { byDigest, type BlobCache } from './source.js';
 
 /** OCI media types used here. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -142,15 +142,6 @@ async function addToFallback(client: RegistryClient, repo: string, subject: stri
   if (index.manifests.some((m) => (m as { digest?: string }).digest === d.digest)) return;
   index.manifests.push({ mediaType: d.mediaType, digest: d.digest, size: d.size, artifactType: d.artifactType, annotations: d.annotations });
   await client.putManifest(repo, fallbackTag(subject), Buffer.from(JSON.stringify(index)), OCI_INDEX);
-}
-
-/** A small blob by digest: from the cache when it has it, else fetched (checked against the digest) and kept. */
-async function byDigest(cache: BlobCache | null, digest: string, fetch: () => Promise<Buffer>): Promise<Buffer> {
-  const hit = cache?.getBlob(digest);
-  if (hit) return hit;
-  const data = await fetch();
-  cache?.putBlob(digest, data);
-  return data;
 }
 
 /**

@@ -17,6 +17,18 @@ export interface BlobCache {
   putBlob(digest: string, data: Buffer): void;
 }
 
+/**
+ * A small blob by digest: from the cache when it has it, else fetched (the client checks it against
+ * the digest) and kept.
+ */
+export async function byDigest(cache: BlobCache | null, digest: string, fetch: () => Promise<Buffer>): Promise<Buffer> {
+  const hit = cache?.getBlob(digest);
+  if (hit) return hit;
+  const data = await fetch();
+  cache?.putBlob(digest, data);
+  return data;
+}
+
 /** `docker://host/repo`, for messages. */
 export function registryLabel(ref: DockerReference): string {
   return `docker://${ref.domain}/${ref.path}`;
@@ -27,13 +39,9 @@ export function registrySource(client: RegistryClient, ref: DockerReference, cac
   const repo = ref.path;
   return {
     label: registryLabel(ref),
-    async fetch(desc: Descriptor, _what: string, max: number): Promise<Buffer> {
-      const hit = cache?.getBlob(desc.digest);
-      if (hit) return hit;
+    fetch(desc: Descriptor, _what: string, max: number): Promise<Buffer> {
       const isManifest = INDEX_TYPES.has(desc.mediaType) || MANIFEST_TYPES.has(desc.mediaType);
-      const data = isManifest ? (await client.getManifest(repo, desc.digest, max)).data : await client.getBlob(repo, desc.digest, max);
-      cache?.putBlob(desc.digest, data); // verified against its digest by the client
-      return data;
+      return byDigest(cache, desc.digest, async () => (isManifest ? (await client.getManifest(repo, desc.digest, max)).data : client.getBlob(repo, desc.digest, max)));
     },
     open(desc: Descriptor): Promise<Readable> {
       return client.openBlob(repo, desc.digest, desc.size >= 0 ? desc.size : null);
