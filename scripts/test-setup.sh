@@ -11,6 +11,11 @@ if [ ! -x node_modules/.bin/vitest ] || [ ! -x node_modules/.bin/tsc ]; then
   say "installing npm dependencies"
   npm ci --no-audit --no-fund --ignore-scripts
 fi
+# better-sqlite3 is a native addon: --ignore-scripts skipped its build (about a minute from source).
+if ! node -e "new (require('better-sqlite3'))(':memory:').close()" >/dev/null 2>&1; then
+  say "building better-sqlite3 (native addon, about a minute)"
+  npm rebuild better-sqlite3 --no-audit --no-fund >/dev/null
+fi
 
 # 2. System tools the tests use as real peers.
 need_pkgs=()
@@ -28,6 +33,11 @@ want gcc gcc
 want openssl openssl      # test certificates for the TLS registry
 want python3 python3      # bcrypt hashes for the registry's htpasswd file
 want script bsdutils      # a terminal for the progress test
+want slurmctld slurmctld  # a real Slurm cluster (controller, nodes, munge) for the scheduler tests
+want slurmd slurmd
+want munged munge
+want sbatch slurm-client
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need_pkgs+=(postgresql)  # a throwaway PostgreSQL server for the store tests
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${need_pkgs[*]}"
