@@ -8,6 +8,7 @@ import type { Archspec } from '../arch/index.js';
 import type { ElfInfo } from '../elf/index.js';
 import type { HostFacts } from '../model/facts.js';
 import type { Check, CheckId } from '../model/report.js';
+import type { Needs } from '../sched/expr.js';
 import type { CompiledImage, PreparedHost } from './compile.js';
 
 /**
@@ -90,7 +91,23 @@ export interface Rule<E extends Evaluation = Evaluation> {
   outcome(ci: CompiledImage, ph: PreparedHost, ctx: RuleContext): number;
   /** The report's checks from that one evaluation: message, fix and evidence, without evaluating again. */
   report(ev: E, ci: CompiledImage, ph: PreparedHost, ctx: RuleContext): Check[];
+  /**
+   * Scheduler node features (`src/sched/constraint.ts`): the features this host offers that the
+   * rule's {@link constraint} is written in. Names without a prefix, `[a-z0-9_]`, stable (the
+   * README lists them). Rules that look at the image alone offer none.
+   */
+  features?(ph: PreparedHost, ctx: RuleContext): readonly string[];
+  /**
+   * What a host must offer (in the features of {@link features}) for this rule to neither fail
+   * nor leave the verdict unknown. Exact together with the arch rule's needs (a rule may assume the
+   * image's architecture runs on the host, natively or emulated); what no feature can express is a
+   * note, left out of the expression, so the expression then selects more hosts than pass.
+   */
+  constraint?(ci: CompiledImage, ctx: RuleContext): Needs;
 }
+
+/** Whether an outcome lets the verdict be "compatible": not a required fail, not a required unknown. */
+export const passes = (o: number): boolean => !requiredOf(o) || (o & 3) < UNKNOWN;
 
 /** A shared evaluation for an outcome that needs no detail (no allocation on the hot path). */
 export function constant(status: number, required: boolean, penalty = 0): Evaluation {

@@ -155,7 +155,7 @@ function tupleOf(what: string, s: string): VersionTuple {
  * Patch levels are ignored (12.4.1 uses 12.4). Null when the major has no row at or
  * below that minor (e.g. 14.0 in a table that stops at 13.x).
  */
-function toolkitRow(cuda: VersionTuple, table: CudaTable): CudaToolkitEntry | null {
+export function toolkitRow(cuda: VersionTuple, table: CudaTable = loadCudaTable()): CudaToolkitEntry | null {
   const major = cuda[0] ?? 0;
   const minor = cuda[1] ?? 0;
   const rows = table.toolkits;

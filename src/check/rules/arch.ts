@@ -1,3 +1,4 @@
+import { and, FALSE, feat, namePart, needs, or } from '../../sched/expr.js';
 import type { CompiledImage, PreparedHost } from '../compile.js';
 import { constant, FAIL, makeCheck, PASS, PENALTY, platformName, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
 
@@ -17,6 +18,9 @@ function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation {
   return ph.emulated.has(ci.arch) ? EMULATED : FAIL_EV;
 }
 
+/** 32-bit ARM variants, oldest first: a host runs its own and older ones. */
+const ARM_VARIANTS = ['v5', 'v6', 'v7', 'v8'] as const;
+
 /** arch: the image's architecture (and 32-bit ARM variant) equals the host's; a registered binfmt emulator turns a fail into a warn. */
 export const archRule: Rule<Evaluation> = {
   id: 'arch',
@@ -35,5 +39,23 @@ export const archRule: Rule<Evaluation> = {
       ? `use a ${host} image (for a multi-platform index: --platform ${host}), or register qemu-user-static for ${ci.arch}`
       : s === WARN ? `use a ${host} image for full speed` : undefined;
     return [makeCheck('arch', ev.outcome, msg, host, img, fix, [...ci.facts.platform.evidence, ...ph.facts.platform.evidence])];
+  },
+  // Features: `arch_<oci arch>` for the host's own architecture; on 32-bit ARM `arm_<variant>` for its
+  // variant and older ones (every variant when the host's is unknown, as the rule lets any run);
+  // `emu_<oci arch>` for each architecture a registered binfmt emulator runs.
+  features(ph) {
+    if (!ph.arch) return []; // an unknown host architecture is unknown for every image
+    const out = [`arch_${namePart(ph.arch)}`];
+    if (ph.arch === 'arm') for (const v of ARM_VARIANTS) if (!ph.variant || v <= ph.variant) out.push(`arm_${v}`);
+    for (const e of ph.emulated) if (e !== ph.arch) out.push(`emu_${namePart(e)}`);
+    return out;
+  },
+  constraint(ci) {
+    if (!ci.arch) return needs(FALSE);
+    const a = namePart(ci.arch);
+    if (ci.arch !== 'arm' || !ci.variant) return needs(or(feat(`arch_${a}`), feat(`emu_${a}`)));
+    const known = (ARM_VARIANTS as readonly string[]).includes(ci.variant);
+    const native = known ? and(feat('arch_arm'), feat(`arm_${ci.variant}`)) : feat('arch_arm');
+    return needs(or(native, feat('emu_arm')), known ? [] : [`arm variant ${ci.variant} is not a feature (known: ${ARM_VARIANTS.join(', ')}): any 32-bit ARM node is selected`]);
   },
 };

@@ -1,6 +1,9 @@
-import { cudaCompatibility, minimumDriverFor, type CudaCompatibility } from '../../gpu/cuda-table.js';
+import { cudaCompatibility, loadCudaTable, minimumDriverFor, toolkitRow, type CudaCompatibility } from '../../gpu/cuda-table.js';
+import { brandFeature, branchFeature, capabilityFloors, cudaFeature, requirementsNeeds } from '../../gpu/require-features.js';
+import { and, FALSE, feat, needs, or, TRUE as TRUE_EXPR } from '../../sched/expr.js';
+import { parseVersion } from '../../util/version.js';
 import { describeRequirement, evaluateRequirements, type RequirementsEvaluation } from '../../gpu/nvidia-require.js';
-import { compareVersions } from '../../util/version.js';
+import { compareTuples, compareVersions } from '../../util/version.js';
 import type { CompiledImage, PreparedHost } from '../compile.js';
 import { constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
 
@@ -107,5 +110,39 @@ export const gpuRule: Rule<Evaluation | GpuEvaluation> = {
     }
     if (s === FAIL && ci.facts.cuda.compatDriver) msg += ` (the image ships forward-compatibility libraries for driver ${ci.facts.cuda.compatDriver}; they help only on datacenter GPUs)`;
     return [makeCheck('gpu', e.outcome, msg, { driver: ph.driver, cudaMax: ph.cudaMax }, { needs: ci.needsGpu ? needTxt : null, runtime, env }, fix, ci.facts.cuda.evidence)];
+  },
+  // Features (src/gpu/require-features.ts): `nvidia` for an NVIDIA driver and `nvidia<branch>`;
+  // `cuda<M>_<m>` for each driver-table CUDA version up to the host's highest; `cuda<M>_minorcompat`
+  // where the driver runs every CUDA M.x under minor-version compatibility; `gpu_<brand>`;
+  // `sm<M>_<m>` for the compute capability and each lower one.
+  features(ph) {
+    if (!ph.driver) return [];
+    const table = loadCudaTable();
+    const out = ['nvidia'];
+    const d = ph.gpu.driver;
+    if (d && Number.isSafeInteger(d[0])) out.push(branchFeature(d[0] ?? 0));
+    const max = ph.gpu.cuda;
+    if (max) for (const row of table.toolkits) if (compareTuples(row.version, max) <= 0) out.push(cudaFeature(row.cuda));
+    if (d) for (const f of table.families.values()) if (compareTuples(d, f.driver) >= 0) out.push(`cuda${f.major}_minorcompat`);
+    if (ph.gpu.brandKey) out.push(brandFeature(ph.gpu.brandKey));
+    if (ph.gpu.arch) out.push(...capabilityFloors(ph.gpu.arch));
+    return out;
+  },
+  constraint(ci) {
+    if (!ci.needsGpu) return needs(TRUE_EXPR);
+    const driver = feat('nvidia');
+    if (ci.gpuHasReq) {
+      const r = requirementsNeeds(ci.gpuReq);
+      return needs(and(driver, r.expr), r.notes);
+    }
+    const runtime = runtimeCuda(ci);
+    if (!runtime) return needs(driver);
+    const rv = parseVersion(runtime);
+    const row = rv ? toolkitRow(rv) : null;
+    if (!rv || !row) return needs(FALSE); // not in the driver table: unknown on every host
+    const family = loadCudaTable().families.get(rv[0] ?? 0);
+    const compat = ci.facts.cuda.compatDriver;
+    const forward = Boolean(compat && compareVersions(compat, row.minimumDriver) >= 0);
+    return needs(and(driver, or(feat(cudaFeature(row.cuda)), family ? feat(`cuda${family.major}_minorcompat`) : FALSE, forward ? feat(brandFeature('tesla')) : FALSE)));
   },
 };

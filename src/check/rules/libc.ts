@@ -1,6 +1,7 @@
 import { compareTuples } from '../../util/version.js';
+import { FALSE, needs, TRUE } from '../../sched/expr.js';
 import type { CompiledImage } from '../compile.js';
-import { constant, FAIL, makeCheck, PASS, PENALTY, statusOf, UNKNOWN, type Evaluation, type Rule } from '../rule.js';
+import { constant, FAIL, makeCheck, PASS, passes, PENALTY, statusOf, UNKNOWN, type Evaluation, type Rule } from '../rule.js';
 
 const NO_NEED = constant(PASS, false);
 const PASS_EV = constant(PASS, true);
@@ -32,4 +33,6 @@ export const libcRule: Rule<Evaluation> = {
     const fix = s === FAIL ? 'rebuild the image so its binaries match its own C library' : undefined;
     return [makeCheck('libc', ev.outcome, msg, null, { libc: have, needs: need?.version ?? null }, fix, [...lib.evidence, ...(need?.evidence ?? [])])];
   },
+  // The image alone decides: every host, or none.
+  constraint: (ci) => needs(passes(evaluate(ci).outcome) ? TRUE : FALSE),
 };

@@ -1,3 +1,4 @@
+import { FALSE, feat, namePart, needs, or, TRUE } from '../../sched/expr.js';
 import type { CompiledImage, PreparedHost } from '../compile.js';
 import { constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, UNKNOWN, statusOf, type Evaluation, type Rule, type RuleContext } from '../rule.js';
 
@@ -52,5 +53,17 @@ export const microarchRule: Rule<Evaluation> = {
       fix = `run on a ${target} (or newer) node, or use an image built for ${ph.target} or a generic one`;
     }
     return [makeCheck('microarch', ev.outcome, msg, ph.target, target, fix, [...(ci.facts.requires.microarch?.evidence ?? []), ...ph.facts.cpu.evidence])];
+  },
+  // Features: the host's archspec target and every ancestor (`zen3` also offers `zen2`, `zen`,
+  // `x86_64_v3`, `x86_64_v2`, `x86_64`), bare archspec names, as users write them.
+  features(ph, { spec }) {
+    return ph.target ? [ph.target, ...spec.ancestors(ph.target)].map(namePart) : [];
+  },
+  constraint(ci) {
+    if (!ci.arch) return needs(TRUE); // the arch rule already needs a known architecture
+    // Emulated hosts are outside this rule; emu_X is offered only by hosts that are not X.
+    const emulated = feat(`emu_${namePart(ci.arch)}`);
+    if (ci.targetUnknown) return needs(or(emulated, FALSE));
+    return needs(ci.target ? or(feat(namePart(ci.target)), emulated) : TRUE);
   },
 };

@@ -1,3 +1,5 @@
+import type { MpiFact } from '../../model/facts.js';
+import { FALSE, feat, namePart, needs, or, TRUE, type Expr } from '../../sched/expr.js';
 import type { CompiledImage, MpiKey, PreparedHost } from '../compile.js';
 import { better, constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
 
@@ -20,6 +22,34 @@ export function compareMpi(img: MpiKey, host: MpiKey): number {
   const sameMajor = (img.version[0] ?? 0) === (host.version[0] ?? 0);
   const minorOk = (host.version[1] ?? 0) >= (img.version[1] ?? 0);
   return sameMajor && minorOk ? pack(PASS, true) : pack(FAIL, true);
+}
+
+/**
+ * The implementations that provide each ABI family, as the MPI classifier (src/extract/mpi.ts) reads
+ * libraries: "another implementation of the same ABI" is one of these. A host fact pairing them
+ * otherwise (hand-written) still gets its feature, but no image constraint asks for it.
+ */
+const PROVIDERS: Readonly<Record<NonNullable<MpiFact['abi']>, readonly MpiFact['implementation'][]>> = {
+  openmpi: ['openmpi'],
+  mpich: ['mpich', 'intel', 'mvapich', 'cray'],
+  'mpi-abi': ['mpich'],
+};
+
+/** `mpi_<abi>` for an implementation of its own ABI (`mpi_openmpi`, `mpi_mpich`), else `mpi_<abi>_<impl>` (`mpi_mpich_intel`). */
+const libraryFeature = (abi: string, impl: string): string => (abi === impl ? `mpi_${namePart(abi)}` : `mpi_${namePart(abi)}_${namePart(impl)}`);
+/** That library at MAJOR.MINOR or a later minor of the same major: `mpi_openmpi4_1`. */
+const minorFeature = (abi: string, impl: string, major: number, minor: number): string => `${libraryFeature(abi, impl)}${major}_${minor}`;
+
+/** Minor versions above this get no feature of their own (a bound on the feature list; real MPI minors are far below). */
+const MAX_MINOR = 99;
+
+/** A host with an MPI that this image MPI runs against (what compareMpi passes or warns on). */
+function pairNeeds(im: MpiKey): Expr {
+  if (!im.abi) return FALSE;
+  const abi = im.abi;
+  const others = (PROVIDERS[abi] ?? []).filter((i) => i !== im.impl).map((i) => feat(libraryFeature(abi, i)));
+  const same = im.version && (im.version[1] ?? 0) <= MAX_MINOR ? feat(minorFeature(abi, im.impl, im.version[0] ?? 0, im.version[1] ?? 0)) : FALSE;
+  return or(same, ...others);
 }
 
 const show = (m: MpiKey) => `${m.raw.implementation} ${m.raw.version ?? '?'} (${m.raw.abi ?? '?'} ABI, ${m.raw.soname ?? '?'})`;
@@ -67,5 +97,25 @@ export const mpiRule: Rule<Evaluation | MpiEvaluation> = {
       if (s === FAIL) fix = `load a host MPI of the ${best.abi ?? '?'} ABI family, version ${best.version?.[0] ?? '?'}.${best.version?.[1] ?? '?'} or newer within ${best.version?.[0] ?? '?'}.x (e.g. module load ${best.raw.implementation})`;
     }
     return [makeCheck('mpi', e.outcome, msg, ph.mpi.map((m) => m.raw), ci.mpi.map((m) => m.raw), fix, ci.mpi.flatMap((m) => m.raw.evidence))];
+  },
+  // Features: `mpi_none` for a host without MPI (the image's own MPI still runs on one node);
+  // per host MPI of a known ABI, the library (`mpi_openmpi`, `mpi_mpich_intel`) and its version
+  // as MAJOR_MINOR for its minor and every lower one of the same major (`mpi_openmpi4_0`,
+  // `mpi_openmpi4_1` for Open MPI 4.1.6).
+  features(ph) {
+    if (ph.mpi.length === 0) return ['mpi_none'];
+    const out = new Set<string>();
+    for (const m of ph.mpi) {
+      if (!m.abi) continue;
+      out.add(libraryFeature(m.abi, m.impl));
+      if (!m.version) continue;
+      const major = m.version[0] ?? 0;
+      for (let minor = 0; minor <= Math.min(MAX_MINOR, m.version[1] ?? 0); minor++) out.add(minorFeature(m.abi, m.impl, major, minor));
+    }
+    return [...out];
+  },
+  constraint(ci) {
+    if (ci.mpi.length === 0) return needs(TRUE);
+    return needs(or(feat('mpi_none'), ...ci.mpi.map(pairNeeds)));
   },
 };
