@@ -11,7 +11,7 @@ import { emptyHostFacts, emptyImageFacts } from '../src/model/empty.js';
 import type { HostFacts, ImageFacts } from '../src/model/facts.js';
 import { hostFeatures, imageNeeds } from '../src/sched/constraint.js';
 import { and, anyOf, feat, or, prune, satisfies, toInfix, FALSE, TRUE } from '../src/sched/expr.js';
-import { andConstraint, slurmConstraint, slurmFeatures } from '../src/sched/slurm.js';
+import { andConstraint, slurmConstraint, slurmFeatures, slurmSyntaxProblem, SLURM_CONSTRAINT_MAX } from '../src/sched/slurm.js';
 
 interface DataSet {
   hosts: HostFacts[];
@@ -22,6 +22,45 @@ const { makeDataSet } = (await import('../bench/lib/match-data.js' as string)) a
 const spec = loadArchspec();
 /** A Slurm feature name as Slurm 22.05 takes it (letters, digits, underscore). */
 const SLURM_NAME = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * A Slurm constraint string evaluated as slurmctld would for one node: `&` (or `,`) binds tighter
+ * than `|`, parentheses group. Written from Slurm's documentation, not from our printer.
+ */
+function slurmHolds(constraint: string, has: (f: string) => boolean): boolean {
+  let i = 0;
+  const term = (): boolean => {
+    if (constraint[i] === '(') {
+      i++;
+      const v = disj();
+      if (constraint[i++] !== ')') throw new Error(`unbalanced: ${constraint}`);
+      return v;
+    }
+    const m = /^[A-Za-z0-9_.-]+/.exec(constraint.slice(i));
+    if (!m) throw new Error(`bad constraint at ${i}: ${constraint}`);
+    i += m[0].length;
+    return has(m[0]);
+  };
+  const conj = (): boolean => {
+    let v = term();
+    while (constraint[i] === '&' || constraint[i] === ',') {
+      i++;
+      v = term() && v;
+    }
+    return v;
+  };
+  const disj = (): boolean => {
+    let v = conj();
+    while (constraint[i] === '|') {
+      i++;
+      v = conj() || v;
+    }
+    return v;
+  };
+  const v = disj();
+  if (i !== constraint.length) throw new Error(`trailing text at ${i}: ${constraint}`);
+  return v;
+}
 
 describe('feature expressions', () => {
   it('simplify as they are built, and print with & binding tighter than |', () => {
@@ -86,6 +125,28 @@ describe('generated hosts and images (the bench data set)', () => {
     // the data set has both answers in number, so the equality is not vacuous
     expect(passing).toBeGreaterThan(pairs * 0.05);
     expect(passing).toBeLessThan(pairs * 0.95);
+  }, 120_000);
+
+  it('the printed constraints are Slurm 22.05 syntax (one level of parentheses, <= 1024 characters) and mean the same', () => {
+    const sample = prepared.filter((_, i) => i % 10 === 0);
+    const sets = sample.map((ph) => new Set(slurmFeatures(ph)));
+    const wrong: string[] = [];
+    let longest = 0;
+    for (let j = 0; j < compiled.length; j++) {
+      const c = slurmConstraint(compiled[j]!);
+      if (c.constraint === null) {
+        expect(sample.every((ph) => scorePair(compiled[j]!, ph, spec) < 0)).toBe(true);
+        continue;
+      }
+      expect(slurmSyntaxProblem(c.constraint), c.constraint).toBeNull();
+      longest = Math.max(longest, c.constraint.length);
+      sample.forEach((ph, i) => {
+        const pass = scorePair(compiled[j]!, ph, spec) >= 0;
+        if (slurmHolds(c.constraint!, (f) => sets[i]!.has(f)) !== pass && wrong.length < 3) wrong.push(`image ${j}: ${c.constraint}`);
+      });
+    }
+    expect(wrong).toEqual([]);
+    expect(longest).toBeLessThanOrEqual(SLURM_CONSTRAINT_MAX);
   }, 120_000);
 });
 
@@ -162,7 +223,8 @@ describe('image constraints', () => {
       i.cuda.runtime = '12.4';
       i.cuda.env = { NVIDIA_REQUIRE_CUDA: 'cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=535,driver<536 brand=geforce,driver>=535,driver<536' };
     }));
-    expect(c.constraint).toContain('cs_cuda12_4|');
+    expect(slurmSyntaxProblem(c.constraint!)).toBeNull();
+    expect(c.constraint).toContain('cs_cuda12_4');
     const n = imageNeeds(image((i) => {
       i.cuda.env = { NVIDIA_REQUIRE_CUDA: 'cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=535,driver<536 brand=geforce,driver>=535,driver<536' };
     }));

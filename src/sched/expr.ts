@@ -189,3 +189,60 @@ export function namePart(s: string): string {
 export function needs(expr: Expr, notes: readonly string[] = []): Needs {
   return { expr, notes };
 }
+
+/** Clauses or terms of a normal form: each a sorted list of feature names. */
+export type NormalForm = string[][];
+
+/** Drop duplicates and every set that contains another (`a & (a|b)` is `a`), keeping the order of first appearance. */
+function absorb(sets: string[][]): string[][] {
+  const uniq = new Map<string, string[]>();
+  for (const s of sets) {
+    const u = [...new Set(s)];
+    const k = [...u].sort().join('\u0000');
+    if (!uniq.has(k)) uniq.set(k, u);
+  }
+  const list = [...uniq.values()];
+  const bySize = list.map((s, i) => ({ s, i })).sort((a, b) => a.s.length - b.s.length);
+  const kept: { s: string[]; i: number }[] = [];
+  for (const x of bySize) {
+    if (!kept.some((k) => k.s.every((f) => x.s.includes(f)))) kept.push(x);
+  }
+  return kept.sort((a, b) => a.i - b.i).map((x) => x.s);
+}
+
+/**
+ * `e` as a product of sums (CNF: AND of clauses, each an OR of features) when `outer` is 'and', or
+ * a sum of products (DNF) when 'or'; null when it would take more than `cap` sets. `[]` is the empty
+ * AND (true) for CNF, the empty OR (false) for DNF; `[[]]` the opposite.
+ */
+export function normalForm(e: Expr, outer: 'and' | 'or', cap = 256): NormalForm | null {
+  const inner = outer === 'and' ? 'or' : 'and';
+  const go = (x: Expr): NormalForm | null => {
+    switch (x.op) {
+      case 'feat': return [[x.name]];
+      case 'true': return outer === 'and' ? [] : [[]];
+      case 'false': return outer === 'and' ? [[]] : [];
+      default: {
+        const parts = x.args.map(go);
+        if (parts.some((p) => p === null)) return null;
+        const ps = parts as NormalForm[];
+        if (x.op === outer) {
+          const all = absorb(ps.flat());
+          return all.length > cap ? null : all;
+        }
+        // the inner operator distributes: one set from each part, joined
+        let acc: NormalForm = [[]];
+        for (const p of ps) {
+          const next: string[][] = [];
+          for (const a of acc) for (const b of p) next.push([...a, ...b]);
+          if (next.length > cap * 4) return null;
+          acc = absorb(next);
+          if (acc.length > cap) return null;
+        }
+        void inner;
+        return acc;
+      }
+    }
+  };
+  return go(e);
+}

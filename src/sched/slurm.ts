@@ -12,7 +12,10 @@ import { UsageError } from '../errors/index.js';
 import type { HostFacts, ImageFacts } from '../model/facts.js';
 import type { CompiledImage, PreparedHost } from '../check/compile.js';
 import { hostFeatures, imageNeeds, type FeatureOptions } from './constraint.js';
-import { FALSE, mapFeatures, prune, toInfix, type Expr } from './expr.js';
+import { FALSE, mapFeatures, normalForm, prune, toInfix, type Expr } from './expr.js';
+
+/** Slurm refuses a longer `--constraint` ("Pathname of a file, directory or other parameter too long"). */
+export const SLURM_CONSTRAINT_MAX = 1024;
 
 /** The prefix of every feature containerspec sets. */
 export const DEFAULT_SLURM_PREFIX = 'cs_';
@@ -64,7 +67,7 @@ export function slurmConstraint(image: ImageFacts | CompiledImage, opts: SlurmOp
   const expr = fit(n.expr);
   const impossible = expr.op === 'false' ? n.byRule.filter((b) => fit(b.needs.expr).op === 'false').map((b) => b.id) : [];
   return {
-    constraint: expr.op === 'false' ? null : expr.op === 'true' ? '' : toInfix(expr),
+    constraint: expr.op === 'false' ? null : toSlurmSyntax(expr),
     expr: expr.op === 'false' ? FALSE : expr,
     notes: [...n.notes],
     impossible,
@@ -77,4 +80,33 @@ export function andConstraint(user: string | null | undefined, ours: string): st
   if (!u) return ours;
   if (!ours) return u;
   return `(${u})&(${ours})`;
+}
+
+/**
+ * An expression in the syntax Slurm 22.05 takes: `&`, `|` and ONE level of parentheses (it refuses
+ * nested ones). The shorter of the product of sums (`a&(b|c)&d`) and the sum of products
+ * (`(a&b)|(c&d)`); when neither exists within bounds, the nested infix form (which Slurm refuses:
+ * {@link slurmSyntaxProblem} says so). `true` is the empty constraint.
+ */
+export function toSlurmSyntax(e: Expr): string {
+  if (e.op === 'true') return '';
+  const forms: string[] = [];
+  const cnf = normalForm(e, 'and');
+  if (cnf) forms.push(cnf.map((c) => (c.length > 1 ? `(${c.join('|')})` : c[0] ?? '')).join('&'));
+  const dnf = normalForm(e, 'or');
+  if (dnf) forms.push(dnf.map((t) => (t.length > 1 && dnf.length > 1 ? `(${t.join('&')})` : t.join('&'))).join('|'));
+  if (forms.length === 0) return toInfix(e);
+  return forms.reduce((a, b) => (b.length < a.length ? b : a));
+}
+
+/** Why Slurm would refuse this constraint string as written (nested parentheses, length), or null. */
+export function slurmSyntaxProblem(constraint: string): string | null {
+  let depth = 0;
+  for (const ch of constraint) {
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    if (depth > 1) return 'it needs nested parentheses, which Slurm 22.05 refuses';
+  }
+  if (constraint.length > SLURM_CONSTRAINT_MAX) return `it is ${constraint.length} characters, and Slurm takes at most ${SLURM_CONSTRAINT_MAX}`;
+  return null;
 }
