@@ -163,7 +163,7 @@ export function parseRunSpec(text: string, file = 'runspec'): RunSpec {
         }
         break;
       case 'UNSETENV': {
-        const args = inst.getArguments();
+        const args = plainArguments(src, inst, escape, 'write the names as they are');
         if (args.length === 0) src.fail(at, 'UNSETENV needs one or more variable names');
         for (const a of args) {
           const name = a.getValue();
@@ -179,10 +179,10 @@ export function parseRunSpec(text: string, file = 'runspec'): RunSpec {
         break;
       }
       case 'BIND': {
-        const args = inst.getArguments();
+        const args = plainArguments(src, inst, escape, "paths with blanks or ':' are not supported");
         if (args.length === 0) src.fail(at, 'BIND needs SRC[:DST][:ro|:rw] (absolute paths)');
         for (const a of args) {
-          const b = parseBind(src, a.getValue(), a.getRange(), escape);
+          const b = parseBind(src, a.getValue(), a.getRange());
           const key = b.target.replace(/\/+$/, '') || '/';
           const other = boundOn.get(key);
           if (other !== undefined) src.fail(b.targetAt, `BIND target ${b.target} is already bound on line ${other}`);
@@ -193,13 +193,12 @@ export function parseRunSpec(text: string, file = 'runspec'): RunSpec {
       }
       case 'WORKDIR': {
         if (workdir !== null) src.fail(at, `a second WORKDIR (the first is on line ${workdir.line}): a run-spec has one working directory`);
-        const args = inst.getArguments();
+        const args = plainArguments(src, inst, escape, 'paths with blanks are not supported');
         const first = args[0];
         if (first === undefined) src.fail(at, 'WORKDIR needs an absolute container path');
         if (args[1] !== undefined) src.fail(args[1].getRange().start, 'WORKDIR takes one path (paths with blanks are not supported)');
         const path = first.getValue();
         const p = first.getRange().start;
-        if (/["']/.test(path) || path.includes(escape)) src.fail(p, `WORKDIR ${show(path)}: quotes and escapes are not supported in paths`);
         if (!path.startsWith('/')) src.fail(p, `WORKDIR ${show(path)} is not an absolute path`);
         workdir = { path, line };
         break;
@@ -346,15 +345,24 @@ function parseEnv(src: Source, inst: Instruction, escape: string): { name: strin
   });
 }
 
+/**
+ * The words of BIND, UNSETENV and WORKDIR, as dockerfile-ast splits them, once it is sure none
+ * holds a quote or an escape (which it would drop or keep unlike Docker): those are an error at
+ * the first one.
+ */
+function plainArguments(src: Source, inst: Instruction, escape: string, hint: string): ReturnType<Instruction['getArguments']> {
+  const j = joinArguments(src, inst, escape);
+  const i = j.text.search(new RegExp(`["']|${escapeRegExp(escape)}`));
+  if (i >= 0) src.fail(j.pos(i), `${inst.getKeyword()}: quotes and escapes are not supported (${hint})`);
+  return inst.getArguments();
+}
+
 /** BIND SRC[:DST][:ro|:rw], one argument; positions within it when the argument is written plainly. */
-function parseBind(src: Source, v: string, range: { start: Pos; end: Pos }, escape: string): { source: string; target: string; readOnly: boolean; targetAt: Pos } {
+function parseBind(src: Source, v: string, range: { start: Pos; end: Pos }): { source: string; target: string; readOnly: boolean; targetAt: Pos } {
   const { start, end } = range;
   const plain = start.line === end.line && end.character - start.character === v.length;
   const at = (i: number): Pos => (plain ? { line: start.line, character: start.character + i } : start);
   const form = 'SRC[:DST][:ro|:rw]';
-  if (/["']/.test(v) || v.includes(escape)) {
-    src.fail(start, `BIND ${show(v)}: quotes and escapes are not supported (nor paths with blanks or ':'); write ${form}`);
-  }
   const parts = v.split(':');
   if (parts.length > 3) {
     const third = v.split(':', 3).join(':').length;
