@@ -203,6 +203,16 @@ describe('parseRunSpec: instructions and forms', () => {
     expect(spec.run.map((r) => r.form)).toEqual(['exec', 'shell']);
     expect(schemaErrors(spec)).toEqual([]);
   });
+
+  it("parses the README's example, which is the example file without its comments", () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const block = /## Run-specs[^]*?```dockerfile\n([^]*?)```/.exec(readme)?.[1];
+    expect(block, 'a dockerfile block in the README section "Run-specs"').toBeDefined();
+    const shown = parse(block ?? '');
+    const file = parseRunSpec(readFileSync(EXAMPLE, 'utf8'), 'job.runspec');
+    const strip = (s: RunSpec) => JSON.stringify(s, (k, v: unknown) => (k === 'line' ? undefined : v));
+    expect(strip(shown)).toBe(strip({ ...file, run: file.run.map((r) => (r.form === 'shell' ? { ...r, argv: ['/bin/sh', '-c', (r.argv[2] ?? '').replace(/ +/g, ' ')] } : r)) }));
+  });
 });
 
 describe('parseRunSpec: errors name FILE:LINE:COL (1-based) and what is wrong', () => {
