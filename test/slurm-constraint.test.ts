@@ -267,7 +267,8 @@ describe('image constraints', () => {
     expect(c.impossible).toEqual(['gpu']);
   });
   it("a user's own constraint is ANDed, kept whole", () => {
-    expect(andConstraint('bigmem|fat', 'cs_a&cs_b')).toBe('(bigmem|fat)&(cs_a&cs_b)');
+    expect(andConstraint('bigmem|fat', 'cs_a&(cs_b|cs_c)')).toBe('(bigmem|fat)&cs_a&(cs_b|cs_c)');
+    expect(andConstraint('[rack1|rack2]', 'cs_a&cs_b')).toBe('([rack1|rack2])&cs_a&cs_b');
     expect(andConstraint(undefined, 'cs_a')).toBe('cs_a');
   });
   it('agrees with the full report on hand-made pairs', async () => {

@@ -6,6 +6,7 @@ import { LIMITS, applyLimitOptions } from '../limits.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
 import { accessOf, addAccessOptions, type AccessFlags } from './access.js';
 import { addRegistryCommands } from './registry-commands.js';
+import { addSlurmCommands, printSlurmConstraint } from './slurm-commands.js';
 import { addRunspecCommands } from './runspec-commands.js';
 
 const INSPECT_EXAMPLES = `
@@ -40,6 +41,7 @@ export function program(prog: string): Command {
   const cmd = new Command(prog)
     .description('Can this container image run on this host, and how well? Static facts, no image is run.')
     .version(PACKAGE_VERSION, '-V, --version')
+    .enablePositionalOptions() // sbatch passes what follows its IMAGE to sbatch
     .exitOverride()
     // Errors are printed once, as one line, by main(); help goes to stdout (a closed pipe is not an error).
     .configureOutput({ writeOut: (s) => out(s), outputError: () => {} });
@@ -79,17 +81,26 @@ export function program(prog: string): Command {
     .option('--slow', 'also ask systeminformation (memory, virtualization; spawns processes)')
     .option('--archspec <file>', 'microarchitectures.json to use (default: the vendored copy, or $CONTAINERSPEC_ARCHSPEC)')
     .option('--nfd <file>', 'also write the facts as a Node Feature Discovery local feature file (features.d), replaced atomically')
+    .option('--slurm-features', "print the host's Slurm node features (comma-separated, for slurm.conf Features= or slurm sync)")
+    .option('--prefix <prefix>', 'prefix of every Slurm feature (default cs_)')
     .addHelpText('after', `
 Examples:
   containerspec host
-  containerspec host --json > node01.json        # for check --host / match --hosts
+  containerspec host --json > node01.json        # for check --host / match --hosts / slurm sync --hosts
   containerspec host --proc /mnt/node/proc --sys /mnt/node/sys --root /mnt/node --json
   containerspec host --nfd /etc/kubernetes/node-feature-discovery/features.d/containerspec
+  containerspec host --slurm-features            # cs_arch_amd64,cs_zen3,cs_zen2,...,cs_kernel5_15,...
 `)
-    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string; nfd?: string }) => {
+    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string; nfd?: string; slurmFeatures?: boolean; prefix?: string }) => {
       const { hostFacts } = await import('../host/facts.js');
       await assertDirs([o.root, o.proc, o.sys], ['--root', '--proc', '--sys']);
+      if (o.prefix !== undefined && !o.slurmFeatures) throw new (await import('../errors/index.js')).UsageError('--prefix goes with --slurm-features');
       const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec });
+      if (o.slurmFeatures) {
+        const { slurmFeatures } = await import('../sched/slurm.js');
+        const archspec = o.archspec ? (await import('../arch/index.js')).loadArchspec(o.archspec) : undefined;
+        return out(`${slurmFeatures(facts, { ...(o.prefix !== undefined ? { prefix: o.prefix } : {}), ...(archspec ? { archspec } : {}) }).join(',')}\n`);
+      }
       if (o.nfd !== undefined) {
         const { writeNfdFeatures } = await import('../sched/nfd-features.js');
         await writeNfdFeatures(facts, o.nfd, o.archspec ? { archspec: (await import('../arch/index.js')).loadArchspec(o.archspec) } : {});
@@ -110,7 +121,11 @@ Examples:
     .option('--bind <path>', 'a host library to bind-mount into the image: is it usable there? (repeatable)', collect, [])
     .option('--history <file>', 'host facts JSON of an earlier successful run, for provenance drift (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: the host's)")
-    .option('--json', 'print the report as JSON (schemas/report.schema.json)');
+    .option('--json', 'print the report as JSON (schemas/report.schema.json)')
+    .option('--slurm-constraint', 'print the Slurm --constraint that selects the nodes this image passes on (see host --slurm-features) instead of a report')
+    .option('--nodes <files...>', "with --slurm-constraint: the nodes' host facts files; name only features some of them have (Slurm refuses others)")
+    .option('--cluster', "with --slurm-constraint: ask the running Slurm cluster (scontrol) which features its nodes have")
+    .option('--prefix <prefix>', 'with --slurm-constraint: prefix of the Slurm features (default cs_)');
   addAccessOptions(checkCmd, { attached: true })
     .addHelpText('after', `
 --set keys:
@@ -122,8 +137,12 @@ Examples:
   can-i-run oci:./cuda-app --set cuda.driver=535.54.03     # what if the driver were 535?
   can-i-run oci:./mpi-app --set mpi=openmpi@4.1.4 --bind /usr/lib64/libfabric.so.1
   can-i-run ghcr.io/lab/lammps:2024                       # uses facts attached with "containerspec attach"
+  sbatch --constraint="$(can-i-run oci:./app --slurm-constraint --cluster)" job.sh
 `)
-    .action(async (image: string, o: AccessFlags & { host?: string; set: string[]; bind: string[]; history: string[]; platform?: string; json?: boolean }) => {
+    .action(async (image: string, o: AccessFlags & { host?: string; set: string[]; bind: string[]; history: string[]; platform?: string; json?: boolean; slurmConstraint?: boolean; nodes?: string[]; cluster?: boolean; prefix?: string }) => {
+      if (o.slurmConstraint) return printSlurmConstraint(image, o);
+      const { UsageError } = await import('../errors/index.js');
+      if (o.nodes || o.cluster || o.prefix !== undefined) throw new UsageError('--nodes, --cluster and --prefix go with --slurm-constraint');
       const set = parseSets(o.set);
       const { checkImage } = await import('../orchestrate.js');
       const { access, progress: p } = await accessOf(o);
@@ -154,6 +173,7 @@ Examples:
       else out((await import('./format-report.js')).formatMatch(m));
     });
   addRegistryCommands(cmd);
+  addSlurmCommands(cmd);
   addRunspecCommands(cmd);
   // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
   for (const sub of cmd.commands) {

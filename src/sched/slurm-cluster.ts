@@ -11,7 +11,7 @@ import type { HostFacts, ImageFacts } from '../model/facts.js';
 import { parseReference } from '../image/reference.js';
 import { imageNeeds } from './constraint.js';
 import { satisfies, type Expr } from './expr.js';
-import { andConstraint, slurmConstraint, slurmFeatures, slurmPrefix, slurmSyntaxProblem, type SlurmOptions } from './slurm.js';
+import { andConstraint, parseSlurmConstraint, slurmConstraint, slurmFeatures, slurmPrefix, slurmSyntaxProblem, type SlurmOptions } from './slurm.js';
 
 /** A Slurm command failed, or Slurm could not be reached. */
 export class SlurmError extends ContainerspecError {
@@ -194,44 +194,10 @@ export interface NoNode {
   byNode: { node: string; rules: string[] }[];
 }
 
-/** A plain user constraint (`a&b|c`, parentheses) evaluated for one node; null when it uses syntax we do not read (counts, brackets). */
+/** A user constraint for one node: true or false, or null when we cannot read it (Slurm decides). */
 function userHolds(c: string, has: (f: string) => boolean): boolean | null {
-  if (/[[\]*]/.test(c)) return null;
-  let i = 0;
-  const term = (): boolean => {
-    if (c[i] === '(') {
-      i++;
-      const v = disj();
-      if (c[i++] !== ')') throw new Error('unbalanced');
-      return v;
-    }
-    const m = /^[^&|,()]+/.exec(c.slice(i));
-    if (!m) throw new Error('no feature');
-    i += m[0].length;
-    return has(m[0]);
-  };
-  const conj = (): boolean => {
-    let v = term();
-    while (c[i] === '&' || c[i] === ',') {
-      i++;
-      v = term() && v;
-    }
-    return v;
-  };
-  const disj = (): boolean => {
-    let v = conj();
-    while (c[i] === '|') {
-      i++;
-      v = conj() || v;
-    }
-    return v;
-  };
-  try {
-    const v = disj();
-    return i === c.length ? v : null;
-  } catch {
-    return null;
-  }
+  const e = parseSlurmConstraint(c);
+  return e ? satisfies(e, has) : null;
 }
 
 /**

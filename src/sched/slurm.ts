@@ -12,7 +12,7 @@ import { UsageError } from '../errors/index.js';
 import type { HostFacts, ImageFacts } from '../model/facts.js';
 import type { CompiledImage, PreparedHost } from '../check/compile.js';
 import { hostFeatures, imageNeeds, type FeatureOptions } from './constraint.js';
-import { FALSE, mapFeatures, normalForm, prune, toInfix, type Expr } from './expr.js';
+import { and, FALSE, feat, mapFeatures, normalForm, or, prune, toInfix, type Expr } from './expr.js';
 
 /** Slurm refuses a longer `--constraint` ("Pathname of a file, directory or other parameter too long"). */
 export const SLURM_CONSTRAINT_MAX = 1024;
@@ -74,12 +74,62 @@ export function slurmConstraint(image: ImageFacts | CompiledImage, opts: SlurmOp
   };
 }
 
-/** `a` ANDed with a user's own constraint (kept whole, in parentheses). */
+/**
+ * A plain Slurm constraint (features, `&` or `,`, `|`, parentheses) as an expression; null when it
+ * uses what this does not read (`[...]` matching OR, `*N` counts) or is not well formed.
+ */
+export function parseSlurmConstraint(c: string): Expr | null {
+  if (/[[\]*]/.test(c)) return null;
+  let i = 0;
+  const term = (): Expr => {
+    if (c[i] === '(') {
+      i++;
+      const v = disj();
+      if (c[i++] !== ')') throw new Error('unbalanced');
+      return v;
+    }
+    const m = /^[^&|,()\s]+/.exec(c.slice(i));
+    if (!m) throw new Error('no feature');
+    i += m[0].length;
+    return feat(m[0]);
+  };
+  const conj = (): Expr => {
+    const parts = [term()];
+    while (c[i] === '&' || c[i] === ',') {
+      i++;
+      parts.push(term());
+    }
+    return and(...parts);
+  };
+  const disj = (): Expr => {
+    const parts = [conj()];
+    while (c[i] === '|') {
+      i++;
+      parts.push(conj());
+    }
+    return or(...parts);
+  };
+  try {
+    const v = disj();
+    return i === c.length ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Our constraint ANDed with a user's own, in one level of parentheses when the user's is plain
+ * syntax ({@link parseSlurmConstraint}); otherwise the user's kept whole in parentheses, which
+ * works when ours needs none.
+ */
 export function andConstraint(user: string | null | undefined, ours: string): string {
   const u = user?.trim();
   if (!u) return ours;
   if (!ours) return u;
-  return `(${u})&(${ours})`;
+  const ue = parseSlurmConstraint(u);
+  const oe = parseSlurmConstraint(ours);
+  if (ue && oe) return toSlurmSyntax(and(ue, oe));
+  return `(${u})&${/[()]/.test(ours) ? `(${ours})` : ours}`;
 }
 
 /**
