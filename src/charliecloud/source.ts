@@ -7,13 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { NotFoundError, PlatformError } from '../errors/index.js';
+import { ImageReferenceError, NotFoundError, PlatformError } from '../errors/index.js';
 import { configPlatform, readConfig, type ResolveOptions } from '../image/resolve.js';
 import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { StorageReference } from '../image/reference.js';
 import { dirImage } from '../image/rootfs.js';
 import type { Image, ImageConfig, Platform } from '../image/types.js';
-import { canonicalName, imagePath, listImages, nearbyNames, parseChImageName, storageDir } from './storage.js';
+import { formatChImageName, imagePath, listImages, nearbyNames, parseChImageName, storageDir } from './storage.js';
 import { imageInStorage } from './verify.js';
 
 /** Charliecloud's `ch/metadata.json`, the parts read. */
@@ -78,8 +78,13 @@ async function notInStorage(raw: string, name: string, storage: string, imgPath:
  * one unpacked.
  */
 export async function openStorageImage(r: StorageReference, opts: ResolveOptions, chStorage: string | undefined): Promise<Image> {
-  const n = parseChImageName(r.name);
-  const name = canonicalName(r.name);
+  let n;
+  try {
+    n = parseChImageName(r.name);
+  } catch (e) {
+    throw new ImageReferenceError(`${r.raw}: ${(e as Error).message}`, { cause: e });
+  }
+  const name = formatChImageName(n);
   const storage = storageDir({ storage: chStorage });
   const imgPath = imagePath(storage, name);
   if (!(await stat(imgPath).then((s) => s.isDirectory(), () => false))) throw await notInStorage(r.raw, name, storage, imgPath);
