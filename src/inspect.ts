@@ -63,7 +63,10 @@ export async function inspect(ref: string, opts: InspectOptions = {}): Promise<I
   const onProgress = opts.onProgress;
   const layers = image.layers;
   // A manifest seen before by this build under the same limits: its facts, no layer read, no extractor loaded.
-  const key = opts.cache && image.manifestDigest ? imageKey(image.manifestDigest) : null;
+  // Only for images read from the layers their manifest names: an unpacked tree (ch-image:NAME@sha256:D)
+  // is what was made of them, and its facts must neither come from nor stand for the layers'.
+  const fromLayers = layers.every((l) => l.kind === 'blob');
+  const key = opts.cache && image.manifestDigest && fromLayers ? imageKey(image.manifestDigest) : null;
   const known = key ? opts.cache!.getFacts(key) : null;
   if (known) {
     onProgress?.({ kind: 'image', ref, layers: layers.length, bytes: null });

@@ -16,6 +16,7 @@ Image references (skopeo-style):
   docker-archive:FILE[:TAG] a "docker save" tar (classic or Docker 25+)
   dir:PATH                  an unpacked root filesystem (e.g. a Charliecloud image directory)
   tar:FILE                  a flat root filesystem tarball (ch-convert -o tar)
+  ch-image:NAME[@sha256:D]  an image in Charliecloud storage ($CH_IMAGE_STORAGE or /var/tmp/$USER.ch)
   docker://HOST/NAME[:TAG|@DIGEST]
                             a registry image; a reference with no transport means docker://
                             (ubuntu is docker.io/library/ubuntu:latest)

@@ -107,3 +107,36 @@ export class RegistryError extends ContainerspecError {
 export class AuthError extends RegistryError {
   override name = 'AuthError';
 }
+
+/**
+ * Charliecloud storage cannot be used: no `$USER` for the default path, a relative
+ * `$CH_IMAGE_STORAGE`, an unreadable image directory. `storage` is the storage directory.
+ */
+export class StorageError extends ContainerspecError {
+  override name = 'StorageError';
+  constructor(message: string, readonly storage: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * An image in Charliecloud storage is not what containerspec verified when it pulled it: a kept
+ * manifest that does not hash to the digest asked for, a kept config or layer that does not hash
+ * to its name, or an unpacked tree that changed. `file` names what changed (a path in the download
+ * cache, or a path inside the unpacked image); `expected` and `found` are what was recorded and
+ * what is there now.
+ */
+export class StorageChangedError extends StorageError {
+  override name = 'StorageChangedError';
+  constructor(message: string, storage: string, readonly file: string, readonly expected: string, readonly found: string) {
+    super(message, storage);
+  }
+}
+
+/** A Charliecloud command (`ch-image`, `ch-run`) could not start or failed; `detail` is its last error line. */
+export class CharliecloudError extends ContainerspecError {
+  override name = 'CharliecloudError';
+  constructor(message: string, readonly command: string, readonly status: number | null, readonly detail: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,17 +1,17 @@
 /**
  * Open an image reference: parse it (pure), check that the local path exists (with a hint for a bare
  * path given without a transport), and hand it to the source for its transport. Sources: oci-layout.ts
- * (oci:, oci-archive:), docker-archive.ts, rootfs.ts (dir:, tar:), registry/source.ts (docker://);
- * Charliecloud storage comes next.
+ * (oci:, oci-archive:), docker-archive.ts, rootfs.ts (dir:, tar:), registry/source.ts (docker://),
+ * charliecloud/source.ts (ch-image:, Charliecloud storage).
  */
 import { existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { ContainerspecError, ImageReferenceError, NotFoundError } from '../errors/index.js';
+import { ImageReferenceError, NotFoundError } from '../errors/index.js';
 import { DirFiles, TarFiles } from './files.js';
 import { dockerArchivePlatforms, openDockerArchive } from './docker-archive.js';
 import { layoutPlatforms, openLayout } from './oci-layout.js';
 import { hostPlatform, parsePlatform } from './platform.js';
-import { parseReference, type ImageReference, type RegistryReference, type StorageReference, type TaggedPathReference } from './reference.js';
+import { parseReference, type ImageReference, type RegistryReference, type TaggedPathReference } from './reference.js';
 import { listPlatforms, type ResolveOptions } from './resolve.js';
 import { dirImage, tarImage } from './rootfs.js';
 import type { Image } from './types.js';
@@ -31,12 +31,15 @@ export interface OpenOptions {
   registries?: Registries | undefined;
   /** Manifests and configs by digest (src/cache); none when absent. */
   blobCache?: BlobCache | null | undefined;
+  /** Charliecloud storage directory for `ch-image:` (as `ch-image -s`); default `$CH_IMAGE_STORAGE`, else `/var/tmp/$USER.ch`. */
+  chStorage?: string | undefined;
 }
 
 /** What a source may need besides the reference: registry clients and the blob cache. */
 interface OpenContext {
   registries: () => Promise<Registries>;
   blobCache: BlobCache | null;
+  chStorage: string | undefined;
 }
 
 /** The registry clients of an open: the caller's, or new ones for these options. */
@@ -49,6 +52,7 @@ function contextOf(opts: OpenOptions): OpenContext {
       return made;
     },
     blobCache: opts.blobCache ?? null,
+    chStorage: opts.chStorage,
   };
 }
 
@@ -96,10 +100,6 @@ async function taggedPath(r: TaggedPathReference, kind: 'file' | 'dir'): Promise
   return { path: r.path, tag: r.tag };
 }
 
-function refused(r: StorageReference): ContainerspecError {
-  return new ImageReferenceError(`${r.raw}: the ch-image: transport is not supported yet; export the image with "ch-convert ${r.name} DIR" and use dir:DIR`);
-}
-
 /** What a transport's source offers: open an image for a platform, or list the platforms it has. */
 interface Source<R extends ImageReference> {
   open(r: R, opts: ResolveOptions, ctx: OpenContext): Promise<Image>;
@@ -110,10 +110,6 @@ interface Source<R extends ImageReference> {
 /** The reference type of a transport (a tagged-path reference serves three transports). */
 type RefOf<T> = ImageReference extends infer R ? (R extends { transport: infer U } ? (T extends U ? R : never) : never) : never;
 type Sources = { [T in ImageReference['transport']]: Source<RefOf<T>> };
-
-const refuse = async (r: StorageReference): Promise<never> => {
-  throw refused(r);
-};
 
 /**
  * The registry client for a reference. A bare reference that names an existing local path is more
@@ -178,7 +174,16 @@ const SOURCES: Sources = {
       return null;
     },
   },
-  'ch-image': { open: refuse, platforms: refuse },
+  'ch-image': {
+    async open(r, opts, ctx) {
+      const { openStorageImage } = await import('../charliecloud/source.js');
+      return openStorageImage(r, opts, ctx.chStorage);
+    },
+    async platforms() {
+      // Storage holds one platform unpacked, whatever the index offered; opening says whether it is there.
+      return null;
+    },
+  },
   docker: {
     async open(r, opts, ctx) {
       const { openRegistryImage } = await import('../registry/source.js');
@@ -219,7 +224,7 @@ export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Im
  * The platforms an image reference offers, as `os/arch[/variant]`, or null for a single-platform
  * image (or a source without platforms: dir:, tar:). Reads indexes only, never a layer.
  */
-export async function imagePlatforms(ref: string, opts: Pick<OpenOptions, 'registry' | 'registries' | 'blobCache'> = {}): Promise<string[] | null> {
+export async function imagePlatforms(ref: string, opts: Pick<OpenOptions, 'registry' | 'registries' | 'blobCache' | 'chStorage'> = {}): Promise<string[] | null> {
   readLimits();
   const r = parseWithHint(ref);
   return sourceFor(r).platforms(r, contextOf(opts));

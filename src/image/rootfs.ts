@@ -34,16 +34,15 @@ function typeOf(st: Awaited<ReturnType<typeof lstat>>): string {
 const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /**
- * The content identity of an unpacked root filesystem: `sha256:` of a manifest with one line per
- * entry below `root` (the root itself excluded), sorted by path byte-wise:
- * `PATH \0 TYPE \0 MODE \0 UID:GID \0 LINK-TARGET \0 SHA256-OF-CONTENT \n`, where PATH is relative
+ * The lines {@link treeDigest} hashes, one per entry below `root` (the root itself excluded),
+ * sorted by path byte-wise, each without its newline:
+ * `PATH \0 TYPE \0 MODE \0 UID:GID \0 LINK-TARGET \0 SHA256-OF-CONTENT`, where PATH is relative
  * with no leading slash, TYPE is file, dir, symlink, fifo, char:MAJ:MIN or block:MAJ:MIN, MODE is
  * the permission bits in octal (with setuid/setgid/sticky), LINK-TARGET is a symlink's target as
- * written (empty otherwise) and the content hash is a regular file's sha256 (empty otherwise).
- * Modification times are not part of it (copies and re-unpacks change them). Any changed file,
- * mode, owner or link changes the digest.
+ * written (empty otherwise) and the content hash is a regular file's sha256 in hex (empty
+ * otherwise). Kept by whoever must later say which entry of a tree changed (Charliecloud pull records).
  */
-export async function treeDigest(root: string): Promise<string> {
+export async function treeListing(root: string): Promise<string[]> {
   const lines: string[] = [];
   const files: { index: number; path: string; size: number }[] = [];
   const stack = [''];
@@ -64,10 +63,23 @@ export async function treeDigest(root: string): Promise<string> {
   if (total > limit('identityBytes')) throw new FormatError(`dir:${root}: its identity would hash ${overLimit('identityBytes', `${total} bytes`)}`, root);
   const hashes = await mapLimit(files, 4, (f) => fileSha256(join(root, f.path)));
   files.forEach((f, i) => (lines[f.index] += hashes[i]!));
-  const order = lines.map((l, i) => ({ l, p: l.slice(0, l.indexOf('\0')), i })).sort((a, b) => byBytes(a.p, b.p));
+  return lines.map((l) => ({ l, p: l.slice(0, l.indexOf('\0')) })).sort((a, b) => byBytes(a.p, b.p)).map((o) => o.l);
+}
+
+/** The digest of a {@link treeListing}: `sha256:` of its lines, each followed by a newline. */
+export function listingDigest(lines: readonly string[]): string {
   const h = createHash('sha256');
-  for (const o of order) h.update(`${o.l}\n`);
+  for (const l of lines) h.update(`${l}\n`);
   return `sha256:${h.digest('hex')}`;
+}
+
+/**
+ * The content identity of an unpacked root filesystem: `sha256:` of its {@link treeListing}, one
+ * line per entry, each followed by a newline. Modification times are not part of it (copies and
+ * re-unpacks change them). Any changed file, mode, owner or link changes the digest.
+ */
+export async function treeDigest(root: string): Promise<string> {
+  return listingDigest(await treeListing(root));
 }
 
 /** `dir:PATH`: an unpacked root filesystem, walked as one tree layer. */
