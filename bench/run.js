@@ -3,7 +3,7 @@
 // run (see bench/README.md). Asserts nothing; exits 0 unless something crashes.
 //
 //   npm run bench                     build, then every figure
-//   node bench/run.js inspect match   only some figures (inspect, host, match, registry)
+//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { fmtMB, log } from './lib/util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const all = ['inspect', 'host', 'match', 'registry'];
+const all = ['inspect', 'host', 'match', 'registry', 'slurm'];
 const wanted = process.argv.slice(2).filter((a) => all.includes(a));
 const figures = wanted.length ? wanted : all;
 
@@ -111,6 +111,10 @@ if (figures.includes('match')) rows.push(...(await benchMatch()));
 if (figures.includes('registry')) {
   const { benchRegistry } = await import('./lib/registry-bench.js');
   rows.push(...(await benchRegistry(root)));
+}
+if (figures.includes('slurm')) {
+  const { benchSlurm } = await import('./lib/slurm-bench.js');
+  rows.push(...(await benchSlurm(root)));
 }
 table(rows);
 log(`\nbench finished in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -144,7 +144,18 @@ function requirementNeeds(req: Requirement, table: CudaTable, notes: string[]): 
  */
 export function requirementsNeeds(reqs: ParsedRequirements, table: CudaTable = loadCudaTable()): Needs {
   if (reqs.errors.length) return needs(FALSE); // the hook fails whatever the host
+  // Images built on the same NVIDIA base share their requirement strings: translate each set once.
+  const key = `${table.file}\u0000${reqs.requirements.map((r) => `${r.variable}=${r.raw}`).join('\u0000')}`;
+  const hit = memo.get(key);
+  if (hit) return hit;
   const notes: string[] = [];
   const parts = reqs.requirements.map((r) => requirementNeeds(r, table, notes));
-  return needs(and(...parts), notes);
+  const n = needs(and(...parts), notes);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(key, n);
+  return n;
 }
+
+/** Translations by requirement text (bounded: cleared when full). */
+const memo = new Map<string, Needs>();
+const MEMO_MAX = 512;

@@ -202,10 +202,11 @@ function absorb(sets: string[][]): string[][] {
     if (!uniq.has(k)) uniq.set(k, u);
   }
   const list = [...uniq.values()];
-  const bySize = list.map((s, i) => ({ s, i })).sort((a, b) => a.s.length - b.s.length);
-  const kept: { s: string[]; i: number }[] = [];
+  if (list.length < 2) return list;
+  const bySize = list.map((s, i) => ({ s, set: new Set(s), i })).sort((a, b) => a.s.length - b.s.length);
+  const kept: typeof bySize = [];
   for (const x of bySize) {
-    if (!kept.some((k) => k.s.every((f) => x.s.includes(f)))) kept.push(x);
+    if (!kept.some((k) => k.s.length <= x.s.length && k.s.every((f) => x.set.has(f)))) kept.push(x);
   }
   return kept.sort((a, b) => a.i - b.i).map((x) => x.s);
 }
@@ -216,8 +217,18 @@ function absorb(sets: string[][]): string[][] {
  * AND (true) for CNF, the empty OR (false) for DNF; `[[]]` the opposite.
  */
 export function normalForm(e: Expr, outer: 'and' | 'or', cap = 256): NormalForm | null {
-  const inner = outer === 'and' ? 'or' : 'and';
   const go = (x: Expr): NormalForm | null => {
+    if (x.op !== 'and' && x.op !== 'or') return base(x);
+    // Sub-expressions repeat across images (the same NVIDIA base, the same MPI): convert each once.
+    const k = `${outer}${cap}${x.key}`;
+    let f = forms.get(k);
+    if (f === undefined) {
+      if (forms.size >= FORMS_MAX) forms.clear();
+      forms.set(k, (f = base(x)));
+    }
+    return f;
+  };
+  const base = (x: Expr): NormalForm | null => {
     switch (x.op) {
       case 'feat': return [[x.name]];
       case 'true': return outer === 'and' ? [] : [[]];
@@ -239,10 +250,13 @@ export function normalForm(e: Expr, outer: 'and' | 'or', cap = 256): NormalForm 
           acc = absorb(next);
           if (acc.length > cap) return null;
         }
-        void inner;
         return acc;
       }
     }
   };
   return go(e);
 }
+
+/** Normal forms of compound expressions by key (bounded: cleared when full). Callers must not change what they get. */
+const forms = new Map<string, NormalForm | null>();
+const FORMS_MAX = 4096;

@@ -143,7 +143,9 @@ export function toSlurmSyntax(e: Expr): string {
   const forms: string[] = [];
   const cnf = normalForm(e, 'and');
   if (cnf) forms.push(cnf.map((c) => (c.length > 1 ? `(${c.join('|')})` : c[0] ?? '')).join('&'));
-  const dnf = normalForm(e, 'or');
+  // The sum of products has (at most) the product of the clause sizes as terms: only worth it when few.
+  const terms = cnf ? cnf.reduce((n, c) => n * c.length, 1) : 0;
+  const dnf = !cnf || terms <= 16 ? normalForm(e, 'or') : null;
   if (dnf) forms.push(dnf.map((t) => (t.length > 1 && dnf.length > 1 ? `(${t.join('&')})` : t.join('&'))).join('|'));
   if (forms.length === 0) return toInfix(e);
   return forms.reduce((a, b) => (b.length < a.length ? b : a));
