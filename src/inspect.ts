@@ -30,6 +30,8 @@ export interface InspectOptions {
   attached?: boolean | undefined;
   /** Told what happens, for a progress display. */
   onProgress?: ((e: ProgressEvent) => void) | undefined;
+  /** Charliecloud storage for `ch-image:` references (default `$CH_IMAGE_STORAGE`, else `/var/tmp/$USER.ch`). */
+  chStorage?: string | undefined;
 }
 
 /** What an inspect tells a progress display. */
@@ -52,7 +54,7 @@ export { envMap } from './extract/config.js';
  */
 export async function inspect(ref: string, opts: InspectOptions = {}): Promise<ImageFacts> {
   const registries = await registriesFor([ref], opts);
-  const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform, registry: opts.registry, registries, blobCache: opts.cache ?? null });
+  const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform, registry: opts.registry, registries, blobCache: opts.cache ?? null, chStorage: opts.chStorage });
   if (opts.attached && image.transport === 'docker' && image.manifestDigest) {
     const found = await attachedFor(image, registries!, opts.cache ?? null);
     if (found) {
@@ -152,7 +154,7 @@ async function attachedFor(image: Image, registries: Registries, cache: FactsCac
 export async function inspectAll(ref: string, opts: InspectOptions = {}): Promise<ImageFacts[]> {
   const registries = await registriesFor([ref], opts);
   const shared: InspectOptions = { ...opts, ...(registries ? { registries } : {}) };
-  const present = await imagePlatforms(ref, { registry: opts.registry, registries, blobCache: opts.cache ?? null });
+  const present = await imagePlatforms(ref, { registry: opts.registry, registries, blobCache: opts.cache ?? null, chStorage: opts.chStorage });
   if (!present || present.length === 0) return [await inspect(ref, { ...shared, platform: undefined, explicitPlatform: false })];
   const out: ImageFacts[] = [];
   for (const p of present) out.push(await inspect(ref, { ...shared, platform: p, explicitPlatform: true }));

@@ -41,7 +41,7 @@ export async function loadImage(input: ImageInput, opts: InspectOptions = {}): P
  * How images are reached and read, for check and match: registry settings, the layer-facts cache,
  * whether facts attached in the registry may stand in for reading the layers, progress.
  */
-export type ImageAccess = Pick<InspectOptions, 'registry' | 'registries' | 'cache' | 'attached' | 'onProgress'>;
+export type ImageAccess = Pick<InspectOptions, 'registry' | 'registries' | 'cache' | 'attached' | 'onProgress' | 'chStorage'>;
 
 /** Options for {@link checkImage}. */
 export interface CheckImageOptions extends Omit<CheckOptions, 'history'>, ImageAccess {
@@ -82,6 +82,7 @@ function accessOf(opts: ImageAccess): ImageAccess {
   if (opts.cache) a.cache = opts.cache;
   if (opts.attached !== undefined) a.attached = opts.attached;
   if (opts.onProgress) a.onProgress = opts.onProgress;
+  if (opts.chStorage) a.chStorage = opts.chStorage;
   return a;
 }
 
@@ -114,7 +115,7 @@ export function platformsFor(present: readonly string[], hosts: readonly HostFac
  */
 export async function loadImageVariants(input: ImageInput, hosts: readonly HostFacts[], opts: InspectOptions = {}): Promise<ImageFacts | ImageFacts[]> {
   if (typeof input !== 'string' || isFactsFile(input)) return loadImage(input, opts);
-  const present = await imagePlatforms(input, { registry: opts.registry, registries: opts.registries, blobCache: opts.cache ?? null });
+  const present = await imagePlatforms(input, { registry: opts.registry, registries: opts.registries, blobCache: opts.cache ?? null, chStorage: opts.chStorage });
   if (!present || present.length === 0) return inspect(input, { ...opts, explicitPlatform: false });
   const variants: ImageFacts[] = [];
   for (const p of platformsFor(present, hosts)) variants.push(await inspect(input, { ...opts, platform: p, explicitPlatform: true }));

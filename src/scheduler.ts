@@ -38,7 +38,7 @@ export async function imageSlurmConstraint(image: ImageInput, opts: ImageConstra
 
 function access(opts: ImageAccess): ImageAccess {
   const a: ImageAccess = {};
-  for (const k of ['registry', 'registries', 'cache', 'attached', 'onProgress'] as const) if (opts[k] !== undefined) (a as Record<string, unknown>)[k] = opts[k];
+  for (const k of ['registry', 'registries', 'cache', 'attached', 'onProgress', 'chStorage'] as const) if (opts[k] !== undefined) (a as Record<string, unknown>)[k] = opts[k];
   return a;
 }
 
@@ -92,7 +92,7 @@ export async function slurmSubmit(ref: string, sbatchArgs: readonly string[], co
   const run = opts.run ?? slurmRunner();
   const image = await loadImage(ref, access(opts));
   const nodes: SlurmNode[] = await clusterNodes(run);
-  const plan = planSubmit(image, ref, nodes, sbatchArgs, command, opts);
+  const plan = planSubmit(image, ref, nodes, sbatchArgs, command, { ...opts, ...(opts.chStorage ? { env: { ...process.env, CH_IMAGE_STORAGE: opts.chStorage } } : {}) });
   if ('impossible' in plan) {
     const facts = opts.hosts?.length ? await nodeHosts(opts.hosts) : [];
     const byNode = new Map(facts.map((f) => [f.node, f.facts]));

@@ -18,6 +18,7 @@ export interface AccessFlags {
   timeout?: number;
   cacheDir?: string;
   cache?: boolean;
+  storage?: string;
   attached?: boolean;
   quiet?: boolean;
 }
@@ -45,6 +46,7 @@ export function addAccessOptions(cmd: Command, opts: { attached?: boolean } = {}
     .addOption(new Option('--timeout <seconds>', 'registry connect and idle timeout (default 30)').argParser(parseSeconds))
     .option('--cache-dir <dir>', 'layer-facts cache directory (default $XDG_CACHE_HOME/containerspec)')
     .option('--no-cache', 'read every layer, use and keep no cached facts')
+    .option('--storage <dir>', 'Charliecloud storage for ch-image: references (default $CH_IMAGE_STORAGE, else /var/tmp/$USER.ch)')
     .option('-q, --quiet', 'no progress on stderr (there is none on a pipe anyway)');
   if (opts.attached) cmd.option('--no-attached', 'read the layers even when facts are attached to the image in its registry');
   return cmd;
@@ -78,5 +80,6 @@ export async function accessOf(o: AccessFlags): Promise<{ access: ImageAccess; p
   if (cache) access.cache = cache;
   if (p.on) access.onProgress = p.on;
   if (o.attached !== undefined) access.attached = o.attached;
+  if (o.storage !== undefined) access.chStorage = o.storage;
   return { access, progress: p };
 }
