@@ -3,7 +3,7 @@
  * added to the same group (see {@link addRunspecCommands}). Commands parse and print; the format is
  * in src/runspec/.
  */
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import type { RunSpec } from '../runspec/types.js';
 import { json, out, table } from './output.js';
 
@@ -50,6 +50,132 @@ Examples:
       const { readRunSpec } = await import('../runspec/parse.js');
       const spec = await readRunSpec(file);
       out(o.json ? json(spec) : formatRunSpec(spec));
+    });
+  addConsumerCommands(rs);
+}
+
+/** Options every Consumer command takes. */
+interface ConsumerFlags {
+  store?: string;
+  storage?: string;
+  pull?: boolean;
+  tlsVerify?: boolean;
+  caFile?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+const parseBool = (v: string): boolean => {
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new CommanderError(2, 'containerspec.badBool', `--tls-verify takes true or false, not ${JSON.stringify(v)}`);
+};
+
+/** The store, Charliecloud and pull flags of commit, clone and pull. */
+function consumerOptions(c: Command, withPull = true): Command {
+  c.option('--store <path|url>', 'provenance store: a SQLite file or postgres://USER@HOST/DB (default $CONTAINERSPEC_STORE, else $XDG_DATA_HOME/containerspec/provenance.db)')
+    .option('--storage <dir>', 'Charliecloud storage (default $CH_IMAGE_STORAGE, else /var/tmp/$USER.ch)');
+  if (withPull) {
+    c.option('--pull', 'pull the image by digest (ch-image pull NAME@sha256:...) when it is not in storage')
+      .option('--tls-verify <bool>', 'for --pull: verify the registry certificate (--tls-verify=false for a lab registry)', parseBool)
+      .option('--ca-file <file>', 'for --pull: PEM CA certificates to trust for the registry');
+  }
+  return c.option('--json', 'print what was recorded as JSON');
+}
+
+/** What a Consumer command prints. */
+function printRecorded(r: import('../runspec/consumer.js').Recorded, o: ConsumerFlags): void {
+  if (o.json) return out(json(r));
+  out(
+    `recorded ${r.runspecPath} at commit ${r.commit}${r.committed ? ' (new commit)' : ''}\n` +
+      `  image ${r.image.reference} (${r.image.acquired === 'pulled' ? 'pulled into' : 'verified in'} Charliecloud storage)\n` +
+      `  store ${r.store}: Consumer row ${r.consumerId}, SystemKernel row ${r.systemKernelId}\n`,
+  );
+}
+
+function access(o: ConsumerFlags): import('../runspec/consumer.js').ConsumerOptions {
+  return {
+    store: o.store,
+    storage: o.storage,
+    pull: o.pull,
+    tlsNoVerify: o.tlsVerify === false ? true : undefined,
+    caBundle: o.caFile,
+    onProgress: o.quiet || o.json ? undefined : (l: string) => process.stderr.write(`${l}\n`),
+  };
+}
+
+/** commit, clone, push and pull: the Consumer and the artifact handler. */
+function addConsumerCommands(rs: Command): void {
+  consumerOptions(
+    rs.command('commit')
+      .description('commit a run-spec into a git repository and record it in the provenance store with its image and this host')
+      .argument('<file>', 'run-spec file')
+      .option('--repo <dir>', "git repository to commit into (default: the file's directory; created when it is none)")
+      .option('-m, --message <msg>', 'commit message (default "runspec: FILE")'),
+  )
+    .addHelpText('after', `
+The image of line 1 must be in Charliecloud storage, verified by digest (its cached manifest, layers
+and unpacked tree), or pulled with --pull; which of the two happened is recorded. The repository is
+stored as a tar of the directory holding .git (remote URLs and reflogs left out), with the commit,
+the image, the host name, Charliecloud's version and a SystemKernel row (uid, groups, kernel info
+and containerspec's host facts), in one transaction.
+
+Examples:
+  containerspec runspec commit lammps.runspec -m "LJ melt, 4 ranks"
+  containerspec runspec commit job.runspec --repo ~/runs --pull --store postgres://cs@db.lab/prov
+`)
+    .action(async (file: string, o: ConsumerFlags & { repo?: string; message?: string }) => {
+      const { commitRunSpec } = await import('../runspec/consumer.js');
+      printRecorded(await commitRunSpec(file, { ...access(o), repo: o.repo, message: o.message }), o);
+    });
+  consumerOptions(
+    rs.command('clone')
+      .description('start from a git remote: clone it, check out a ref and record its run-spec')
+      .argument('<url>', 'git remote (the URL is used, never stored; a URL holding a password is refused)')
+      .option('--ref <ref>', 'branch, tag or commit to check out (default: the remote HEAD)')
+      .option('--dir <dir>', "where to clone (default: the repository's name)")
+      .option('--file <path>', 'the run-spec inside the repository (default: the one *.runspec at its top)'),
+  )
+    .addHelpText('after', `
+Examples:
+  containerspec runspec clone https://git.lab/runs/lammps.git --ref v2
+  containerspec runspec clone /srv/git/runs.git --dir runs --file jobs/lj.runspec --pull
+`)
+    .action(async (url: string, o: ConsumerFlags & { ref?: string; dir?: string; file?: string }) => {
+      const { cloneRunSpec } = await import('../runspec/consumer.js');
+      printRecorded(await cloneRunSpec(url, { ...access(o), ref: o.ref, dir: o.dir, file: o.file }), o);
+    });
+  consumerOptions(
+    rs.command('pull')
+      .description("bring a remote's run-spec repository into the store (its HEAD, or --commit), recorded as a new row")
+      .requiredOption('--remote <url>', 'git remote (used, never stored; a URL holding a password is refused)')
+      .option('--commit <hash>', 'commit (or branch, tag) to record (default: the remote HEAD)')
+      .option('--file <path>', 'the run-spec inside the repository (default: the one *.runspec at its top)'),
+  )
+    .addHelpText('after', `
+Examples:
+  containerspec runspec pull --remote git@git.lab:runs/lammps.git
+  containerspec runspec pull --remote /srv/git/runs.git --commit 3f2a9c1 --store runs.db
+`)
+    .action(async (o: ConsumerFlags & { remote: string; commit?: string; file?: string }) => {
+      const { pullRunSpec } = await import('../runspec/consumer.js');
+      printRecorded(await pullRunSpec(o.remote, { ...access(o), commit: o.commit, file: o.file }), o);
+    });
+  rs.command('push')
+    .description("push a stored run-spec repository (the newest, or --commit's) to a git remote: its branches and tags")
+    .requiredOption('--remote <url>', 'git remote (used, never stored; a URL holding a password is refused)')
+    .option('--commit <hash>', 'the stored commit whose repository to push (default: the newest recorded)')
+    .option('--store <path|url>', 'provenance store (default $CONTAINERSPEC_STORE, else the SQLite default)')
+    .option('--json', 'print what was pushed as JSON')
+    .addHelpText('after', `
+Examples:
+  containerspec runspec push --remote git@git.lab:runs/lammps.git
+  containerspec runspec push --remote /srv/git/runs.git --commit 3f2a9c1
+`)
+    .action(async (o: { remote: string; commit?: string; store?: string; json?: boolean }) => {
+      const { pushRunSpec } = await import('../runspec/consumer.js');
+      const r = await pushRunSpec(o.remote, { store: o.store, commit: o.commit });
+      out(o.json ? json(r) : `pushed ${r.branches.join(', ')} (commit ${r.commit}) to ${r.remote}\n`);
     });
 }
 
