@@ -6,6 +6,7 @@ import { LIMITS, applyLimitOptions } from '../limits.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
 import { accessOf, addAccessOptions, type AccessFlags } from './access.js';
 import { addRegistryCommands } from './registry-commands.js';
+import { addStoreCommands } from './store-commands.js';
 
 const INSPECT_EXAMPLES = `
 Image references (skopeo-style):
@@ -153,6 +154,7 @@ Examples:
       else out((await import('./format-report.js')).formatMatch(m));
     });
   addRegistryCommands(cmd);
+  addStoreCommands(cmd);
   // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
   for (const sub of cmd.commands) {
     // --quiet is taken everywhere, so scripts can pass it to any command (these have no progress to hide).

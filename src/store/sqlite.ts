@@ -101,10 +101,11 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
   }
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busy))}`);
+    // Reads the header first: a file that is not a database fails here, before anything is written.
+    retryBusy(() => db.prepare('SELECT count(*) FROM sqlite_master').get(), busy);
     // Changing the journal mode needs a moment of exclusive access: retried while other processes open the same new file.
     retryBusy(() => db.pragma('journal_mode = WAL'), busy);
     db.pragma('synchronous = FULL');
-    db.prepare('SELECT count(*) FROM sqlite_master').get(); // reads the header: a file that is not a database fails here
   } catch (e) {
     db.close();
     sqliteError(e, file, 'opening');
@@ -215,6 +216,7 @@ export class SqliteStore implements StoreBackend {
       return r;
     } catch (e) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.#columns.clear(); // columns added in the rolled-back transaction are gone again
       sqliteError(e, this.location, doing);
     }
   }
@@ -309,6 +311,7 @@ export class SqliteStore implements StoreBackend {
         return r;
       } catch (e) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.#columns.clear(); // columns added in the rolled-back transaction are gone again
         if (e instanceof Database.SqliteError) sqliteError(e, this.location, 'writing');
         throw e;
       }
