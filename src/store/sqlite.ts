@@ -151,6 +151,8 @@ export class SqliteStore implements StoreBackend {
   /** One transaction at a time on this connection. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /** Prepared INSERTs by SQL text (a table and a set of columns). */
+  readonly #inserts = new Map<string, Database.Statement>();
 
   constructor(
     readonly db: Database.Database,
@@ -239,7 +241,12 @@ export class SqliteStore implements StoreBackend {
     }
     const names = ['recorded_at', ...enc.names];
     const sql = `INSERT INTO ${quoteIdent(table)} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
-    const r = this.db.prepare(sql).run(nowText(), ...enc.values);
+    let stmt = this.#inserts.get(sql);
+    if (!stmt) {
+      if (this.#inserts.size >= 64) this.#inserts.clear();
+      this.#inserts.set(sql, (stmt = this.db.prepare(sql)));
+    }
+    const r = stmt.run(nowText(), ...enc.values);
     return Number(r.lastInsertRowid);
   }
 
