@@ -19,7 +19,7 @@ import { displayUrl } from '../src/store/postgres.js';
 import { defaultSqlitePath } from '../src/store/sqlite.js';
 import { collectSystemKernel } from '../src/store/system-kernel.js';
 import { TABLES } from '../src/store/tables.js';
-import type { StoreBackend, StoredRow } from '../src/store/types.js';
+import type { StoreBackend, StoreWriter, StoredRow } from '../src/store/types.js';
 import { REPO, buildCli, expectOneLineError, runCli, show } from './helpers/cli.js';
 import { startPostgres, type Pg } from './helpers/postgres.js';
 
@@ -285,6 +285,13 @@ describe.each([sqliteBackend, postgresBackend])('the provenance store on $name',
       expect(cols).not.toContain('only_in_failed_tx');
       await s.append('SystemKernel', { uid: 3, effective_gid: 3, gid_list: [3], kernel_info: {}, only_in_failed_tx: 'y' });
       expect((await s.rows('SystemKernel')).map((r) => r.only_in_failed_tx)).toEqual([null, 'y']);
+      // a writer kept past its transaction writes nothing
+      let leaked: StoreWriter | null = null;
+      await s.transaction(async (tx) => {
+        leaked = tx;
+      });
+      await expect(leaked!.append('SystemKernel', { uid: 4, effective_gid: 4, gid_list: [4], kernel_info: {} })).rejects.toThrow(/after the transaction ended/);
+      expect((await s.rows('SystemKernel')).length).toBe(2);
     });
   });
 

@@ -177,9 +177,10 @@ export class PostgresStore implements StoreBackend {
     const at = `PostgreSQL at ${this.location}`;
     if (code === 'ECONNREFUSED') throw new StoreError(`cannot connect to ${at}: connection refused (is the server running?)`, this.location, { cause: e });
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new StoreError(`cannot connect to ${at}: host not found`, this.location, { cause: e });
-    if (code === 'ETIMEDOUT' || /timeout/i.test(msg)) throw new StoreError(`cannot connect to ${at}: no answer within ${Math.round(this.connectTimeoutMs / 1000)} s`, this.location, { cause: e });
+    if (code === 'ETIMEDOUT' || /connection timeout|timeout expired|timeout exceeded when trying to connect/i.test(msg)) throw new StoreError(`cannot connect to ${at}: no answer within ${Math.round(this.connectTimeoutMs / 1000)} s`, this.location, { cause: e });
     if (code === 'ECONNRESET' || code === 'EPIPE') throw new StoreError(`${at}: the connection was dropped while ${doing}`, this.location, { cause: e });
     if (code === '3D000' || code === '28P01' || code === '28000') throw new StoreError(`cannot connect to ${at}: ${msg}`, this.location, { cause: e });
+    if (doing === 'connecting') throw new StoreError(`cannot connect to ${at}: ${msg}`, this.location, { cause: e });
     throw new StoreError(`${at}: ${doing}: ${msg}`, this.location, { cause: e });
   }
 
@@ -362,12 +363,26 @@ export class PostgresStore implements StoreBackend {
   }
 
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {
-    return this.#write('writing', (c) =>
-      fn({
-        append: (table, row) => this.#appendNow(c, table, row as Row),
-        rows: (table, where, options) => this.#rowsNow(c, table, where, options),
-      }),
-    );
+    return this.#write('writing', async (c) => {
+      let open = true;
+      const live = () => {
+        if (!open) throw new StoreError(`${this.location}: a transaction's writer was used after the transaction ended`, this.location);
+      };
+      try {
+        return await fn({
+          append: async (table, row) => {
+            live();
+            return this.#appendNow(c, table, row as Row);
+          },
+          rows: async (table, where, options) => {
+            live();
+            return this.#rowsNow(c, table, where, options);
+          },
+        });
+      } finally {
+        open = false;
+      }
+    });
   }
 
   async tables(): Promise<TableInfo[]> {

@@ -286,10 +286,24 @@ export class SqliteStore implements StoreBackend {
     }
   }
 
-  #writer(): StoreWriter {
+  /** The writer a transaction's function gets; it refuses to be used once the transaction has ended. */
+  #writer(): { tx: StoreWriter; end(): void } {
+    let open = true;
+    const live = () => {
+      if (!open) throw new StoreError(`${this.location}: a transaction's writer was used after the transaction ended`, this.location);
+    };
     return {
-      append: async (table, row) => this.#appendNow(table, row as Row),
-      rows: async (table, where, options) => this.#rowsNow(table, where, options),
+      tx: {
+        append: async (table, row) => {
+          live();
+          return this.#appendNow(table, row as Row);
+        },
+        rows: async (table, where, options) => {
+          live();
+          return this.#rowsNow(table, where, options);
+        },
+      },
+      end: () => (open = false),
     };
   }
 
@@ -313,7 +327,13 @@ export class SqliteStore implements StoreBackend {
         sqliteError(e, this.location, 'starting a transaction');
       }
       try {
-        const r = await fn(this.#writer());
+        const w = this.#writer();
+        let r: T;
+        try {
+          r = await fn(w.tx);
+        } finally {
+          w.end();
+        }
         this.db.exec('COMMIT');
         return r;
       } catch (e) {
