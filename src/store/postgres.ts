@@ -205,8 +205,24 @@ export class PostgresStore implements StoreBackend {
     }
   }
 
-  /** BEGIN, `fn`, COMMIT on one connection; ROLLBACK when `fn` throws. */
-  async #write<T>(doing: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * BEGIN, `fn`, COMMIT on one connection; ROLLBACK when `fn` throws. With `retry` (the store's own
+   * appends, which can be run again), a deadlock is retried: appendMany can hold a table lock when
+   * a later row needs a new column while another process adding a column to that table waits for it.
+   */
+  async #write<T>(doing: string, fn: (c: pg.PoolClient) => Promise<T>, retry = false): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#writeOnce(doing, fn);
+      } catch (e) {
+        const code = (e as { cause?: { code?: string } }).cause?.code;
+        if (!retry || attempt >= 5 || (code !== '40P01' && code !== '40001')) throw e;
+        await new Promise((r) => setTimeout(r, 10 * attempt + Math.random() * 20));
+      }
+    }
+  }
+
+  async #writeOnce<T>(doing: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.#connect(doing);
     let broken = false;
     try {
@@ -280,11 +296,16 @@ export class PostgresStore implements StoreBackend {
       await c.query(SCHEMA_LOCK);
       const now = await this.#readColumns(c, names);
       for (const t of TABLES) await this.#ensureTable(c, t, now.get(t.name));
-    });
+    }, true);
   }
 
-  /** Append on an open transaction. */
-  async #appendNow(c: pg.PoolClient, table: string, row: Row): Promise<number> {
+  /**
+   * Make sure `table` exists and has every column `rows` name (typed from their values), taking the
+   * schema lock only when something is missing. Called before the first INSERT of an append, so a
+   * transaction never waits for the schema lock while holding a lock on a table (which, with another
+   * process adding a column to that table, would deadlock).
+   */
+  async #prepareColumns(c: pg.PoolClient, table: string, rows: readonly Row[]): Promise<Map<string, ColumnType>> {
     checkIdentifier(table, 'table', this.location);
     let have = this.#columns.get(table) ?? (await this.#readColumns(c, [table])).get(table);
     if (!have) {
@@ -293,13 +314,23 @@ export class PostgresStore implements StoreBackend {
       await c.query(SCHEMA_LOCK);
       have = await this.#ensureTable(c, spec, (await this.#readColumns(c, [table])).get(table));
     }
-    let enc = encodeRow(table, row, have, this.location);
-    if (enc.add.length) {
+    const missing = (m: Map<string, ColumnType>) => {
+      const add = new Map<string, ColumnType>();
+      for (const r of rows) for (const a of encodeRow(table, r, m, this.location).add) if (!add.has(a.name)) add.set(a.name, a.type);
+      return add;
+    };
+    if (missing(have).size) {
       await c.query(SCHEMA_LOCK);
       have = (await this.#readColumns(c, [table])).get(table) ?? new Map();
-      enc = encodeRow(table, row, have, this.location);
-      for (const a of enc.add) await this.#addColumn(c, table, a.name, a.type, have);
+      for (const [name, type] of missing(have)) await this.#addColumn(c, table, name, type, have);
     }
+    return have;
+  }
+
+  /** Append on an open transaction. */
+  async #appendNow(c: pg.PoolClient, table: string, row: Row, prepared?: Map<string, ColumnType>): Promise<number> {
+    const have = prepared ?? (await this.#prepareColumns(c, table, [row]));
+    const enc = encodeRow(table, row, have, this.location);
     const names = ['recorded_at', ...enc.names];
     const values: SqlValue[] = [nowText(), ...enc.values];
     const r = await c.query<{ id: number | bigint }>(
@@ -342,15 +373,16 @@ export class PostgresStore implements StoreBackend {
   }
 
   append<R extends RowInput<R>>(table: string, row: R): Promise<number> {
-    return this.#write(`appending to ${table}`, (c) => this.#appendNow(c, table, row as Row));
+    return this.#write(`appending to ${table}`, (c) => this.#appendNow(c, table, row as Row), true);
   }
 
   appendMany<R extends RowInput<R>>(table: string, rows: readonly R[]): Promise<number[]> {
     return this.#write(`appending to ${table}`, async (c) => {
+      const have = await this.#prepareColumns(c, table, rows as readonly Row[]);
       const ids: number[] = [];
-      for (const r of rows) ids.push(await this.#appendNow(c, table, r as Row));
+      for (const r of rows) ids.push(await this.#appendNow(c, table, r as Row, have));
       return ids;
-    });
+    }, true);
   }
 
   async rows(table: string, where?: Where, options?: RowsOptions): Promise<StoredRow[]> {
