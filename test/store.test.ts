@@ -376,6 +376,25 @@ describe.each([sqliteBackend, postgresBackend])('the provenance store on $name',
     });
   });
 
+  it.skipIf(b.skip !== null)('8 processes each adding a new column at once: 8 rows, 8 columns, NULL wherever a row had none', async () => {
+    const spec = await b.fresh();
+    await withOpen(spec, async () => {});
+    const identity = await b.tableIdentity(spec, 'Consumer');
+    const startAt = Date.now() + 1500;
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => child(['append', spec, String(startAt), `w${i}`, `extra_${i}`])));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    await withOpen(spec, async (s) => {
+      const rows = await s.rows('Consumer');
+      expect(rows.length).toBe(8);
+      for (const r of rows) {
+        const i = Number(String(r.runspec_path).slice(1));
+        for (let j = 0; j < 8; j++) expect(r[`extra_${j}`], `row ${r.runspec_path}, extra_${j}`).toBe(i === j ? `w${i}` : null);
+      }
+      expectIntact(rows);
+    });
+    expect(await b.tableIdentity(spec, 'Consumer')).toBe(identity);
+  });
+
   it.skipIf(b.skip !== null)('a process killed with SIGKILL inside a write transaction leaves no row, and the store opens cleanly', async () => {
     const spec = await b.fresh();
     await withOpen(spec, (s) => s.append('Consumer', consumerRow(1000, 'before')));

@@ -1,8 +1,10 @@
 // A separate process writing to a provenance store, for the concurrency and crash tests in
 // test/store.test.ts. Imports the built store (dist/), as another containerspec process would.
 //
-//   node store-child.mjs append SPEC START_AT_MS LABEL   wait until START_AT_MS, open (and init) the
-//                                                        store, append one Consumer row, print its id
+//   node store-child.mjs append SPEC START_AT_MS LABEL [COLUMN]
+//                                                        wait until START_AT_MS, open (and init) the
+//                                                        store, append one Consumer row (with a new
+//                                                        column COLUMN = LABEL, if given), print its id
 //   node store-child.mjs hold SPEC BYTES                 in one transaction, append a Consumer row with a
 //                                                        BYTES-long BLOB, print READY, and wait forever
 //   node store-child.mjs loop SPEC BYTES                 append Consumer rows with BYTES-long BLOBs until
@@ -12,7 +14,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 const { openStore } = await import(new URL('../../dist/store/open.js', import.meta.url).href);
-const [mode, spec, arg, label] = process.argv.slice(2);
+const [mode, spec, arg, label, column] = process.argv.slice(2);
 
 function row(bytes, tag) {
   const blob = randomBytes(bytes);
@@ -31,7 +33,7 @@ if (mode === 'append') {
   const wait = Number(arg) - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   const store = await openStore(spec);
-  const id = await store.append('Consumer', row(64 * 1024, label));
+  const id = await store.append('Consumer', { ...row(64 * 1024, label), ...(column ? { [column]: label } : {}) });
   await store.close();
   process.stdout.write(`${id}\n`);
 } else if (mode === 'hold') {
