@@ -104,7 +104,8 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
     // Reads the header first: a file that is not a database fails here, before anything is written.
     retryBusy(() => db.prepare('SELECT count(*) FROM sqlite_master').get(), busy);
     // Changing the journal mode needs a moment of exclusive access: retried while other processes open the same new file.
-    retryBusy(() => db.pragma('journal_mode = WAL'), busy);
+    // Only when creating: the read-only commands (create: false) leave a store made by another tool as it is.
+    if (create) retryBusy(() => db.pragma('journal_mode = WAL'), busy);
     db.pragma('synchronous = FULL');
   } catch (e) {
     db.close();

@@ -146,15 +146,12 @@ export function valueType(v: Value): ColumnType | null {
 /** What SQL is given: the backends bind exactly these. */
 export type SqlValue = number | bigint | string | Buffer | null;
 
-/** Encode one value for a column of type `type`, or throw a StoreError naming the column. */
+/** Encode one value for a column of type `type` (`json`: a declared JSON column, always VARCHAR), or throw a StoreError naming the column. */
 export function encodeValue(table: string, column: string, type: ColumnType, json: boolean, v: Value, location: string): SqlValue {
   if (v === null) return null;
   const bad = (want: string) =>
     new StoreError(`${table}.${column} is ${type}: ${want}, not ${describe(v)}`, location);
-  if (json) {
-    if (type !== 'VARCHAR') throw bad('a JSON column must be VARCHAR');
-    return toJson(table, column, v, location);
-  }
+  if (json) return toJson(table, column, v, location);
   switch (type) {
     case 'INTEGER':
       if (typeof v === 'boolean') return v ? 1 : 0;
