@@ -8,6 +8,7 @@ import { accessOf, addAccessOptions, type AccessFlags } from './access.js';
 import { addRegistryCommands } from './registry-commands.js';
 import { addSlurmCommands, printSlurmConstraint } from './slurm-commands.js';
 import { addRunspecCommands } from './runspec-commands.js';
+import { addStoreCommands } from './store-commands.js';
 
 const INSPECT_EXAMPLES = `
 Image references (skopeo-style):
@@ -176,6 +177,7 @@ Examples:
   addRegistryCommands(cmd);
   addSlurmCommands(cmd);
   addRunspecCommands(cmd);
+  addStoreCommands(cmd);
   // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
   for (const sub of cmd.commands) {
     // --quiet is taken everywhere, so scripts can pass it to any command (these have no progress to hide).

@@ -140,3 +140,15 @@ export class CharliecloudError extends ContainerspecError {
     super(message, options);
   }
 }
+
+/**
+ * The provenance store cannot be opened or written: an unreachable server, a bad store URL, a
+ * directory that cannot be created, a file that is not a SQLite database, a row that does not fit
+ * the table. `location` is the store as shown to the user (a PostgreSQL URL without its password).
+ */
+export class StoreError extends ContainerspecError {
+  override name = 'StoreError';
+  constructor(message: string, readonly location: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

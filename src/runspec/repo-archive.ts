@@ -51,7 +51,7 @@ async function walk(root: string, rel: string, into: Entry[], budget: { left: nu
     } else if (st.isSymbolicLink()) into.push({ name: r, type: 'symlink', mode: 0o777, linkname: await readlink(p) });
     else if (st.isFile()) {
       budget.left -= st.size;
-      if (budget.left < 0) throw new FormatError(`the repository ${root} is larger than ${REPO_ARCHIVE_MAX >> 20} MiB; keep data out of the run-spec repository`);
+      if (budget.left < 0) throw new FormatError(`the repository ${root} is larger than ${REPO_ARCHIVE_MAX >> 20} MiB; keep data out of the run-spec repository`, root);
       let content = await readFile(p);
       if (r === '.git/config') content = Buffer.from(sanitizeGitConfig(content.toString('utf8')));
       into.push({ name: r, type: 'file', mode: st.mode & 0o7777, content });
@@ -66,14 +66,16 @@ export async function archiveRepo(root: string): Promise<{ tar: Buffer; sha256: 
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((ok, fail) => {
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('data', (c: unknown) => {
+      chunks.push(c as Buffer);
+    });
     pack.on('end', ok);
     pack.on('error', fail);
   });
   const mtime = new Date(0); // stable bytes for the same content
   for (const e of entries) {
     const h = { name: e.name, mode: e.mode, mtime, uid: 0, gid: 0, uname: '', gname: '' };
-    if (e.type === 'file') pack.entry({ ...h, type: 'file', size: e.content!.length }, e.content);
+    if (e.type === 'file') pack.entry({ ...h, type: 'file', size: e.content!.length }, e.content!);
     else if (e.type === 'symlink') pack.entry({ ...h, type: 'symlink', linkname: e.linkname! });
     else pack.entry({ ...h, type: 'directory' });
   }
@@ -87,7 +89,7 @@ export async function archiveRepo(root: string): Promise<{ tar: Buffer; sha256: 
 export async function restoreRepo(archive: Buffer, sha256: string | null, dir: string, what: string): Promise<void> {
   const got = createHash('sha256').update(archive).digest('hex');
   if (!sha256 || got !== sha256) {
-    throw new FormatError(`${what}: the stored repository is damaged: its tar hashes to sha256:${got.slice(0, 12)}..., the store recorded ${sha256 ? `sha256:${sha256.slice(0, 12)}...` : 'no digest'}`);
+    throw new FormatError(`${what}: the stored repository is damaged: its tar hashes to sha256:${got.slice(0, 12)}..., the store recorded ${sha256 ? `sha256:${sha256.slice(0, 12)}...` : 'no digest'}`, what);
   }
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
@@ -95,21 +97,23 @@ export async function restoreRepo(archive: Buffer, sha256: string | null, dir: s
   const inside = (name: string): string => {
     const clean = posix.normalize(name.replace(/^\.\/+/, ''));
     const p = resolve(root, clean);
-    if (clean.startsWith('..') || posix.isAbsolute(clean) || (p !== root && !p.startsWith(root + sep))) throw new FormatError(`${what}: the stored repository has an entry outside it: ${JSON.stringify(name)}`);
+    if (clean.startsWith('..') || posix.isAbsolute(clean) || (p !== root && !p.startsWith(root + sep))) throw new FormatError(`${what}: the stored repository has an entry outside it: ${JSON.stringify(name)}`, what);
     return p;
   };
   const done = new Promise<void>((ok, fail) => {
     extract.on('entry', (h, stream, next) => {
       const p = inside(h.name);
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => {
+        chunks.push(c as Buffer);
+      });
       stream.on('end', () => {
         (async () => {
           if (h.type === 'directory') await mkdir(p, { recursive: true, mode: 0o755 });
           else if (h.type === 'symlink') {
             await mkdir(dirname(p), { recursive: true });
             const target = resolve(dirname(p), h.linkname ?? '');
-            if (relative(root, target).startsWith('..')) throw new FormatError(`${what}: the stored repository has a link outside it: ${h.name}`);
+            if (relative(root, target).startsWith('..')) throw new FormatError(`${what}: the stored repository has a link outside it: ${h.name}`, what);
             await symlink(h.linkname ?? '', p);
           } else if (h.type === 'file') {
             await mkdir(dirname(p), { recursive: true });
@@ -120,7 +124,7 @@ export async function restoreRepo(archive: Buffer, sha256: string | null, dir: s
       stream.on('error', fail);
     });
     extract.on('finish', ok);
-    extract.on('error', (e) => fail(new FormatError(`${what}: the stored repository is not a readable tar (${e.message})`)));
+    extract.on('error', (e) => fail(new FormatError(`${what}: the stored repository is not a readable tar (${e.message})`, what)));
   });
   Readable.from([archive]).pipe(extract);
   await done;

@@ -1,0 +1,263 @@
+/**
+ * The provenance store's schema, in one place: one table per plugin (`Consumer`, `Producer`,
+ * `SystemKernel`), each with named, typed columns and which of them a row must carry. Every table
+ * also has `id` (an integer primary key the store assigns) and `recorded_at` (when the row was
+ * appended: ISO 8601 UTC text, e.g. `2025-01-31T12:00:00.000Z`).
+ *
+ * Also here, written once for both backends: how a value is typed, checked against its column and
+ * encoded for SQL, and how a stored row is decoded.
+ */
+import { StoreError } from '../errors/index.js';
+import type { ColumnType, JsonValue, Row, StoredRow, StoredValue, Value } from './types.js';
+
+/** One declared column. */
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  /** A row must carry a non-null value. */
+  required?: boolean;
+  /** VARCHAR holding JSON: any non-null value is written as JSON text and read back parsed. */
+  json?: boolean;
+  /** What it holds. */
+  doc: string;
+}
+
+/** One declared table (one plugin's rows). */
+export interface TableSpec {
+  name: string;
+  doc: string;
+  columns: readonly ColumnSpec[];
+}
+
+/** Columns every table has, set by the store: a row to append never names them. */
+export const BUILTIN_COLUMNS = ['id', 'recorded_at'] as const;
+
+/** Names no column may have: the built-in ones, and `table` (the table's name in exported JSON lines). */
+const RESERVED = new Set<string>([...BUILTIN_COLUMNS, 'table']);
+
+/** The declared tables. A column added here is added to existing stores by `init()` (ALTER TABLE ADD COLUMN). */
+export const TABLES: readonly TableSpec[] = [
+  {
+    name: 'SystemKernel',
+    doc: "the host and user a row was recorded on, as DSI's SystemKernel plugin collects them (src/store/system-kernel.ts)",
+    columns: [
+      { name: 'uid', type: 'INTEGER', required: true, doc: 'user id of the recording process' },
+      { name: 'effective_gid', type: 'INTEGER', required: true, doc: 'its effective group id' },
+      { name: 'moniker', type: 'VARCHAR', doc: 'user name (null when the uid has no name)' },
+      { name: 'gid_list', type: 'VARCHAR', json: true, required: true, doc: 'JSON array of the group ids the process has' },
+      { name: 'kernel_info', type: 'VARCHAR', json: true, required: true, doc: 'JSON: kernel version, CONFIG_* options, command line, sysctls, loaded modules' },
+      { name: 'host_facts', type: 'VARCHAR', json: true, doc: 'JSON: containerspec host facts (CPU target, glibc, MPI, GPU driver), when the caller gave them' },
+      { name: 'host_name', type: 'VARCHAR', doc: 'host name' },
+    ],
+  },
+  {
+    name: 'Consumer',
+    doc: 'a run-spec committed to a git repository and stored with the image it names',
+    columns: [
+      { name: 'commit_hash', type: 'VARCHAR', required: true, doc: 'git commit holding the run-spec' },
+      { name: 'image_reference', type: 'VARCHAR', doc: 'image as the run-spec names it (name@sha256:...)' },
+      { name: 'image_digest', type: 'VARCHAR', required: true, doc: 'manifest digest of the image (sha256:...)' },
+      { name: 'runspec_path', type: 'VARCHAR', doc: 'path of the run-spec inside the repository' },
+      { name: 'container_run_commands', type: 'BLOB', required: true, doc: 'tar of the directory holding the repository\'s .git' },
+      { name: 'container_run_commands_sha256', type: 'VARCHAR', required: true, doc: 'hex sha256 of container_run_commands' },
+      { name: 'system_kernel_id', type: 'INTEGER', doc: 'id of the SystemKernel row recorded with it' },
+      { name: 'host_name', type: 'VARCHAR', doc: 'host name' },
+      { name: 'charliecloud_version', type: 'VARCHAR', doc: 'ch-run --version' },
+      { name: 'image_acquired', type: 'VARCHAR', doc: "'present' (already in Charliecloud storage) or 'pulled'" },
+      { name: 'host_facts', type: 'VARCHAR', json: true, doc: 'JSON: containerspec host facts' },
+    ],
+  },
+  {
+    name: 'Producer',
+    doc: 'one replay of a stored run-spec with ch-run (or a refusal to replay it)',
+    columns: [
+      { name: 'consumer_id', type: 'INTEGER', doc: 'id of the Consumer row replayed' },
+      { name: 'commit_hash', type: 'VARCHAR', required: true, doc: 'git commit of the run-spec replayed' },
+      { name: 'runspec_path', type: 'VARCHAR', doc: 'path of the run-spec inside the repository' },
+      { name: 'image_digest', type: 'VARCHAR', required: true, doc: 'manifest digest of the image run' },
+      { name: 'started_at', type: 'VARCHAR', doc: 'ISO 8601 UTC time the run started' },
+      { name: 'ended_at', type: 'VARCHAR', doc: 'ISO 8601 UTC time it ended' },
+      { name: 'exit_status', type: 'INTEGER', doc: 'exit status (null when killed by a signal or never started)' },
+      { name: 'exit_kind', type: 'VARCHAR', doc: "how it ended, e.g. 'exited', 'signal', 'refused', 'error'" },
+      { name: 'forced', type: 'INTEGER', doc: '1 when run although the compatibility check failed' },
+      { name: 'refused', type: 'INTEGER', doc: '1 when not run because the compatibility check failed' },
+      { name: 'host_facts', type: 'VARCHAR', json: true, doc: 'JSON: containerspec host facts at run time' },
+      { name: 'drift', type: 'VARCHAR', json: true, doc: "JSON: what differs from earlier runs' provenance" },
+      { name: 'stdout', type: 'BLOB', doc: 'standard output of the run' },
+      { name: 'stderr', type: 'BLOB', doc: 'standard error of the run' },
+      { name: 'system_kernel_id', type: 'INTEGER', doc: 'id of the SystemKernel row recorded with it' },
+      { name: 'host_name', type: 'VARCHAR', doc: 'host name' },
+    ],
+  },
+];
+
+/** The declared table named `name`, if any. */
+export function tableSpec(name: string): TableSpec | undefined {
+  return TABLES.find((t) => t.name === name);
+}
+
+/** Largest identifier length (PostgreSQL truncates past 63 bytes). */
+const MAX_IDENTIFIER = 63;
+
+/** Throw unless `name` is a plain identifier (letters, digits, underscore; not starting with a digit). */
+export function checkIdentifier(name: string, what: 'table' | 'column', location: string): void {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || name.length > MAX_IDENTIFIER) {
+    throw new StoreError(`${what} name ${JSON.stringify(name.slice(0, 80))} is not allowed (letters, digits and _, at most ${MAX_IDENTIFIER})`, location);
+  }
+}
+
+/** Quote an identifier for SQL (both SQLite and PostgreSQL use double quotes). Names are checked first, so no quote is inside. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * A database's column type as one of the four (SQLite's affinity rules, which PostgreSQL's names also
+ * fit): `...INT...` INTEGER; `CHAR`, `CLOB`, `TEXT`, `JSON` VARCHAR; `BLOB`, `BYTEA` or none BLOB;
+ * `REAL`, `FLOA`, `DOUB`, `NUMERIC`, `DECIMAL` FLOAT; anything else VARCHAR.
+ */
+export function columnTypeOf(sqlType: string): ColumnType {
+  const t = sqlType.toUpperCase();
+  if (t.includes('INT')) return 'INTEGER';
+  if (/CHAR|CLOB|TEXT|JSON/.test(t)) return 'VARCHAR';
+  if (t === '' || t.includes('BLOB') || t.includes('BYTEA')) return 'BLOB';
+  if (/REAL|FLOA|DOUB|NUMERIC|DECIMAL/.test(t)) return 'FLOAT';
+  return 'VARCHAR';
+}
+
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+
+/** The column type a value asks for when its column does not exist yet; null for null (no column is added for it). */
+export function valueType(v: Value): ColumnType | null {
+  if (v === null) return null;
+  switch (typeof v) {
+    case 'number':
+      return Number.isInteger(v) ? 'INTEGER' : 'FLOAT';
+    case 'bigint':
+    case 'boolean':
+      return 'INTEGER';
+    case 'string':
+      return 'VARCHAR';
+    default:
+      return isBytes(v) ? 'BLOB' : 'VARCHAR';
+  }
+}
+
+/** What SQL is given: the backends bind exactly these. */
+export type SqlValue = number | bigint | string | Buffer | null;
+
+/** Encode one value for a column of type `type` (`json`: a declared JSON column, always VARCHAR), or throw a StoreError naming the column. */
+export function encodeValue(table: string, column: string, type: ColumnType, json: boolean, v: Value, location: string): SqlValue {
+  if (v === null) return null;
+  const bad = (want: string) =>
+    new StoreError(`${table}.${column} is ${type}: ${want}, not ${describe(v)}`, location);
+  if (json) return toJson(table, column, v, location);
+  switch (type) {
+    case 'INTEGER':
+      if (typeof v === 'boolean') return v ? 1 : 0;
+      if (typeof v === 'bigint') return v;
+      if (typeof v === 'number' && Number.isInteger(v)) return v;
+      throw bad('a whole number');
+    case 'FLOAT':
+      if (typeof v === 'number' && Number.isFinite(v)) return v;
+      throw bad('a finite number');
+    case 'VARCHAR':
+      if (typeof v === 'string') return v;
+      if (typeof v === 'object' && !isBytes(v)) return toJson(table, column, v, location);
+      throw bad('a string or an object (stored as JSON)');
+    case 'BLOB':
+      if (isBytes(v)) return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      throw bad('a Buffer');
+  }
+}
+
+function toJson(table: string, column: string, v: Value, location: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch (e) {
+    throw new StoreError(`${table}.${column}: cannot be written as JSON (${e instanceof Error ? e.message : String(e)})`, location, { cause: e });
+  }
+  if (text === undefined) throw new StoreError(`${table}.${column}: cannot be written as JSON (${describe(v)})`, location);
+  return text;
+}
+
+function describe(v: unknown): string {
+  if (isBytes(v)) return `${v.byteLength} bytes`;
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${JSON.stringify(String(v)).slice(0, 40)}`;
+}
+
+/** A row checked against its table and encoded: the columns to insert, and the columns to add first. */
+export interface EncodedRow {
+  names: string[];
+  values: SqlValue[];
+  /** Columns the row names that the table lacks, typed from their values (added with ALTER TABLE ADD COLUMN). */
+  add: { name: string; type: ColumnType }[];
+}
+
+/**
+ * Check a row against the table's columns (`have`: what the store has now, name → type) and its
+ * declaration (if any), and encode it. Throws a StoreError for a bad name, a reserved column, a
+ * missing required column or a value that does not fit its column. A null value for a column the
+ * table lacks adds nothing (it would read back as NULL anyway).
+ */
+export function encodeRow(table: string, row: Row, have: ReadonlyMap<string, ColumnType>, location: string): EncodedRow {
+  checkIdentifier(table, 'table', location);
+  const spec = tableSpec(table);
+  const names: string[] = [];
+  const values: SqlValue[] = [];
+  const add: { name: string; type: ColumnType }[] = [];
+  for (const [name, v] of Object.entries(row)) {
+    if (v === undefined) continue;
+    checkIdentifier(name, 'column', location);
+    if (RESERVED.has(name)) throw new StoreError(`${table}.${name} is set by the store, not by a row`, location);
+    const declared = spec?.columns.find((c) => c.name === name);
+    let type = have.get(name) ?? declared?.type;
+    if (type === undefined) {
+      const t = valueType(v);
+      if (t === null) continue;
+      type = t;
+    }
+    if (!have.has(name)) add.push({ name, type });
+    names.push(name);
+    values.push(encodeValue(table, name, type, declared?.json === true && type === 'VARCHAR', v, location));
+  }
+  for (const c of spec?.columns ?? []) {
+    if (c.required && (row[c.name] === undefined || row[c.name] === null)) {
+      throw new StoreError(`a ${table} row needs ${c.name} (${c.type})`, location);
+    }
+  }
+  return { names, values, add };
+}
+
+/** Now as `recorded_at` text: ISO 8601, UTC, milliseconds. */
+export function nowText(): string {
+  return new Date().toISOString();
+}
+
+/**
+ * Decode a row as the driver returned it: integers as numbers (bigint only past 2^53), BLOBs as
+ * Buffers, declared JSON columns parsed (text that is not JSON is returned as it is).
+ */
+export function decodeRow(table: string, raw: Record<string, unknown>): StoredRow {
+  const spec = tableSpec(table);
+  const out: Record<string, StoredValue> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    let value: StoredValue;
+    if (typeof v === 'bigint') value = Number.isSafeInteger(Number(v)) ? Number(v) : v;
+    else if (v instanceof Uint8Array) value = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    else value = (v ?? null) as StoredValue;
+    if (typeof value === 'string' && spec?.columns.some((c) => c.name === k && c.json)) {
+      try {
+        value = JSON.parse(value) as JsonValue;
+      } catch {
+        /* not JSON (written by another tool): the text as it is */
+      }
+    }
+    out[k] = value;
+  }
+  return out as StoredRow;
+}

@@ -1,0 +1,99 @@
+/**
+ * The provenance store's small core: a backend holds one table per plugin (as DSI's SQLite backend
+ * does: named, typed columns), appends rows and reads them back. Rows are never updated or deleted;
+ * a new column is added with `ALTER TABLE ... ADD COLUMN`, never by rebuilding a table. SQLite
+ * (src/store/sqlite.ts) and PostgreSQL (src/store/postgres.ts) implement this interface; everything
+ * else (the schema, export, the CLI) is written once on top of it.
+ */
+
+/**
+ * A column's type, as DSI's SQLite backend names them. PostgreSQL stores INTEGER as BIGINT, FLOAT as
+ * DOUBLE PRECISION, VARCHAR as TEXT and BLOB as BYTEA.
+ */
+export type ColumnType = 'INTEGER' | 'FLOAT' | 'VARCHAR' | 'BLOB';
+
+/** The column types, in the order they are documented. */
+export const COLUMN_TYPES: readonly ColumnType[] = ['INTEGER', 'FLOAT', 'VARCHAR', 'BLOB'];
+
+/** A value JSON can hold: what a JSON column reads back as. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * A value a row may carry when it is appended:
+ * - a whole number, bigint or boolean (stored as 1 / 0): INTEGER; any other finite number: FLOAT;
+ * - a string: VARCHAR;
+ * - a Buffer or Uint8Array: BLOB;
+ * - any other object or array: JSON text in a VARCHAR column;
+ * - null (or a column left out): SQL NULL.
+ */
+export type Value = number | bigint | boolean | string | Uint8Array | null | object;
+
+/** What a stored value reads back as: numbers (bigint only past 2^53), strings, Buffers, NULL, and parsed JSON in JSON columns. */
+export type StoredValue = number | bigint | string | Buffer | null | JsonValue;
+
+/** A row to append: column name to value. An interface works too (see {@link RowInput}). */
+export type Row = { readonly [column: string]: Value | undefined };
+
+/** Any object whose properties are all {@link Value}s (undefined means "left out"): a type alias or an interface. */
+export type RowInput<R> = { readonly [K in keyof R]: Value | undefined };
+
+/** A stored row: always `id` and `recorded_at`, then the table's other columns (NULL where a row has none). */
+export type StoredRow = { id: number; recorded_at: string; [column: string]: StoredValue };
+
+/** One column as the store has it. */
+export interface ColumnInfo {
+  name: string;
+  type: ColumnType;
+  /** The type as the database names it (`INTEGER`, `BIGINT`, `DOUBLE PRECISION`, ...). */
+  sqlType: string;
+}
+
+/** One table: its columns in order (`id` and `recorded_at` first) and how many rows it holds. */
+export interface TableInfo {
+  name: string;
+  columns: ColumnInfo[];
+  rows: number;
+}
+
+/**
+ * Which rows to read: every named column equals the value (null: IS NULL). Numbers match INTEGER
+ * and FLOAT columns, strings match VARCHAR columns.
+ */
+export type Where = { readonly [column: string]: number | string | null };
+
+/** Paging for {@link StoreBackend.rows}: rows in `id` order, after `afterId`, at most `limit`. */
+export interface RowsOptions {
+  afterId?: number;
+  limit?: number;
+}
+
+/** What a transaction can do: append and read, all on one connection, all committed or none. */
+export interface StoreWriter {
+  /** Append one row; returns its `id`. Columns the table lacks are added first (typed from the value). */
+  append<R extends RowInput<R>>(table: string, row: R): Promise<number>;
+  /** Rows in `id` order. */
+  rows(table: string, where?: Where, options?: RowsOptions): Promise<StoredRow[]>;
+}
+
+/** A provenance store. */
+export interface StoreBackend extends StoreWriter {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where the store is, for display: a file path, or `postgres://user@host:port/db` (never a password). */
+  readonly location: string;
+  /**
+   * Create the declared tables (src/store/tables.ts) that are missing and add the declared columns
+   * a table lacks (`ALTER TABLE ... ADD COLUMN`). Idempotent, and safe when many processes run it at once.
+   */
+  init(): Promise<void>;
+  /** Every table in the store (declared or not), with typed columns and row counts, sorted by name. */
+  tables(): Promise<TableInfo[]>;
+  /** Append several rows to one table in one transaction; returns their ids in order. */
+  appendMany<R extends RowInput<R>>(table: string, rows: readonly R[]): Promise<number[]>;
+  /**
+   * Run `fn` in one write transaction: everything it appends is committed together when it
+   * resolves, and nothing is when it throws (or the process dies). Returns what `fn` returns.
+   */
+  transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
+  /** Close the connection (or pool). The store cannot be used afterwards. */
+  close(): Promise<void>;
+}
