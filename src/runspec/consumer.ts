@@ -161,6 +161,14 @@ async function cloneClean(url: string, dir: string, ref: string | undefined): Pr
     throw new UsageError(`git clone ${redactUrl(url)}: ${redactUrl(String((e as Error).message).split('\n').filter(Boolean).at(-1) ?? 'failed')}`);
   }
   const r = simpleGit(dir);
+  const unborn = (await r.raw(['rev-parse', '--verify', '-q', 'HEAD']).catch(() => '')).trim() === '';
+  if (ref === undefined && unborn) {
+    // The remote's HEAD names a branch it lacks (a bare repository made with another default): take its only branch, or main.
+    const branches = (await r.raw(['branch', '-r', '--format=%(refname:lstrip=3)'])).split('\n').map((b) => b.trim()).filter((b) => b && b !== 'HEAD');
+    const pick = branches.length === 1 ? branches[0] : branches.find((b) => b === 'main') ?? branches.find((b) => b === 'master');
+    if (!pick) throw new UsageError(`${redactUrl(url)} has ${branches.length ? `several branches (${branches.join(', ')}) and its HEAD names none of them; give --ref` : 'no commits'}`);
+    await r.checkout(['--quiet', '-b', pick, `origin/${pick}`]);
+  }
   if (ref !== undefined) {
     try {
       await r.checkout(['--quiet', ref]);
