@@ -179,10 +179,12 @@ Examples:
   addRunspecCommands(cmd);
   addStoreCommands(cmd);
   // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
-  for (const sub of cmd.commands) {
+  // Added to every command that runs (the leaves: `runspec commit`, not `runspec`), where the hook reads them.
+  const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);
+  for (const sub of cmd.commands.flatMap(leaves)) {
     // --quiet is taken everywhere, so scripts can pass it to any command (these have no progress to hide).
     if (!sub.options.some((o) => o.long === '--quiet')) sub.option('-q, --quiet', 'no progress on stderr (this command shows none)');
-    sub.option('--limit <name=n>', `raise a limit on what is read, e.g. --limit layers=1024 (${LIMITS.map((l) => l.key).join(', ')}; see the README)`, collect, []);
+    if (!sub.options.some((o) => o.long === '--limit')) sub.option('--limit <name=n>', `raise a limit on what is read, e.g. --limit layers=1024 (${LIMITS.map((l) => l.key).join(', ')}; see the README)`, collect, []);
   }
   cmd.hook('preAction', (_root, action) => applyLimitOptions((action.opts() as { limit?: string[] }).limit ?? []));
   return cmd;

@@ -43,10 +43,7 @@ Examples:
   containerspec runspec check job.runspec && sbatch job.sh
 `,
     )
-    .action(async (file: string, _o: { json?: boolean }, self: Command) => {
-      const o = self.optsWithGlobals<{ json?: boolean; limit?: string[] }>();
-      // --limit is an option of the group (added to every top-level command), so apply it here.
-      if (o.limit?.length) (await import('../limits.js')).applyLimitOptions(o.limit);
+    .action(async (file: string, o: { json?: boolean }) => {
       const { readRunSpec } = await import('../runspec/parse.js');
       const spec = await readRunSpec(file);
       out(o.json ? json(spec) : formatRunSpec(spec));

@@ -47,13 +47,24 @@ export interface Recorded {
 
 const say = (o: ConsumerOptions, s: string) => o.onProgress?.(s);
 
-/** Git with an identity for commits when the user has none configured (containers often have none). */
-async function git(dir: string): Promise<SimpleGit> {
-  const g = simpleGit({ baseDir: dir, config: [] });
-  const email = await g.getConfig('user.email').catch(() => ({ value: null }));
-  if (email.value) return g;
-  const user = process.env.USER ?? (() => { try { return userInfo().username; } catch { return 'containerspec'; } })();
-  return simpleGit({ baseDir: dir, config: [`user.name=${user}`, `user.email=${user}@${hostname()}`] });
+/** `git commit`, with an identity of the user and host when git has none configured (containers often have none). */
+async function commitFile(g: SimpleGit, message: string, path: string): Promise<boolean> {
+  try {
+    return (await g.commit(message, [path])).commit !== '';
+  } catch (e) {
+    if (!/Please tell me who you are|unable to auto-detect email|empty ident/i.test(String((e as Error).message))) throw e;
+    const user = process.env.USER ?? (() => { try { return userInfo().username; } catch { return 'containerspec'; } })();
+    return (await g.env({ ...process.env, GIT_AUTHOR_NAME: user, GIT_COMMITTER_NAME: user, GIT_AUTHOR_EMAIL: `${user}@${hostname()}`, GIT_COMMITTER_EMAIL: `${user}@${hostname()}` }).commit(message, [path])).commit !== '';
+  }
+}
+
+/** What a record needs from this host, started early so it overlaps the git work. */
+function hostSide(): Promise<{ facts: import('../model/facts.js').HostFacts; sk: import('../store/system-kernel.js').SystemKernelRow; chVersion: string | null }> {
+  return (async () => {
+    const [{ collectSystemKernel }, { hostFacts }, { charliecloudVersion }] = await Promise.all([import('../store/system-kernel.js'), import('../host/facts.js'), import('../charliecloud/pull.js')]);
+    const [facts, chVersion] = await Promise.all([hostFacts(), charliecloudVersion()]);
+    return { facts, sk: await collectSystemKernel({ hostFacts: facts }), chVersion };
+  })();
 }
 
 /** Make sure the image of line 1 is in Charliecloud storage by digest, or pull it. */
@@ -63,7 +74,8 @@ async function acquireImage(spec: RunSpec, o: ConsumerOptions): Promise<'present
   const state = await imageInStorage(name, spec.from.digest, { storage: o.storage });
   if (state.state === 'present') return 'present';
   if (!o.pull) {
-    throw new NotFoundError(`${spec.file}:${spec.from.line}: image ${name} is not in Charliecloud storage ${state.storage} (${state.why}); add --pull to pull it by digest`, state.storage);
+    const why = /^no image /.test(state.why) ? '' : ` (${state.why})`;
+    throw new NotFoundError(`${spec.file}:${spec.from.line}: image ${name} is not in Charliecloud storage ${state.storage}${why}; add --pull to pull it by digest`, state.storage);
   }
   say(o, `pulling ${name} into ${state.storage}`);
   const { pullByDigest } = await import('../charliecloud/pull.js');
@@ -72,14 +84,9 @@ async function acquireImage(spec: RunSpec, o: ConsumerOptions): Promise<'present
 }
 
 /** Record a repository at `commit` in the store: SystemKernel and Consumer rows, one transaction. */
-async function record(repo: string, commit: string, committed: boolean, runspecPath: string, spec: RunSpec, acquired: 'present' | 'pulled', o: ConsumerOptions): Promise<Recorded> {
+async function record(repo: string, commit: string, committed: boolean, runspecPath: string, spec: RunSpec, acquired: 'present' | 'pulled', o: ConsumerOptions, host = hostSide()): Promise<Recorded> {
   const { openStore } = await import('../store/open.js');
-  const { collectSystemKernel } = await import('../store/system-kernel.js');
-  const { hostFacts } = await import('../host/facts.js');
-  const { charliecloudVersion } = await import('../charliecloud/pull.js');
-  const [archive, facts, chVersion] = await Promise.all([archiveRepo(repo), hostFacts(), charliecloudVersion()]);
-  const sk = await collectSystemKernel({ hostFacts: facts });
-  const store = await openStore(o.store);
+  const [archive, { facts, sk, chVersion }, store] = await Promise.all([archiveRepo(repo), host, openStore(o.store)]);
   try {
     await store.init();
     const ids = await store.transaction(async (tx) => {
@@ -118,6 +125,8 @@ export async function commitRunSpec(file: string, opts: ConsumerOptions & { repo
   const repo = resolve(opts.repo ?? dirname(file));
   const st = await stat(repo).catch(() => null);
   if (opts.repo !== undefined && st && !st.isDirectory()) throw new UsageError(`--repo ${opts.repo}: not a directory`);
+  const host = hostSide();
+  host.catch(() => {}); // awaited in record(); a bad run-spec or image fails first
   const acquired = await acquireImage(spec, opts);
   const target = opts.repo !== undefined && relative(repo, resolve(file)).startsWith('..') ? join(repo, basename(file)) : resolve(file);
   if (!(await isRepoRoot(repo))) {
@@ -126,19 +135,13 @@ export async function commitRunSpec(file: string, opts: ConsumerOptions & { repo
     await simpleGit(repo).raw(['init', '-q', '-b', 'main']);
   }
   if (target !== resolve(file)) await copyFile(file, target);
-  const g = await git(repo);
+  const g = simpleGit(repo);
   const runspecPath = relative(repo, target).split('\\').join('/');
   await g.add([runspecPath]);
-  const staged = (await g.raw(['diff', '--cached', '--name-only', '--', runspecPath])).trim() !== '';
-  const hasHead = (await g.raw(['rev-parse', '--verify', '-q', 'HEAD']).catch(() => '')).trim() !== '';
-  let committed = false;
-  if (staged || !hasHead) {
-    await g.commit(opts.message ?? `runspec: ${runspecPath}`, [runspecPath]);
-    committed = true;
-  }
+  const committed = await commitFile(g, opts.message ?? `runspec: ${runspecPath}`, runspecPath);
   const commit = (await g.revparse(['HEAD'])).trim();
   say(opts, committed ? `committed ${runspecPath} as ${commit.slice(0, 12)}` : `${runspecPath} is unchanged at ${commit.slice(0, 12)}`);
-  return record(repo, commit, committed, runspecPath, spec, acquired, opts);
+  return record(repo, commit, committed, runspecPath, spec, acquired, opts, host);
 }
 
 /** The run-spec file of a repository: `file` when given, else the one `*.runspec` (or `runspec`, `Runspec`) at its top. */

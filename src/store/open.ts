@@ -3,9 +3,10 @@
  * else the SQLite default (`$XDG_DATA_HOME/containerspec/provenance.db`).
  */
 import { StoreError } from '../errors/index.js';
-import { isPostgresUrl, openPostgres } from './postgres.js';
-import { defaultSqlitePath, openSqlite } from './sqlite.js';
+import { defaultSqlitePath, isPostgresUrl } from './location.js';
 import type { StoreBackend } from './types.js';
+
+export { isPostgresUrl } from './location.js';
 
 /** The environment variable naming the store when `--store` is not given. */
 export const STORE_ENV = 'CONTAINERSPEC_STORE';
@@ -48,5 +49,7 @@ export function resolveStoreSpec(spec?: string, env: NodeJS.ProcessEnv = process
 export async function openStore(spec?: string, options: OpenStoreOptions = {}): Promise<StoreBackend> {
   const r = resolveStoreSpec(spec, options.env);
   const create = options.create ?? true;
-  return r.kind === 'postgres' ? openPostgres(r.url, { create }) : openSqlite(r.path, { create });
+  // Each backend's driver loads only when it is used (pg alone takes ~150 ms to load).
+  if (r.kind === 'postgres') return (await import('./postgres.js')).openPostgres(r.url, { create });
+  return (await import('./sqlite.js')).openSqlite(r.path, { create });
 }

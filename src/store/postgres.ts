@@ -13,6 +13,9 @@
  */
 import pg from 'pg';
 import { StoreError, oneLine } from '../errors/index.js';
+import { isPostgresUrl } from './location.js';
+
+export { isPostgresUrl } from './location.js';
 import { TABLES, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
 import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, Where } from './types.js';
 
@@ -27,11 +30,6 @@ export interface PostgresOptions {
   connectTimeoutMs?: number;
   /** Most connections the pool opens (default 4). */
   maxConnections?: number;
-}
-
-/** Is `spec` a PostgreSQL URL (`postgres://` or `postgresql://`)? */
-export function isPostgresUrl(spec: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(spec);
 }
 
 /** The database's name for a column type. */

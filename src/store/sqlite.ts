@@ -30,13 +30,7 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
 }
 
-/** `$XDG_DATA_HOME/containerspec/provenance.db`, with XDG's default `~/.local/share`. */
-export function defaultSqlitePath(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_DATA_HOME;
-  // XDG: a relative path is invalid and is ignored.
-  const base = xdg && xdg.startsWith('/') ? xdg : join(env.HOME || homedir(), '.local', 'share');
-  return join(base, 'containerspec', 'provenance.db');
-}
+export { defaultSqlitePath } from './location.js';
 
 /** The database's name for a column type. */
 const SQL_TYPE: Record<ColumnType, string> = { INTEGER: 'INTEGER', FLOAT: 'FLOAT', VARCHAR: 'VARCHAR', BLOB: 'BLOB' };
