@@ -3,7 +3,7 @@
 // run (see bench/README.md). Asserts nothing; exits 0 unless something crashes.
 //
 //   npm run bench                     build, then every figure
-//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm)
+//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { fmtMB, log } from './lib/util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const all = ['inspect', 'host', 'match', 'registry', 'slurm'];
+const all = ['inspect', 'host', 'match', 'registry', 'slurm', 'store', 'runspec'];
 const wanted = process.argv.slice(2).filter((a) => all.includes(a));
 const figures = wanted.length ? wanted : all;
 
@@ -115,6 +115,14 @@ if (figures.includes('registry')) {
 if (figures.includes('slurm')) {
   const { benchSlurm } = await import('./lib/slurm-bench.js');
   rows.push(...(await benchSlurm(root)));
+}
+if (figures.includes('store')) {
+  const { benchStore } = await import('./lib/store-bench.js');
+  rows.push(...(await benchStore(root)));
+}
+if (figures.includes('runspec')) {
+  const { benchRunspec } = await import('./lib/runspec-bench.js');
+  rows.push(...(await benchRunspec(root)));
 }
 table(rows);
 log(`\nbench finished in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -16,7 +16,7 @@ import { StoreError, oneLine } from '../errors/index.js';
 import { isPostgresUrl } from './location.js';
 
 export { isPostgresUrl } from './location.js';
-import { TABLES, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
+import { TABLES, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
 import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, Where } from './types.js';
 
 /** How long connecting may take before the store is called unreachable (ms). */
@@ -345,27 +345,9 @@ export class PostgresStore implements StoreBackend {
       if (tableSpec(table)) return [];
       throw new StoreError(`no table ${table} in ${this.location}`, this.location);
     }
-    const conds: string[] = [];
-    const params: SqlValue[] = [];
-    for (const [k, v] of Object.entries(where)) {
-      checkIdentifier(k, 'column', this.location);
-      if (!have.has(k)) {
-        if (v === null) continue; // a column no row has: every row is NULL there
-        return [];
-      }
-      if (v === null) conds.push(`${quoteIdent(k)} IS NULL`);
-      else {
-        params.push(v);
-        conds.push(`${quoteIdent(k)} = $${params.length}`);
-      }
-    }
-    if (options.afterId !== undefined) {
-      params.push(options.afterId);
-      conds.push(`${quoteIdent('id')} > $${params.length}`);
-    }
-    const sql =
-      `SELECT * FROM ${quoteIdent(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${quoteIdent('id')}` +
-      (options.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(options.limit))}` : '');
+    const q = selectRows(table, have, where, options, this.location, (i) => `$${i}`);
+    if (!q) return [];
+    const { sql, params } = q;
     const r = await c.query<Record<string, unknown>>(sql, params);
     return r.rows.map((row) => decodeRow(table, row));
   }

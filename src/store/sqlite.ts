@@ -16,7 +16,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors/index.js';
-import { TABLES, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
+import { TABLES, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
 import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, Where } from './types.js';
 
 /** How long a writer waits for another process's write lock before giving up (ms). */
@@ -252,27 +252,9 @@ export class SqliteStore implements StoreBackend {
       if (tableSpec(table)) return [];
       throw new StoreError(`no table ${table} in ${this.location}`, this.location);
     }
-    const conds: string[] = [];
-    const params: SqlValue[] = [];
-    for (const [k, v] of Object.entries(where)) {
-      checkIdentifier(k, 'column', this.location);
-      if (!have.has(k)) {
-        if (v === null) continue; // a column no row has: every row is NULL there
-        return [];
-      }
-      if (v === null) conds.push(`${quoteIdent(k)} IS NULL`);
-      else {
-        conds.push(`${quoteIdent(k)} = ?`);
-        params.push(v);
-      }
-    }
-    if (options.afterId !== undefined) {
-      conds.push(`${quoteIdent('id')} > ?`);
-      params.push(options.afterId);
-    }
-    const sql =
-      `SELECT * FROM ${quoteIdent(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${quoteIdent('id')}` +
-      (options.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(options.limit))}` : '');
+    const q = selectRows(table, have, where, options, this.location, () => '?');
+    if (!q) return [];
+    const { sql, params } = q;
     try {
       const rows = this.db.prepare(sql).safeIntegers(true).all(...params) as Record<string, unknown>[];
       return rows.map((r) => decodeRow(table, r));

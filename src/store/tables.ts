@@ -261,3 +261,41 @@ export function decodeRow(table: string, raw: Record<string, unknown>): StoredRo
   }
   return out as StoredRow;
 }
+
+/**
+ * The `SELECT` of `rows()`, written once for both backends: equality conditions on the columns the
+ * table has (a condition on a column it lacks matches no row, unless it asks for NULL), `afterId`,
+ * `limit`, in id order. `mark(i)` is the backend's placeholder for the i-th parameter (`?`, `$1`).
+ * Null when no row can match.
+ */
+export function selectRows(
+  table: string,
+  have: { has(column: string): boolean },
+  where: { readonly [column: string]: number | string | null },
+  options: { afterId?: number | undefined; limit?: number | undefined },
+  location: string,
+  mark: (i: number) => string,
+): { sql: string; params: SqlValue[] } | null {
+  const conds: string[] = [];
+  const params: SqlValue[] = [];
+  for (const [k, v] of Object.entries(where)) {
+    checkIdentifier(k, 'column', location);
+    if (!have.has(k)) {
+      if (v === null) continue; // a column no row has: every row is NULL there
+      return null;
+    }
+    if (v === null) conds.push(`${quoteIdent(k)} IS NULL`);
+    else {
+      params.push(v);
+      conds.push(`${quoteIdent(k)} = ${mark(params.length)}`);
+    }
+  }
+  if (options.afterId !== undefined) {
+    params.push(options.afterId);
+    conds.push(`${quoteIdent('id')} > ${mark(params.length)}`);
+  }
+  const sql =
+    `SELECT * FROM ${quoteIdent(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${quoteIdent('id')}` +
+    (options.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(options.limit))}` : '');
+  return { sql, params };
+}

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from './registry.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -47,18 +47,6 @@ function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ status:
     child.on('close', (status) => {
       clearTimeout(timer);
       resolve({ status, out });
-    });
-  });
-}
-
-/** A port nothing listens on now (the kernel's pick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
     });
   });
 }

@@ -124,7 +124,7 @@ let cachedCerts: TestCerts | undefined;
 const CERTS_PREFIX = 'cs-certs-';
 
 /** Is process `pid` alive? */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

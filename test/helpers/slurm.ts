@@ -38,7 +38,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasCommand, type ToolResult } from './registry.js';
+import { alive, hasCommand, type ToolResult } from './registry.js';
 
 /** One node of the cluster. */
 export interface SlurmNodeSpec {
@@ -254,15 +254,6 @@ function slurmConf(dir: string, opts: SlurmClusterOptions, ctldPort: number, nod
   return lines.join('\n');
 }
 
-/** Is process `pid` alive? */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Pids of processes whose environment holds `SLURM_CONF=<a path under dir>`: the daemons started here
