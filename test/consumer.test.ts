@@ -16,6 +16,7 @@ import { buildCli, REPO, runCli, show } from './helpers/cli.js';
 import { ensureFixtures, oci } from './helpers/images.js';
 import { startPostgres, type Pg } from './helpers/postgres.js';
 import { registryMissing, removeTestCerts, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { schemaErrors } from './helpers/schemas.js';
 
 const missing = registryMissing() ?? (spawnSync('sh', ['-c', 'command -v ch-image && command -v git']).status === 0 ? null : 'ch-image or git is not installed');
 if (missing) console.warn(`skipping the Consumer tests: ${missing}`);
@@ -176,6 +177,7 @@ describe.each([sqlite, postgres])('the Consumer on $name', (b) => {
     const r = await cs(['runspec', 'commit', file, '--store', store, '--pull', '--ca-file', reg!.caFile, '-m', 'first run', '--json']);
     expect(r.code, show(r)).toBe(0);
     const rec = JSON.parse(r.stdout) as { commit: string; committed: boolean; image: { acquired: string }; consumerId: number; systemKernelId: number };
+    expect(schemaErrors('runspec-record-1.0', rec)).toBeNull();
     expect(rec.commit).toBe(git(dir, 'rev-parse', 'HEAD'));
     expect(git(dir, 'log', '-1', '--format=%s')).toBe('first run');
     expect(rec).toMatchObject({ committed: true, image: { acquired: 'pulled' } });
@@ -203,6 +205,7 @@ describe.each([sqlite, postgres])('the Consumer on $name', (b) => {
     const pull = await cs(['runspec', 'pull', '--remote', bare, '--store', store, '--json']);
     expect(pull.code, show(pull)).toBe(0);
     expect(JSON.parse(pull.stdout)).toMatchObject({ commit: head, committed: false });
+    expect(schemaErrors('runspec-record-1.0', JSON.parse(pull.stdout))).toBeNull();
     const clone = join(scratch, `clone${n}`);
     const cl = await cs(['runspec', 'clone', bare, '--dir', clone, '--store', store, '--json']);
     expect(cl.code, show(cl)).toBe(0);

@@ -15,6 +15,7 @@ import { buildCli, REPO, runCli } from './helpers/cli.js';
 import { hostJson, makeFakeHost, nvidiaVersionFile, writeFacts } from './helpers/fake-host.js';
 import { ensureFixtures, FIXTURES } from './helpers/images.js';
 import { libcuda1 } from './helpers/libcuda1.js';
+import { schemaErrors } from './helpers/schemas.js';
 import { startSlurmCluster, type SlurmCluster } from './helpers/slurm.js';
 
 let cluster: SlurmCluster | null = null;
@@ -133,6 +134,9 @@ describe('slurm sync', () => {
     expect(n3.active).toContain('cs_nvidia535');
     const again = await cs(['slurm', 'sync', ...hosts]);
     expect(again.code, again.stderr).toBe(0);
+    const asJson = await cs(['slurm', 'sync', '--dry-run', '--json', ...hosts]);
+    expect(schemaErrors('slurm-1.0', JSON.parse(asJson.stdout))).toBeNull();
+    expect((JSON.parse(asJson.stdout) as { nodes: { command: unknown }[] }).nodes.map((x) => x.command)).toEqual([null, null, null]);
     expect(again.stdout.trim().split('\n').every((l) => / up to date /.test(l)), again.stdout).toBe(true);
     expect(await cluster!.nodeFeatures('n1')).toEqual(n1);
   });
@@ -155,6 +159,9 @@ describe('containerspec sbatch', () => {
     // the GPU image is judged from its OCI layout and run from its unpacked tree
     const gpuCheck = await cs(['check', images.gpu!, '--slurm-constraint', '--cluster', '--quiet']);
     expect(gpuCheck.code, gpuCheck.stderr).toBe(0);
+    const gpuJson = await cs(['check', images.gpu!, '--slurm-constraint', '--cluster', '--json']);
+    expect(schemaErrors('slurm-1.0', JSON.parse(gpuJson.stdout))).toBeNull();
+    expect(JSON.parse(gpuJson.stdout)).toMatchObject({ constraint: gpuCheck.stdout.trim(), prunedTo: 3, notes: [] });
     expect(await runJob(images.gpuDir!, [`--constraint=${gpuCheck.stdout.trim()}`])).toBe('n3');
     expect(['n1', 'n2', 'n3']).toContain(await runJob(images.generic!));
   }, 180_000);

@@ -77,12 +77,12 @@ function consumerOptions(c: Command, withPull = true): Command {
       .option('--tls-verify <bool>', 'for --pull: verify the registry certificate (--tls-verify=false for a lab registry)', parseBool)
       .option('--ca-file <file>', 'for --pull: PEM CA certificates to trust for the registry');
   }
-  return c.option('--json', 'print what was recorded as JSON');
+  return c.option('--json', 'print what was recorded as JSON (schemas/runspec-record-1.0.schema.json)');
 }
 
 /** What a Consumer command prints. */
 function printRecorded(r: import('../runspec/consumer.js').Recorded, o: ConsumerFlags): void {
-  if (o.json) return out(json(r));
+  if (o.json) return out(json({ schemaVersion: '1.0', ...r }));
   out(
     `recorded ${r.runspecPath} at commit ${r.commit}${r.committed ? ' (new commit)' : ''}\n` +
       `  image ${r.image.reference} (${r.image.acquired === 'pulled' ? 'pulled into' : 'verified in'} Charliecloud storage)\n` +

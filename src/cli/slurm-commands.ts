@@ -26,7 +26,7 @@ export async function printSlurmConstraint(image: string, o: AccessFlags & { nod
     ...(o.cluster ? { cluster: slurmRunner() } : {}),
   }).finally(() => p.end());
   if (o.json) {
-    out(json({ constraint: c.constraint, notes: c.notes, impossible: c.impossible, prunedTo: c.prunedTo }));
+    out(json({ schemaVersion: '1.0', kind: 'constraint', constraint: c.constraint, notes: c.notes, impossible: c.impossible, prunedTo: c.prunedTo }));
   } else if (c.constraint !== null) out(`${c.constraint}\n`);
   for (const n of c.notes) say(`note: ${n}`, o.quiet);
   if (c.constraint === null) {
@@ -48,7 +48,7 @@ export function addSlurmCommands(cmd: Command): void {
     .requiredOption('--hosts <files...>', 'host facts files (containerspec host --json), as NODE=FILE or named by the facts')
     .option('--dry-run', 'print the scontrol commands instead of running them')
     .option('--prefix <prefix>', 'prefix of the features containerspec owns (default cs_)')
-    .option('--json', 'print what changes on each node as JSON')
+    .option('--json', 'print what changes on each node as JSON (schemas/slurm-1.0.schema.json)')
     .addHelpText('after', `
 Features set with scontrol last until slurmctld restarts or reconfigures (it then reads slurm.conf
 again): run slurm sync again then, or write "containerspec host --slurm-features" into slurm.conf.
@@ -62,7 +62,7 @@ Examples:
       const { slurmSync } = await import('../scheduler.js');
       const { shellQuote } = await import('../sched/slurm-cluster.js');
       const steps = await slurmSync(o.hosts, { ...(o.prefix !== undefined ? { prefix: o.prefix } : {}), ...(o.dryRun ? { dryRun: true } : {}) });
-      if (o.json) return out(json(steps));
+      if (o.json) return out(json({ schemaVersion: '1.0', kind: 'sync', dryRun: Boolean(o.dryRun), nodes: steps }));
       for (const s of steps) {
         if (!s.command) out(`${s.node}: up to date (${s.active.after.length} features)\n`);
         else if (o.dryRun) out(`scontrol ${s.command.map(shellQuote).join(' ')}\n`);

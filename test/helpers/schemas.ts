@@ -8,7 +8,7 @@ type Fn = ((d: unknown) => boolean) & { errors?: unknown };
 const cache = new Map<string, Fn>();
 
 /** The ajv errors for `data` against `schemas/<name>.schema.json`, or null when it is valid. */
-export function schemaErrors(name: 'facts-1.0' | 'facts-2.0' | 'report' | 'match', data: unknown): unknown {
+export function schemaErrors(name: 'facts-1.0' | 'facts-2.0' | 'report' | 'match' | 'slurm-1.0' | 'runspec-record-1.0', data: unknown): unknown {
   let v = cache.get(name);
   if (!v) {
     const schema = JSON.parse(readFileSync(join(REPO, 'schemas', `${name}.schema.json`), 'utf8')) as object;
