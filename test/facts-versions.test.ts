@@ -4,7 +4,7 @@
  * files never change.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -28,13 +28,23 @@ const PUBLISHED: Record<string, string> = {
   'facts-2.0.schema.json': '5aab19580d70c3ccfb49050ed54d6b6190ab46eed43a4a933c6f113d9f56e22e',
   'report.schema.json': '2beaac01dfc3653afef7949218ddbdbf2ea0d6ec412473a654067dfa79f44728',
   'match.schema.json': 'e20d9305ab58a00f8e4e132892b20048a918114d763e3e9e7e4c4a3c9e90c61d',
+  'runspec-1.0.schema.json': '3cf8c0f0a92343efee9f0e040c1b6387220ba0e459528b44a7338ceb90c4978f',
+  'runspec-record-1.0.schema.json': 'f8d5ec838c7d5d2abafc34a33687a173e0f284519661d1284b0656b6674b8a5d',
+  'slurm-1.0.schema.json': 'e2316c1e7231d426b6c3df0de3cde71ab2f1d10e5483251154c0069092a0e9e5',
 };
+
+/** Schemas of what containerspec reads, written from other projects' formats (not versions of ours). */
+const INPUT_SCHEMAS = ['docker-save-manifest.schema.json', 'nfd-image-compatibility-v1alpha1.schema.json'];
 
 beforeAll(async () => {
   await buildCli();
 });
 
 describe('published schemas', () => {
+  it('every output schema in schemas/ is pinned here (a new version adds a line)', () => {
+    const own = readdirSync(join(REPO, 'schemas')).filter((f) => f.endsWith('.schema.json') && !INPUT_SCHEMAS.includes(f));
+    expect(own.filter((f) => !(f in PUBLISHED))).toEqual([]);
+  });
   for (const [file, sum] of Object.entries(PUBLISHED)) {
     it(`${file} is unchanged since it was published`, () => {
       const actual = createHash('sha256').update(readFileSync(join(REPO, 'schemas', file))).digest('hex');
