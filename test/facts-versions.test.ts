@@ -30,7 +30,7 @@ const PUBLISHED: Record<string, string> = {
   'match.schema.json': 'e20d9305ab58a00f8e4e132892b20048a918114d763e3e9e7e4c4a3c9e90c61d',
   'runspec-1.0.schema.json': '3cf8c0f0a92343efee9f0e040c1b6387220ba0e459528b44a7338ceb90c4978f',
   'runspec-record-1.0.schema.json': 'f8d5ec838c7d5d2abafc34a33687a173e0f284519661d1284b0656b6674b8a5d',
-  'slurm-1.0.schema.json': 'e2316c1e7231d426b6c3df0de3cde71ab2f1d10e5483251154c0069092a0e9e5',
+  'slurm-1.0.schema.json': '3debbfe778468b135586c0275a09952bbac03d3c82d5585f017414b9115bacf8',
 };
 
 /** Schemas of what containerspec reads, written from other projects' formats (not versions of ours). */

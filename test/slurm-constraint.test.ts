@@ -11,6 +11,14 @@ import { emptyHostFacts, emptyImageFacts } from '../src/model/empty.js';
 import type { HostFacts, ImageFacts } from '../src/model/facts.js';
 import { hostFeatures, imageNeeds } from '../src/sched/constraint.js';
 import { and, anyOf, feat, or, prune, satisfies, toInfix, FALSE, TRUE } from '../src/sched/expr.js';
+import { buildCli, expectOneLineError, runCli, show } from './helpers/cli.js';
+import { dumpFor } from './helpers/archspec-data.js';
+import { hostJson, makeFakeHost } from './helpers/fake-host.js';
+import { oci } from './helpers/images.js';
+import { schemaErrors } from './helpers/schemas.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { andConstraint, slurmConstraint, slurmFeatures, slurmSyntaxProblem, SLURM_CONSTRAINT_MAX } from '../src/sched/slurm.js';
 
 interface DataSet {
@@ -285,4 +293,27 @@ describe('image constraints', () => {
     const got = await Promise.all(hosts.map(async (h) => [(await check(img, h)).verdict === 'compatible', satisfies(n.expr, (x) => hostFeatures(h).includes(x))]));
     expect(got).toEqual([[true, true], [false, false], [true, true], [false, false]]);
   });
+});
+
+describe('the CLI', () => {
+  it('host --slurm-features of a host tree, as a list and as JSON; check --slurm-constraint pruned to node facts', async () => {
+    await buildCli();
+    const base = mkdtempSync(join(tmpdir(), 'cs-slurm-cli-'));
+    const h = makeFakeHost(base, { name: 'icx1', cpuinfoFile: dumpFor('cascadelake').path, arch: 'x86_64', osrelease: '5.14.0-362.24.1.el9_3.x86_64' });
+    const list = await runCli(['host', '--slurm-features', '--proc', h.proc, '--root', h.root, '--sys', h.sys]);
+    expect(list.code, show(list)).toBe(0);
+    const features = list.stdout.trim().split(',');
+    for (const f of ['cs_arch_amd64', 'cs_cascadelake', 'cs_x86_64_v4', 'cs_kernel5_10', 'cs_mpi_none']) expect(features).toContain(f);
+    expect(features).not.toContain('cs_kernel5_15');
+    const js = await runCli(['host', '--slurm-features', '--json', '--prefix', 'site_', '--proc', h.proc, '--root', h.root, '--sys', h.sys]);
+    expect(schemaErrors('slurm-1.0', JSON.parse(js.stdout))).toBeNull();
+    expect(JSON.parse(js.stdout)).toMatchObject({ kind: 'features', host: 'icx1', prefix: 'site_' });
+    const { file } = await hostJson(h);
+    const c = await runCli(['check', oci('bullseye-openmpi'), '--slurm-constraint', '--nodes', file]);
+    expect(c.code, show(c)).toBe(0);
+    // the node has no MPI and no emulator: what remains is what it offers
+    expect(c.stdout.trim()).toBe('cs_arch_amd64&cs_kernel3_2&cs_mpi_none');
+    expect(expectOneLineError(await runCli(['host', '--slurm-features', '--prefix', '9x', '--proc', h.proc]))).toMatch(/--prefix "9x"/);
+    expect(expectOneLineError(await runCli(['check', oci('bullseye-openmpi'), '--cluster']))).toMatch(/go with --slurm-constraint/);
+  }, 60_000);
 });

@@ -83,7 +83,7 @@ export function program(prog: string): Command {
     .option('--slow', 'also ask systeminformation (memory, virtualization; spawns processes)')
     .option('--archspec <file>', 'microarchitectures.json to use (default: the vendored copy, or $CONTAINERSPEC_ARCHSPEC)')
     .option('--nfd <file>', 'also write the facts as a Node Feature Discovery local feature file (features.d), replaced atomically')
-    .option('--slurm-features', "print the host's Slurm node features (comma-separated, for slurm.conf Features= or slurm sync)")
+    .option('--slurm-features', "print the host's Slurm node features (comma-separated, for slurm.conf Features=; with --json, schemas/slurm-1.0.schema.json)")
     .option('--prefix <prefix>', 'prefix of every Slurm feature (default cs_)')
     .addHelpText('after', `
 Examples:
@@ -99,9 +99,10 @@ Examples:
       if (o.prefix !== undefined && !o.slurmFeatures) throw new (await import('../errors/index.js')).UsageError('--prefix goes with --slurm-features');
       const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec });
       if (o.slurmFeatures) {
-        const { slurmFeatures } = await import('../sched/slurm.js');
+        const { slurmFeatures, DEFAULT_SLURM_PREFIX } = await import('../sched/slurm.js');
         const archspec = o.archspec ? (await import('../arch/index.js')).loadArchspec(o.archspec) : undefined;
-        return out(`${slurmFeatures(facts, { ...(o.prefix !== undefined ? { prefix: o.prefix } : {}), ...(archspec ? { archspec } : {}) }).join(',')}\n`);
+        const features = slurmFeatures(facts, { ...(o.prefix !== undefined ? { prefix: o.prefix } : {}), ...(archspec ? { archspec } : {}) });
+        return out(o.json ? json({ schemaVersion: '1.0', kind: 'features', host: facts.name, prefix: o.prefix ?? DEFAULT_SLURM_PREFIX, features }) : `${features.join(',')}\n`);
       }
       if (o.nfd !== undefined) {
         const { writeNfdFeatures } = await import('../sched/nfd-features.js');
