@@ -9,6 +9,7 @@ import { addRegistryCommands } from './registry-commands.js';
 import { addSlurmCommands, printSlurmConstraint } from './slurm-commands.js';
 import { addRunspecCommands } from './runspec-commands.js';
 import { addStoreCommands } from './store-commands.js';
+import { addQueryCommands, addReplayCommand } from './replay-commands.js';
 
 const INSPECT_EXAMPLES = `
 Image references (skopeo-style):
@@ -178,6 +179,8 @@ Examples:
   addSlurmCommands(cmd);
   addRunspecCommands(cmd);
   addStoreCommands(cmd);
+  addQueryCommands(cmd.commands.find((c) => c.name() === 'store')!);
+  addReplayCommand(cmd);
   // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
   // Added to every command that runs (the leaves: `runspec commit`, not `runspec`), where the hook reads them.
   const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);

@@ -95,7 +95,7 @@ export const TABLES: readonly TableSpec[] = [
       { name: 'overrides', type: 'VARCHAR', json: true, doc: 'JSON: --set what-ifs applied to the host facts (empty for a real host)' },
       { name: 'refusal', type: 'VARCHAR', doc: 'why the run was refused (incompatible, cannot tell, a changed image, a read-only bind)' },
       { name: 'charliecloud_version', type: 'VARCHAR', doc: 'ch-run --version' },
-      { name: 'command', type: 'VARCHAR', json: true, doc: 'JSON: the ch-run argv of each RUN' },
+      { name: 'command', type: 'VARCHAR', json: true, doc: 'JSON: {commands: the ch-run argv of each RUN, env: the lines of its --set-env file}' },
       { name: 'steps_run', type: 'INTEGER', doc: 'how many RUN commands were started' },
       { name: 'signal', type: 'VARCHAR', doc: 'the signal that ended the run (SIGTERM, ...), when one did' },
       { name: 'stdout_bytes', type: 'INTEGER', doc: 'bytes the run wrote to stdout (stdout keeps at most the last 1 MiB)' },
