@@ -9,7 +9,7 @@
  * keeping the tail of it; then one store transaction for the SystemKernel and Producer rows.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
@@ -139,7 +139,8 @@ async function imageCwd(imgPath: string): Promise<string | null> {
  * the binds (`-b SRC:DST`; ch-run 0.31 has no read-only bind, see the notes), the working directory
  * (`-c`: WORKDIR, else the image's, else `/`, never the host's), the image read-only.
  */
-export function planCommands(spec: RunSpec, image: Pick<ImageFacts, 'env'>, imgPath: string, envFile: string, cwd: string | null): ReplayPlan {
+export function planCommands(spec: RunSpec, image: Pick<ImageFacts, 'env'>, where: { storage: string; name: string; imgPath: string }, envFile: string, cwd: string | null, hasPasswd = true): ReplayPlan {
+  const imgPath = where.imgPath;
   const env = [
     ...Object.entries(image.env).map(([k, v]) => envLine(k, v, `the image's environment`)),
     ...spec.env.map((e) => envLine(e.name, e.value, `${spec.file}:${e.line}`)),
@@ -150,10 +151,16 @@ export function planCommands(spec: RunSpec, image: Pick<ImageFacts, 'env'>, imgP
     common.push('-b', `${b.source}:${b.target}`);
     if (b.readOnly) notes.push(`${spec.file}:${b.line}: BIND ${b.source}:${b.target}:ro would be mounted read-write: ch-run 0.31 has no read-only bind`);
   }
+  if (!hasPasswd) {
+    // ch-run binds its own /etc/passwd and /etc/group over the image's, which must exist (the image is mounted read-only).
+    common.push('--no-passwd');
+    notes.push("the image has no /etc/passwd or /etc/group to bind over: ch-run runs with --no-passwd");
+  }
   const wd = spec.workdir?.path ?? cwd ?? '/';
   if (!spec.workdir) notes.push(`no WORKDIR: commands start in ${wd} (${cwd ? "the image's working directory" : 'the image has none'}), not in the host's directory`);
   common.push('-c', wd);
-  return { commands: spec.run.map((r) => ['ch-run', ...common, imgPath, '--', ...r.argv]), env, imgPath, notes };
+  // ch-run runs an image of its storage by name only ("can't run directory images from storage").
+  return { commands: spec.run.map((r) => ['ch-run', ...common, '-s', where.storage, where.name, '--', ...r.argv]), env, imgPath, notes };
 }
 
 /** Signal number by name. */
@@ -261,14 +268,15 @@ function hostColumns(h: HostFacts): Record<string, string | null> {
 }
 
 /** Make sure the image is in storage, verified by digest (or pull it), and read its facts. */
-async function imageFor(spec: RunSpec, o: ReplayOptions): Promise<{ facts: ImageFacts; acquired: 'present' | 'pulled'; imgPath: string } | { changed: StorageChangedError }> {
+async function imageFor(spec: RunSpec, o: ReplayOptions): Promise<{ facts: ImageFacts; acquired: 'present' | 'pulled'; imgPath: string; storage: string; name: string } | { changed: StorageChangedError }> {
   const [{ inspect }, { imagePath, storageDir, canonicalName }] = await Promise.all([import('../inspect.js'), import('../charliecloud/storage.js')]);
   const name = `${spec.from.name}@${spec.from.digest}`;
   const storage = storageDir({ storage: o.storage });
-  const imgPath = imagePath(storage, canonicalName(name));
+  const canonical = canonicalName(name);
+  const imgPath = imagePath(storage, canonical);
   const read = () => inspect(`ch-image:${name}`, { chStorage: storage });
   try {
-    return { facts: await read(), acquired: 'present', imgPath };
+    return { facts: await read(), acquired: 'present', imgPath, storage, name: canonical };
   } catch (e) {
     if (e instanceof StorageChangedError) return { changed: e };
     if (!(e instanceof NotFoundError)) throw e;
@@ -276,7 +284,7 @@ async function imageFor(spec: RunSpec, o: ReplayOptions): Promise<{ facts: Image
   }
   const { pullByDigest } = await import('../charliecloud/pull.js');
   await pullByDigest(spec.from.name, spec.from.digest, { storage, tlsNoVerify: o.tlsNoVerify, caBundle: o.caBundle, onProgress: o.onProgress });
-  return { facts: await read(), acquired: 'pulled', imgPath };
+  return { facts: await read(), acquired: 'pulled', imgPath, storage, name: canonical };
 }
 
 /** Host facts of earlier successful runs of `commit`, oldest first. */
@@ -382,7 +390,8 @@ export async function replay(commit: string, o: ReplayOptions = {}): Promise<Rep
       const report = await check(image.facts, host.facts, { history, charliecloud: host.chVersion });
       const drift = history.length ? provenanceDrift(host.facts, history, { charliecloud: host.chVersion }).drift : [];
       const envFile = join(work, 'env');
-      const plan = planCommands(spec, image.facts, image.imgPath, envFile, spec.workdir ? null : await imageCwd(image.imgPath));
+      const hasPasswd = (await Promise.all(['etc/passwd', 'etc/group'].map((f) => stat(join(image.imgPath, f)).then((st) => st.isFile(), () => false)))).every(Boolean);
+      const plan = planCommands(spec, image.facts, image, envFile, spec.workdir ? null : await imageCwd(image.imgPath), hasPasswd);
       const reasons: string[] = [];
       if (report.verdict === 'incompatible') reasons.push(`incompatible with this host: ${report.checks.filter((c) => c.status === 'fail' && c.required).map((c) => `${c.id}: ${c.message}`).join('; ')}`);
       if (report.verdict === 'unknown') reasons.push(`cannot tell whether it runs here: ${report.checks.filter((c) => c.status === 'unknown' && c.required).map((c) => `${c.id}: ${c.message}`).join('; ')}`);
