@@ -80,8 +80,15 @@ function toRecord(r: StoredRow): RunRecord {
   };
 }
 
-/** A version as semver (coerced), or null. */
-const coerce = (v: string | null | undefined): semver.SemVer | null => (v ? semver.coerce(v) : null);
+/**
+ * A version as semver: its leading `N[.N[.N]]`, missing parts 0, leading zeros dropped (semver's own
+ * coerce gives up on NVIDIA's `535.104.05`), anything after it ignored (`6.1.0-18-amd64` is 6.1.0); or null.
+ */
+function coerce(v: string | null | undefined): semver.SemVer | null {
+  const m = v ? /^\s*v?(\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))?/.exec(v) : null;
+  if (!m) return null;
+  return new semver.SemVer(`${Number(m[1])}.${Number(m[2] ?? 0)}.${Number(m[3] ?? 0)}`);
+}
 
 /** A semver range for RANGE (a bare version is exact; `4.1` is 4.1.x), or a usage error. */
 function rangeOf(text: string, what: string): semver.Range {
@@ -230,6 +237,6 @@ export async function affected(q: RunsQuery, opts: { store?: string | import('..
 }
 
 /** `store runs [--commit C] [--image DIGEST]`: every recorded replay (refusals included) that matches. */
-export function storeRuns(q: Pick<RunsQuery, 'commit' | 'image'>, opts: { store?: string | undefined } = {}): Promise<RunsAnswer> {
+export function storeRuns(q: Pick<RunsQuery, 'commit' | 'image'>, opts: { store?: string | import('../store/types.js').StoreBackend | undefined } = {}): Promise<RunsAnswer> {
   return affected({ ...q, includeRefused: true }, opts);
 }

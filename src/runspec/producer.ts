@@ -287,6 +287,24 @@ async function imageFor(spec: RunSpec, o: ReplayOptions): Promise<{ facts: Image
   return { facts: await read(), acquired: 'pulled', imgPath, storage, name: canonical };
 }
 
+/**
+ * Host facts of the earlier successful runs (exit kind "exited", status 0) of a recorded commit (a
+ * prefix of 7+ hex digits names the newest recorded commit it starts), oldest first, each with the
+ * Charliecloud version it ran with: the provenance rule's history (`check --store S --commit C`).
+ */
+export async function runHistory(commit: string, opts: { store?: string | undefined } = {}): Promise<{ commit: string; history: ProvenanceFacts[] }> {
+  const { storedRun } = await import('./consumer.js');
+  const { row } = await storedRun(opts.store, commit);
+  const full = String(row.commit_hash);
+  const { openStore } = await import('../store/open.js');
+  const store = await openStore(opts.store);
+  try {
+    return { commit: full, history: await historyOf(store, full) };
+  } finally {
+    await store.close();
+  }
+}
+
 /** Host facts of earlier successful runs of `commit`, oldest first. */
 async function historyOf(store: import('../store/types.js').StoreBackend, commit: string): Promise<ProvenanceFacts[]> {
   const rows = await store.rows('Producer', { commit_hash: commit, exit_kind: 'exited', exit_status: 0 }, { columns: ['host_facts', 'charliecloud_version'] });
