@@ -12,7 +12,7 @@ import { UsageError } from '../errors/index.js';
 import { parseDockerReference } from '../image/docker-reference.js';
 import type { StoredRow } from '../store/types.js';
 
-/** Version of the `store runs --json` / `store affected --json` document (`schemas/runs-1.0.schema.json`). */
+/** Version of the `store runs --json` / `store affected --json` document (no schema file yet). */
 export const RUNS_SCHEMA_VERSION = '1.0';
 
 /** One recorded replay, as the queries list it. */
