@@ -256,19 +256,28 @@ export function nowText(): string {
   return new Date().toISOString();
 }
 
+const JSON_COLUMNS = new Map<string, ReadonlySet<string>>();
+
+/** The declared JSON columns of a table (computed once per table: decoding many rows asks per value). */
+function jsonColumnsOf(table: string): ReadonlySet<string> {
+  let set = JSON_COLUMNS.get(table);
+  if (!set) JSON_COLUMNS.set(table, (set = new Set((tableSpec(table)?.columns ?? []).filter((c) => c.json).map((c) => c.name))));
+  return set;
+}
+
 /**
  * Decode a row as the driver returned it: integers as numbers (bigint only past 2^53), BLOBs as
  * Buffers, declared JSON columns parsed (text that is not JSON is returned as it is).
  */
 export function decodeRow(table: string, raw: Record<string, unknown>): StoredRow {
-  const spec = tableSpec(table);
+  const jsonColumns = jsonColumnsOf(table);
   const out: Record<string, StoredValue> = {};
   for (const [k, v] of Object.entries(raw)) {
     let value: StoredValue;
     if (typeof v === 'bigint') value = Number.isSafeInteger(Number(v)) ? Number(v) : v;
     else if (v instanceof Uint8Array) value = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     else value = (v ?? null) as StoredValue;
-    if (typeof value === 'string' && spec?.columns.some((c) => c.name === k && c.json)) {
+    if (typeof value === 'string' && jsonColumns.has(k)) {
       try {
         value = JSON.parse(value) as JsonValue;
       } catch {
