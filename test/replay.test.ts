@@ -158,7 +158,7 @@ describe('replay with the real ch-run', () => {
 });
 
 describe('the gate', () => {
-  it('the arm64 image on this host: exit 1, nothing run, the refusal recorded; --force runs it and says so', async () => {
+  it('the arm64 image on this host: exit 1, nothing run, the refusal recorded', async () => {
     if (skip()) return;
     if (process.arch !== 'x64') return console.warn('skipping: this host is not amd64');
     const store = newStore();
@@ -196,7 +196,7 @@ describe('the gate', () => {
     expect(JSON.parse(row!.overrides)).toEqual({ 'cuda.driver': 'none' });
   }, 240_000);
 
-  it('drift: a run recorded on a what-if kernel, replayed here, lists the drift with both values and lowers the score by 5', async () => {
+  it('drift: a run recorded on a what-if kernel, replayed here, lists each drift with both values and lowers the score by 5 per drifted fact', async () => {
     if (skip()) return;
     const store = newStore();
     const commit = await recorded(store, 'RUN ["/bin/busybox", "true"]\n');
