@@ -71,6 +71,7 @@ export async function checkImage(image: ImageInput, opts: CheckImageOptions = {}
   if (opts.set) checkOpts.set = opts.set;
   if (opts.bind) checkOpts.bind = opts.bind;
   if (opts.archspec) checkOpts.archspec = opts.archspec;
+  if (opts.charliecloud !== undefined) checkOpts.charliecloud = opts.charliecloud;
   return check(facts, host, checkOpts);
 }
 

@@ -10,7 +10,7 @@ import type { HostFacts, ImageFacts } from '../model/facts.js';
 import { REPORT_SCHEMA_VERSION, type Check, type Report } from '../model/report.js';
 import { compileImage, prepareHost } from './compile.js';
 import { applySets } from './overrides.js';
-import { pack, platformName, STATUS, type BoundLibrary, type RuleContext } from './rule.js';
+import { pack, platformName, STATUS, type BoundLibrary, type ProvenanceFacts, type RuleContext } from './rule.js';
 import { activeRules, summarise } from './score.js';
 
 /** Options for {@link check}. */
@@ -20,7 +20,9 @@ export interface CheckOptions {
   /** Host library paths to judge for bind-mounting into the image. */
   bind?: string[];
   /** Host facts recorded with earlier successful runs of the same run-spec (oldest first). */
-  history?: HostFacts[];
+  history?: ProvenanceFacts[];
+  /** This host's `ch-run --version`, compared with the history's (provenance rule). */
+  charliecloud?: string | null | undefined;
   /** archspec database (default: the vendored one). */
   archspec?: Archspec;
 }
@@ -52,6 +54,7 @@ export async function check(image: ImageFacts, host: HostFacts, opts: CheckOptio
     spec,
     binds: opts.bind?.length ? await readBinds(opts.bind) : null,
     history: opts.history?.length ? opts.history : null,
+    charliecloud: opts.charliecloud,
   };
   const checks: Check[] = [];
   for (const rule of activeRules(ctx)) checks.push(...rule.report(rule.evaluate(ci, ph, ctx), ci, ph, ctx));

@@ -67,8 +67,16 @@ export interface RuleContext {
   /** Host libraries asked about with `--bind`; null when none were. */
   readonly binds: readonly BoundLibrary[] | null;
   /** Host facts recorded with earlier successful runs (oldest first); null when there is no history. */
-  readonly history: readonly HostFacts[] | null;
+  readonly history: readonly ProvenanceFacts[] | null;
+  /** `ch-run --version` on the host judged, for the provenance rule; undefined when not asked. */
+  readonly charliecloud?: string | null | undefined;
 }
+
+/**
+ * Host facts of an earlier run, as the provenance rule reads them: the host facts, plus the
+ * Charliecloud version the run used when it was recorded (a Producer row has it; a facts file does not).
+ */
+export type ProvenanceFacts = HostFacts & { charliecloudVersion?: string | null | undefined };
 
 /** One evaluation: the packed outcome, and (in subtypes) what the report needs to explain it. */
 export interface Evaluation {

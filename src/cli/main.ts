@@ -9,6 +9,7 @@ import { addRegistryCommands } from './registry-commands.js';
 import { addSlurmCommands, printSlurmConstraint } from './slurm-commands.js';
 import { addRunspecCommands } from './runspec-commands.js';
 import { addStoreCommands } from './store-commands.js';
+import { addQueryCommands, addReplayCommand } from './replay-commands.js';
 
 const INSPECT_EXAMPLES = `
 Image references (skopeo-style):
@@ -123,6 +124,8 @@ Examples:
     .option('--set <key=value>', 'override a host fact for a what-if check (repeatable)', collect, [])
     .option('--bind <path>', 'a host library to bind-mount into the image: is it usable there? (repeatable)', collect, [])
     .option('--history <file>', 'host facts JSON of an earlier successful run, for provenance drift (repeatable)', collect, [])
+    .option('--store <path|url>', 'with --commit: the provenance store whose recorded runs give the history')
+    .option('--commit <hash>', "provenance drift against the successful replays of this recorded commit (the store's Producer rows)")
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: the host's)")
     .option('--json', 'print the report as JSON (schemas/report.schema.json; with --slurm-constraint, schemas/slurm-1.0.schema.json)')
     .option('--slurm-constraint', 'print the Slurm --constraint that selects the nodes this image passes on (see host --slurm-features) instead of a report')
@@ -142,14 +145,23 @@ Examples:
   can-i-run ghcr.io/lab/lammps:2024                       # uses facts attached with "containerspec attach"
   sbatch --constraint="$(can-i-run oci:./app --slurm-constraint --cluster)" job.sh
 `)
-    .action(async (image: string, o: AccessFlags & { host?: string; set: string[]; bind: string[]; history: string[]; platform?: string; json?: boolean; slurmConstraint?: boolean; nodes?: string[]; cluster?: boolean; prefix?: string }) => {
+    .action(async (image: string, o: AccessFlags & { host?: string; set: string[]; bind: string[]; history: string[]; store?: string; commit?: string; platform?: string; json?: boolean; slurmConstraint?: boolean; nodes?: string[]; cluster?: boolean; prefix?: string }) => {
       if (o.slurmConstraint) return printSlurmConstraint(image, o);
       const { UsageError } = await import('../errors/index.js');
       if (o.nodes || o.cluster || o.prefix !== undefined) throw new UsageError('--nodes, --cluster and --prefix go with --slurm-constraint');
       const set = parseSets(o.set);
+      if (o.store !== undefined && o.commit === undefined) throw new UsageError('--store goes with --commit');
       const { checkImage } = await import('../orchestrate.js');
+      const history: import('../orchestrate.js').HostInput[] = [...o.history];
+      let charliecloud: string | null | undefined;
+      if (o.commit !== undefined) {
+        const { runHistory } = await import('../runspec/producer.js');
+        history.push(...(await runHistory(o.commit, { store: o.store })).history);
+        // The Charliecloud version is compared only for this host (a --host file does not say which it has).
+        if (o.host === undefined) charliecloud = await (await import('../charliecloud/pull.js')).charliecloudVersion();
+      }
       const { access, progress: p } = await accessOf(o);
-      const report = await checkImage(image, { ...access, host: o.host, set, bind: o.bind, history: o.history, ...(o.platform ? { platform: o.platform } : {}) }).finally(() => p.end());
+      const report = await checkImage(image, { ...access, host: o.host, set, bind: o.bind, history, ...(charliecloud !== undefined ? { charliecloud } : {}), ...(o.platform ? { platform: o.platform } : {}) }).finally(() => p.end());
       if (o.json) out(json(report));
       else out((await import('./format-report.js')).formatReport(report));
       process.exitCode = report.verdict === 'compatible' ? 0 : report.verdict === 'incompatible' ? 1 : 3;
@@ -179,6 +191,8 @@ Examples:
   addSlurmCommands(cmd);
   addRunspecCommands(cmd);
   addStoreCommands(cmd);
+  addQueryCommands(cmd.commands.find((c) => c.name() === 'store')!);
+  addReplayCommand(cmd);
   // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
   // Added to every command that runs (the leaves: `runspec commit`, not `runspec`), where the hook reads them.
   const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);

@@ -87,6 +87,24 @@ export const TABLES: readonly TableSpec[] = [
       { name: 'stderr', type: 'BLOB', doc: 'standard error of the run' },
       { name: 'system_kernel_id', type: 'INTEGER', doc: 'id of the SystemKernel row recorded with it' },
       { name: 'host_name', type: 'VARCHAR', doc: 'host name' },
+      { name: 'image_reference', type: 'VARCHAR', doc: 'image as the run-spec names it (name@sha256:...)' },
+      { name: 'image_libraries', type: 'VARCHAR', json: true, doc: 'JSON: libraries found in the image\'s facts, name to version ({"glibc": "2.31", "openmpi": "4.1.0", "cuda": "12.2"})' },
+      { name: 'verdict', type: 'VARCHAR', doc: "the compatibility verdict on this host: 'compatible', 'incompatible' or 'unknown'" },
+      { name: 'score', type: 'INTEGER', doc: 'the compatibility score (0..100), provenance drift included' },
+      { name: 'report', type: 'VARCHAR', json: true, doc: 'JSON: the compatibility report (schemas/report.schema.json) the gate judged' },
+      { name: 'overrides', type: 'VARCHAR', json: true, doc: 'JSON: --set what-ifs applied to the host facts (empty for a real host)' },
+      { name: 'refusal', type: 'VARCHAR', doc: 'why the run was refused (incompatible, cannot tell, a changed image, a read-only bind)' },
+      { name: 'charliecloud_version', type: 'VARCHAR', doc: 'ch-run --version' },
+      { name: 'command', type: 'VARCHAR', json: true, doc: 'JSON: {commands: the ch-run argv of each RUN, env: the lines of its --set-env file}' },
+      { name: 'steps_run', type: 'INTEGER', doc: 'how many RUN commands were started' },
+      { name: 'signal', type: 'VARCHAR', doc: 'the signal that ended the run (SIGTERM, ...), when one did' },
+      { name: 'stdout_bytes', type: 'INTEGER', doc: 'bytes the run wrote to stdout (stdout keeps at most the last 1 MiB)' },
+      { name: 'stderr_bytes', type: 'INTEGER', doc: 'bytes the run wrote to stderr (stderr keeps at most the last 1 MiB)' },
+      { name: 'kernel_release', type: 'VARCHAR', doc: 'host kernel release (from host_facts, for queries)' },
+      { name: 'gpu_driver', type: 'VARCHAR', doc: 'host NVIDIA driver version (from host_facts, for queries)' },
+      { name: 'glibc_version', type: 'VARCHAR', doc: 'host glibc version (from host_facts, for queries)' },
+      { name: 'microarch', type: 'VARCHAR', doc: 'host archspec CPU target (from host_facts, for queries)' },
+      { name: 'host_mpi', type: 'VARCHAR', doc: 'host MPI as impl@version, comma-separated (from host_facts, for queries)' },
     ],
   },
 ];
@@ -238,19 +256,28 @@ export function nowText(): string {
   return new Date().toISOString();
 }
 
+const JSON_COLUMNS = new Map<string, ReadonlySet<string>>();
+
+/** The declared JSON columns of a table (computed once per table: decoding many rows asks per value). */
+function jsonColumnsOf(table: string): ReadonlySet<string> {
+  let set = JSON_COLUMNS.get(table);
+  if (!set) JSON_COLUMNS.set(table, (set = new Set((tableSpec(table)?.columns ?? []).filter((c) => c.json).map((c) => c.name))));
+  return set;
+}
+
 /**
  * Decode a row as the driver returned it: integers as numbers (bigint only past 2^53), BLOBs as
  * Buffers, declared JSON columns parsed (text that is not JSON is returned as it is).
  */
 export function decodeRow(table: string, raw: Record<string, unknown>): StoredRow {
-  const spec = tableSpec(table);
+  const jsonColumns = jsonColumnsOf(table);
   const out: Record<string, StoredValue> = {};
   for (const [k, v] of Object.entries(raw)) {
     let value: StoredValue;
     if (typeof v === 'bigint') value = Number.isSafeInteger(Number(v)) ? Number(v) : v;
     else if (v instanceof Uint8Array) value = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     else value = (v ?? null) as StoredValue;
-    if (typeof value === 'string' && spec?.columns.some((c) => c.name === k && c.json)) {
+    if (typeof value === 'string' && jsonColumns.has(k)) {
       try {
         value = JSON.parse(value) as JsonValue;
       } catch {
@@ -272,7 +299,7 @@ export function selectRows(
   table: string,
   have: { has(column: string): boolean },
   where: { readonly [column: string]: number | string | null },
-  options: { afterId?: number | undefined; limit?: number | undefined },
+  options: { afterId?: number | undefined; limit?: number | undefined; columns?: readonly string[] | undefined },
   location: string,
   mark: (i: number) => string,
 ): { sql: string; params: SqlValue[] } | null {
@@ -294,8 +321,13 @@ export function selectRows(
     params.push(options.afterId);
     conds.push(`${quoteIdent('id')} > ${mark(params.length)}`);
   }
+  let list = '*';
+  if (options.columns !== undefined) {
+    for (const c of options.columns) checkIdentifier(c, 'column', location);
+    list = [...new Set([...BUILTIN_COLUMNS, ...options.columns.filter((c) => have.has(c))])].map(quoteIdent).join(', ');
+  }
   const sql =
-    `SELECT * FROM ${quoteIdent(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${quoteIdent('id')}` +
+    `SELECT ${list} FROM ${quoteIdent(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${quoteIdent('id')}` +
     (options.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(options.limit))}` : '');
   return { sql, params };
 }

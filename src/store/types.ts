@@ -65,6 +65,11 @@ export type Where = { readonly [column: string]: number | string | null };
 export interface RowsOptions {
   afterId?: number;
   limit?: number;
+  /**
+   * Read only these columns (plus `id` and `recorded_at`), e.g. to leave BLOBs and large JSON out of
+   * a query over many rows. A named column the table lacks is left out of the rows read.
+   */
+  columns?: readonly string[];
 }
 
 /** What a transaction can do: append and read, all on one connection, all committed or none. */

@@ -1,0 +1,122 @@
+// "Which results are affected": store runs / store affected over Producer rows, on a real SQLite file
+// and a real PostgreSQL server. Three commits on two images with different Open MPI versions: the
+// 4.1.0 image's libraries are read from the real bullseye-openmpi fixture; the second image is that
+// image rebuilt with Open MPI 4.1.6 (there is no second Open MPI fixture, so its facts are the
+// fixture's with the version changed). Rows are appended as replay appends them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { affected, storeRuns } from '../src/runspec/affected.js';
+import { imageLibraries } from '../src/runspec/producer.js';
+import { inspect } from '../src/inspect.js';
+import { openStore } from '../src/store/open.js';
+import { buildCli, expectOneLineError, runCli, show } from './helpers/cli.js';
+import { ensureFixtures, oci } from './helpers/images.js';
+import { startPostgres, type Pg } from './helpers/postgres.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'cs-affected-'));
+const started = await startPostgres({ fsync: false });
+const server: Pg | null = 'skip' in started ? null : started;
+if ('skip' in started) console.warn(`skipping the PostgreSQL affected tests: ${started.skip}`);
+
+const A = 'sha256:' + 'a'.repeat(64);
+const B = 'sha256:' + 'b'.repeat(64);
+const [c1, c2, c3] = ['1', '2', '3'].map((d) => d.repeat(40)) as [string, string, string];
+let libsA: Record<string, string> = {};
+let fixtureSkip: string | null = null;
+
+beforeAll(async () => {
+  const f = ensureFixtures();
+  if (!f.ok) {
+    fixtureSkip = f.reason;
+    return;
+  }
+  await buildCli();
+  libsA = imageLibraries(await inspect(oci('bullseye-openmpi')));
+}, 300_000);
+
+afterAll(async () => {
+  await server?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function row(commit: string, digest: string, reference: string, libs: Record<string, string>, host: { kernel: string; driver: string | null }, startedAt: string, extra: Record<string, unknown> = {}) {
+  return {
+    commit_hash: commit,
+    runspec_path: 'job.runspec',
+    image_digest: digest,
+    image_reference: reference,
+    image_libraries: libs,
+    started_at: startedAt,
+    ended_at: startedAt,
+    exit_status: 0,
+    exit_kind: 'exited',
+    forced: 0,
+    refused: 0,
+    host_name: 'node01',
+    kernel_release: host.kernel,
+    gpu_driver: host.driver,
+    glibc_version: '2.36',
+    microarch: 'zen3',
+    host_mpi: null,
+    ...extra,
+  };
+}
+
+const backends = [
+  { name: 'SQLite', spec: async () => join(scratch, `s${Math.random()}.db`), skip: () => null as string | null },
+  { name: 'PostgreSQL', spec: async () => server!.createDatabase(`aff${Math.floor(Math.random() * 1e9)}`), skip: () => (server ? null : 'no PostgreSQL server') },
+];
+
+describe.each(backends)('store affected on $name', (b) => {
+  it('three commits on two images with different Open MPI versions: each query returns exactly the right runs', async () => {
+    const why = fixtureSkip ?? b.skip();
+    if (why) return console.warn(`skipping: ${why}`);
+    expect(libsA).toMatchObject({ openmpi: '4.1.0', glibc: '2.31' });
+    const libsB = { ...libsA, openmpi: '4.1.6' };
+    const spec = await b.spec();
+    const store = await openStore(spec);
+    try {
+      await store.init();
+      await store.appendMany('Producer', [
+        row(c1, A, 'reg.lab/hpc/ompi:4.1.0@' + A, libsA, { kernel: '4.18.0-513.el8.x86_64', driver: null }, '2025-01-10T00:00:00.000Z'),
+        row(c2, A, 'reg.lab/hpc/ompi:4.1.0@' + A, libsA, { kernel: '6.1.0-18-amd64', driver: '470.223.02' }, '2025-02-10T00:00:00.000Z'),
+        row(c3, B, 'reg.lab/hpc/ompi:4.1.6@' + B, libsB, { kernel: '6.1.0-18-amd64', driver: '535.104.05' }, '2025-03-10T00:00:00.000Z'),
+        row(c2, A, 'reg.lab/hpc/ompi:4.1.0@' + A, libsA, { kernel: '6.1.0-18-amd64', driver: '535.104.05' }, '2025-03-11T00:00:00.000Z', { exit_kind: 'refused', exit_status: null, refused: 1 }),
+      ]);
+      const q = async (query: Parameters<typeof affected>[0]) => (await affected(query, { store })).runs.map((r) => `${r.commit[0]}@${r.id}`);
+      expect(await q({ libraries: ['openmpi@4.1.0'] })).toEqual(['1@1', '2@2']);
+      expect(await q({ libraries: ['openmpi@>=4.1.1'] })).toEqual(['3@3']);
+      expect(await q({ libraries: ['openmpi@4.1'] })).toEqual(['1@1', '2@2', '3@3']);
+      expect(await q({ libraries: ['glibc@<2.34'] })).toEqual(['1@1', '2@2', '3@3']);
+      expect(await q({ libraries: ['glibc@>=2.34'] })).toEqual([]);
+      expect(await q({ libraries: ['mpich'] })).toEqual([]);
+      expect(await q({ hosts: ['kernel<5.0'] })).toEqual(['1@1']);
+      expect(await q({ hosts: ['gpu.driver<535'] })).toEqual(['2@2']); // no driver matches no comparison
+      expect(await q({ hosts: ['gpu.driver>=535', 'kernel>=6'] })).toEqual(['3@3']);
+      expect(await q({ image: A })).toEqual(['1@1', '2@2']);
+      expect(await q({ image: 'reg.lab/hpc/ompi:4.1.6' })).toEqual(['3@3']);
+      expect(await q({ image: 'reg.lab/hpc/ompi' })).toEqual(['1@1', '2@2', '3@3']);
+      expect(await q({ since: '2025-02-01', until: '2025-03-01' })).toEqual(['2@2']);
+      expect(await q({ libraries: ['openmpi@4.1.0'], hosts: ['kernel>=5'] })).toEqual(['2@2']);
+      expect(await q({ commit: c2.slice(0, 8) })).toEqual(['2@2']);
+      expect((await affected({ libraries: ['openmpi@4.1.0'] }, { store })).commits).toEqual([c1, c2]);
+      // store runs lists refusals too
+      expect((await storeRuns({ commit: c2 }, { store })).runs.map((r) => [r.id, r.refused])).toEqual([[2, false], [4, true]]);
+    } finally {
+      await store.close();
+    }
+    // the CLI: JSON, and a table
+    const j = await runCli(['store', 'affected', '--store', spec, '--library', 'openmpi@4.1.0', '--host', 'kernel<5.0', '--json']);
+    expect(j.code, show(j)).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ schemaVersion: '1.0', commits: [c1], runs: [{ id: 1, commit: c1, image: { digest: A }, libraries: { openmpi: '4.1.0' }, host: { kernel: '4.18.0-513.el8.x86_64' } }] });
+    const t = await runCli(['store', 'runs', '--store', spec, '--image', B]);
+    expect(t.code, show(t)).toBe(0);
+    expect(t.stdout).toMatch(/1 runs of 1 commit/);
+    expect(t.stdout).toContain('openmpi@4.1.6');
+    expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--library', 'openmpi@>>4']))).toMatch(/not a version or version range/);
+    expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--host', 'colour=blue']))).toMatch(/unknown key/);
+    expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--since', 'yesterday-ish']))).toMatch(/not a time/);
+  }, 120_000);
+});
