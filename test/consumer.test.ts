@@ -162,8 +162,8 @@ describe.each([sqlite, postgres])('the Consumer on $name', (b) => {
     return Boolean(b.skip);
   };
 
-  it('commit: validates, pulls the image by digest, commits, and records the repository, the image and the host', async () => {
-    if (skip()) return;
+  it('commit: validates, pulls the image by digest, commits, and records the repository, the image and the host', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = await b.fresh();
     const dir = join(scratch, `repo${++n}`);
     const file = runspec(dir);
@@ -220,8 +220,8 @@ describe.each([sqlite, postgres])('the Consumer on $name', (b) => {
     expect(git(bare2, 'rev-parse', 'main')).toBe(older);
   }, 240_000);
 
-  it('bad input is exit 2, one line on stderr, and nothing stored', async () => {
-    if (skip()) return;
+  it('bad input is exit 2, one line on stderr, and nothing stored', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = await b.fresh();
     const ok = runspec(join(scratch, `good${++n}`));
     const first = await cs(['runspec', 'commit', ok, '--store', store, '--pull', '--ca-file', reg!.caFile]);
@@ -264,8 +264,8 @@ describe.each([sqlite, postgres])('the Consumer on $name', (b) => {
     expect(git(bare, 'rev-parse', '--verify', '-q', 'main')).toBe('');
   }, 180_000);
 
-  it('8 processes committing at once leave 8 intact rows', async () => {
-    if (skip()) return;
+  it('8 processes committing at once leave 8 intact rows', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = await b.fresh();
     expect((await cs(['store', 'init', '--store', store])).code).toBe(0);
     const files = Array.from({ length: 8 }, (_, i) => runspec(join(scratch, `conc${++n}-${i}`), `RUN ["/bin/busybox", "echo", "${i}"]\n`));
@@ -278,8 +278,8 @@ describe.each([sqlite, postgres])('the Consumer on $name', (b) => {
     expect(await b.count(store, 'SystemKernel')).toBe(8);
   }, 180_000);
 
-  it('a commit killed with SIGKILL leaves a store that opens cleanly, with no partial row', async () => {
-    if (skip()) return;
+  it('a commit killed with SIGKILL leaves a store that opens cleanly, with no partial row', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = await b.fresh();
     expect((await cs(['store', 'init', '--store', store])).code).toBe(0);
     // a repository with some weight, so the kill lands while it is archived or written

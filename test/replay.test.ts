@@ -31,7 +31,7 @@ beforeAll(async () => {
   const [app, arm, cuda] = await Promise.all([
     reg.push(`${oci('musl-static')}:latest`, 'lab/app:1'),
     reg.push(`${oci('bookworm-arm64')}:latest`, 'lab/arm:1'),
-    reg.push(`${oci('trixie-mpich-cuda')}:latest`, 'lab/cuda:1'),
+    reg.push(`${oci('trixie-mpich-cuda')}:latest`, 'lab/cuda:1', { gzip: true }), // ch-image 0.31 reads no zstd layer
   ]);
   images.app = `${reg.host}/lab/app:1@${app}`;
   images.arm = `${reg.host}/lab/arm:1@${arm}`;
@@ -75,8 +75,8 @@ const skip = () => {
 };
 
 describe('replay with the real ch-run', () => {
-  it('replays a recorded run in a fresh storage (pulled by digest): clean environment, binds, workdir, each RUN in order, output streamed and kept', async () => {
-    if (skip()) return;
+  it('replays a recorded run in a fresh storage (pulled by digest): clean environment, binds, workdir, each RUN in order, output streamed and kept', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = newStore();
     const data = join(scratch, `data${++n}`);
     mkdirSync(data);
@@ -129,8 +129,8 @@ describe('replay with the real ch-run', () => {
     delete process.env.CS_TEST_HOST_ONLY;
   }, 240_000);
 
-  it('exit kinds: the command\'s own status, ch-run\'s own failure, and later RUNs are not run after a failure', async () => {
-    if (skip()) return;
+  it('exit kinds: the command\'s own status, ch-run\'s own failure, and later RUNs are not run after a failure', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = newStore();
     const fails = await recorded(store, 'RUN ["/bin/busybox", "sh", "-c", "exit 7"]\nRUN ["/bin/busybox", "echo", "never"]\n');
     const r = await cs(['replay', fails, '--store', store]);
@@ -144,8 +144,8 @@ describe('replay with the real ch-run', () => {
     expect(c.code).toBe(rows[1]!.exit_status);
   }, 180_000);
 
-  it('--dry-run prints the exact ch-run commands and the report, and records nothing', async () => {
-    if (skip()) return;
+  it('--dry-run prints the exact ch-run commands and the report, and records nothing', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = newStore();
     const commit = await recorded(store, 'ENV A=1\nUNSETENV B\nBIND /tmp:/var\nRUN ["/bin/busybox", "echo", "hi there"]\n');
     const r = await cs(['replay', commit, '--store', store, '--dry-run']);
@@ -158,9 +158,12 @@ describe('replay with the real ch-run', () => {
 });
 
 describe('the gate', () => {
-  it('the arm64 image on this host: exit 1, nothing run, the refusal recorded', async () => {
-    if (skip()) return;
-    if (process.arch !== 'x64') return console.warn('skipping: this host is not amd64');
+  it('the arm64 image on this host: exit 1, nothing run, the refusal recorded', async (ctx) => {
+    if (skip()) return ctx.skip();
+    if (process.arch !== 'x64') {
+      console.warn('skipping: this host is not amd64');
+      return ctx.skip();
+    }
     const store = newStore();
     const commit = await recorded(store, 'RUN ["/bin/echo", "ran"]\n', images.arm);
     const r = await cs(['replay', commit, '--store', store]);
@@ -173,8 +176,8 @@ describe('the gate', () => {
     expect(row!.refusal).toMatch(/incompatible with this host: arch/);
   }, 180_000);
 
-  it('a what-if GPU host with no driver refuses the CUDA image', async () => {
-    if (skip()) return;
+  it('a what-if GPU host with no driver refuses the CUDA image', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = newStore();
     const dir = join(scratch, `repo${++n}`);
     mkdirSync(dir, { recursive: true });
@@ -182,7 +185,8 @@ describe('the gate', () => {
     const rec = await cs(['runspec', 'commit', join(dir, 'job.runspec'), '--store', store, '--pull', '--ca-file', reg!.caFile, '--json']);
     if (rec.code !== 0 && /ch-image pull .* failed/.test(rec.stderr)) {
       // Charliecloud 0.31's ch-image cannot unpack this fixture's zstd-compressed layer (Python tarfile has no zstd)
-      return console.warn(`skipping the GPU what-if replay: ch-image cannot pull the CUDA fixture here: ${rec.stderr.trim().slice(0, 300)}`);
+      console.warn(`skipping the GPU what-if replay: ch-image cannot pull the CUDA fixture here: ${rec.stderr.trim().slice(0, 300)}`);
+      return ctx.skip();
     }
     expect(rec.code, show(rec)).toBe(0);
     const commit = (JSON.parse(rec.stdout) as { commit: string }).commit;
@@ -196,8 +200,8 @@ describe('the gate', () => {
     expect(JSON.parse(row!.overrides)).toEqual({ 'cuda.driver': 'none' });
   }, 240_000);
 
-  it('drift: a run recorded on a what-if kernel, replayed here, lists each drift with both values and lowers the score by 5 per drifted fact', async () => {
-    if (skip()) return;
+  it('drift: a run recorded on a what-if kernel, replayed here, lists each drift with both values and lowers the score by 5 per drifted fact', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = newStore();
     const commit = await recorded(store, 'RUN ["/bin/busybox", "true"]\n');
     const first = await cs(['replay', commit, '--store', store, '--set', 'kernel=4.18.0', '--set', 'glibc=2.28', '--json']);
@@ -221,8 +225,8 @@ describe('the gate', () => {
     expect(JSON.parse(c.stdout).checks.find((x: { id: string }) => x.id === 'provenance')).toBeTruthy();
   }, 180_000);
 
-  it('tampering: a changed file in the stored image tree, or a changed byte of a kept layer, is refused naming what changed', async () => {
-    if (skip()) return;
+  it('tampering: a changed file in the stored image tree, or a changed byte of a kept layer, is refused naming what changed', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = newStore();
     const own = join(scratch, `tamper${++n}`);
     const commit = await recorded(store, 'RUN ["/bin/busybox", "echo", "should not run"]\n', images.app, own);
@@ -252,8 +256,8 @@ describe('the gate', () => {
     expect(rows[0]!.refusal).toMatch(/etc\/hosts/);
   }, 240_000);
 
-  it('SIGTERM during a replay reaches the container, and the run is recorded as ended by the signal', async () => {
-    if (skip()) return;
+  it('SIGTERM during a replay reaches the container, and the run is recorded as ended by the signal', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = newStore();
     const commit = await recorded(store, 'RUN ["/bin/busybox", "sh", "-c", "echo started; exec /bin/busybox sleep 60"]\nRUN ["/bin/busybox", "echo", "never"]\n');
     const child = spawn(process.execPath, [join(REPO, 'bin/containerspec.js'), 'replay', commit, '--store', store], { env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -277,8 +281,8 @@ describe('the gate', () => {
     expect(Buffer.from(row!.stdout).toString()).toBe('started\n');
   }, 180_000);
 
-  it('bad input is exit 2 with one line and nothing recorded', async () => {
-    if (skip()) return;
+  it('bad input is exit 2 with one line and nothing recorded', async (ctx) => {
+    if (skip()) return ctx.skip();
     const store = newStore();
     await recorded(store, 'RUN ["/bin/busybox", "true"]\n');
     expect(expectOneLineError(await cs(['replay', 'xyz', '--store', store]))).toMatch(/not a commit hash/);

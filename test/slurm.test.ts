@@ -111,15 +111,15 @@ async function runJob(image: string, sbatchArgs: string[] = []): Promise<string>
 }
 
 describe('slurm sync', () => {
-  it('--dry-run prints the scontrol commands and changes nothing', async () => {
-    if (!ready()) return;
+  it('--dry-run prints the scontrol commands and changes nothing', async (ctx) => {
+    if (!ready()) return ctx.skip();
     const r = await cs(['slurm', 'sync', '--dry-run', '--hosts', `n1=${facts.n1}`, `n2=${facts.n2}`, `n3=${facts.n3}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^scontrol update NodeName=n1 AvailableFeatures=ib,cs_arch_amd64,.*cs_skylake_avx512.* ActiveFeatures=ib,cs_arch_amd64/m);
     expect((await cluster!.nodeFeatures('n1')).active).toEqual(['ib']);
   });
-  it("sets each node's features from its facts, keeps the site's own, and a second run changes nothing", async () => {
-    if (!ready()) return;
+  it("sets each node's features from its facts, keeps the site's own, and a second run changes nothing", async (ctx) => {
+    if (!ready()) return ctx.skip();
     const hosts = ['--hosts', `n1=${facts.n1}`, `n2=${facts.n2}`, `n3=${facts.n3}`];
     const first = await cs(['slurm', 'sync', ...hosts]);
     expect(first.code, first.stderr).toBe(0);
@@ -140,8 +140,8 @@ describe('slurm sync', () => {
     expect(again.stdout.trim().split('\n').every((l) => / up to date /.test(l)), again.stdout).toBe(true);
     expect(await cluster!.nodeFeatures('n1')).toEqual(n1);
   });
-  it('a facts file for a node the cluster lacks is an error naming it', async () => {
-    if (!ready()) return;
+  it('a facts file for a node the cluster lacks is an error naming it', async (ctx) => {
+    if (!ready()) return ctx.skip();
     const r = await cs(['slurm', 'sync', '--hosts', `n9=${facts.n1}`]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -150,8 +150,8 @@ describe('slurm sync', () => {
 });
 
 describe('containerspec sbatch', () => {
-  it('each fixture image runs on a node match says can run it, and only there', async () => {
-    if (!ready()) return;
+  it('each fixture image runs on a node match says can run it, and only there', async (ctx) => {
+    if (!ready()) return ctx.skip();
     expect(await matchHosts(images.avx512!)).toEqual(['n1']);
     expect(await matchHosts(images.gpu!)).toEqual(['n3']);
     expect((await matchHosts(images.generic!)).sort()).toEqual(['n1', 'n2', 'n3']);
@@ -165,12 +165,12 @@ describe('containerspec sbatch', () => {
     expect(await runJob(images.gpuDir!, [`--constraint=${gpuCheck.stdout.trim()}`])).toBe('n3');
     expect(['n1', 'n2', 'n3']).toContain(await runJob(images.generic!));
   }, 180_000);
-  it("a user's own --constraint is ANDed with the image's", async () => {
-    if (!ready()) return;
+  it("a user's own --constraint is ANDed with the image's", async (ctx) => {
+    if (!ready()) return ctx.skip();
     expect(await runJob(images.generic!, ['-C', 'bigmem'])).toBe('n3');
   }, 60_000);
-  it('an image no node can run is refused before submission, with the reasons from the report', async () => {
-    if (!ready()) return;
+  it('an image no node can run is refused before submission, with the reasons from the report', async (ctx) => {
+    if (!ready()) return ctx.skip();
     const r = await cs(['sbatch', '--hosts', `n1=${facts.n1}`, '--hosts', `n2=${facts.n2}`, '--hosts', `n3=${facts.n3}`, images.arm64!, ...NODE_CMD]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no node of the cluster can run .*bookworm-arm64.*; not submitted/);
@@ -180,14 +180,14 @@ describe('containerspec sbatch', () => {
     const q = await cluster!.run('scontrol', ['show', 'job', '-o']);
     expect(q.stdout).not.toMatch(/bookworm-arm64/);
   });
-  it('--dry-run prints the sbatch command with the constraint and ch-run', async () => {
-    if (!ready()) return;
+  it('--dry-run prints the sbatch command with the constraint and ch-run', async (ctx) => {
+    if (!ready()) return ctx.skip();
     const r = await cs(['sbatch', '--dry-run', images.avx512!, '-t', '5', ...NODE_CMD]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^sbatch -t 5 '--constraint=.*cs_x86_64_v4.*' '--wrap=ch-run \/.*img-avx512 -- \/bin\/busybox sh -c '/);
   });
-  it('an image ch-run cannot run as given is a usage error', async () => {
-    if (!ready()) return;
+  it('an image ch-run cannot run as given is a usage error', async (ctx) => {
+    if (!ready()) return ctx.skip();
     const r = await cs(['sbatch', images.gpu!, ...NODE_CMD]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/ch-run runs an unpacked image: give dir:PATH or ch-image:NAME/);
@@ -195,8 +195,8 @@ describe('containerspec sbatch', () => {
 });
 
 describe('check --slurm-constraint on the cluster', () => {
-  it('the constraint, pruned to the cluster, is taken by the real sbatch and lands where check passes', async () => {
-    if (!ready()) return;
+  it('the constraint, pruned to the cluster, is taken by the real sbatch and lands where check passes', async (ctx) => {
+    if (!ready()) return ctx.skip();
     const c = await cs(['check', images.avx512!, '--slurm-constraint', '--cluster']);
     expect(c.code, c.stderr).toBe(0);
     const constraint = c.stdout.trim();
@@ -207,8 +207,8 @@ describe('check --slurm-constraint on the cluster', () => {
     await cluster!.waitJob(r.jobId!, 60_000);
     expect(readFileSync(out, 'utf8')).toMatch(/node=n1/);
   });
-  it('unpruned, the constraint names features no node has, and the note says so', async () => {
-    if (!ready()) return;
+  it('unpruned, the constraint names features no node has, and the note says so', async (ctx) => {
+    if (!ready()) return ctx.skip();
     const c = await cs(['check', images.avx512!, '--slurm-constraint']);
     expect(c.code).toBe(0);
     expect(c.stdout).toMatch(/cs_emu_amd64/);
@@ -219,8 +219,8 @@ describe('check --slurm-constraint on the cluster', () => {
 });
 
 describe('the cli_filter example (plain sbatch --comment=image=REF)', () => {
-  it('adds the image constraint, and refuses an image no node can run', async () => {
-    if (!ready()) return;
+  it('adds the image constraint, and refuses an image no node can run', async (ctx) => {
+    if (!ready()) return ctx.skip();
     const out = join(work, 'filtered.out');
     // the filter runs containerspec: submit with the env that has it on PATH
     const sub = spawnSync('sbatch', ['--parsable', `--comment=image=${images.avx512}`, '-o', out, '--wrap', 'echo node=$SLURMD_NODENAME'], { env, cwd: work, encoding: 'utf8' });

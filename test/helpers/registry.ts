@@ -225,6 +225,8 @@ export interface PushOptions {
   creds?: string;
   /** Push every image of an index (skopeo --all); without it skopeo picks this machine's platform. */
   all?: boolean;
+  /** Recompress every layer with gzip (a new manifest digest): for peers that cannot read zstd, like ch-image 0.31. */
+  gzip?: boolean;
 }
 
 /** A running registry. */
@@ -406,7 +408,7 @@ const credFlags = (prefix: '--dest-' | '--src-' | '--', creds: string | undefine
 async function skopeoPush(reg: TestRegistry, dir: string, src: string, repoTag: string, opts: PushOptions): Promise<string> {
   const digestFile = join(dir, `digest-${Date.now()}-${Math.random().toString(16).slice(2)}`);
   const args = ['--insecure-policy', 'copy', '--retry-times', '0', '--dest-cert-dir', reg.certsDir, '--dest-tls-verify=true',
-    ...credFlags('--dest-', opts.creds), ...(opts.all ? ['--all'] : []), '--preserve-digests', '--digestfile', digestFile,
+    ...credFlags('--dest-', opts.creds), ...(opts.all ? ['--all'] : []), ...(opts.gzip ? ['--dest-compress-format', 'gzip', '--dest-compress'] : ['--preserve-digests']), '--digestfile', digestFile,
     src, `docker://${reg.host}/${repoTag}`];
   const r = await runTool('skopeo', args, { env: skopeoEnv(dir), timeoutMs: 300_000 });
   if (r.status !== 0 || !existsSync(digestFile)) throw new Error(`skopeo copy ${src} to ${reg.host}/${repoTag} failed (${r.status}): ${r.stderr.trim()}`);
