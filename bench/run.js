@@ -3,7 +3,7 @@
 // run (see bench/README.md). Asserts nothing; exits 0 unless something crashes.
 //
 //   npm run bench                     build, then every figure
-//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec)
+//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec, replay)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { fmtMB, log } from './lib/util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const all = ['inspect', 'host', 'match', 'registry', 'slurm', 'store', 'runspec'];
+const all = ['inspect', 'host', 'match', 'registry', 'slurm', 'store', 'runspec', 'replay'];
 const wanted = process.argv.slice(2).filter((a) => all.includes(a));
 const figures = wanted.length ? wanted : all;
 
@@ -123,6 +123,10 @@ if (figures.includes('store')) {
 if (figures.includes('runspec')) {
   const { benchRunspec } = await import('./lib/runspec-bench.js');
   rows.push(...(await benchRunspec(root)));
+}
+if (figures.includes('replay')) {
+  const { benchReplay } = await import('./lib/replay-bench.js');
+  rows.push(...(await benchReplay(root)));
 }
 table(rows);
 log(`\nbench finished in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
