@@ -10,7 +10,7 @@ import type { HostFacts, ImageFacts } from '../model/facts.js';
 import { REPORT_SCHEMA_VERSION, type Check, type Report } from '../model/report.js';
 import { compileImage, prepareHost } from './compile.js';
 import { applySets } from './overrides.js';
-import { pack, platformName, STATUS, type BoundLibrary, type RuleContext } from './rule.js';
+import { pack, penaltyReason, platformName, STATUS, type BoundLibrary, type RuleContext } from './rule.js';
 import { activeRules, summarise } from './score.js';
 
 /** Options for {@link check}. */
@@ -63,5 +63,7 @@ export async function check(image: ImageFacts, host: HostFacts, opts: CheckOptio
     image: { name: image.name, digest: image.digest ?? null, platform: platformName(ci.arch, ci.variant) },
     host: { name: hostFacts.name, overrides: opts.set ?? {} },
     checks,
+    penalties: verdict === 'incompatible' ? [] : checks.filter((c) => c.penalty > 0).map((c) => ({ check: c.id, points: c.penalty, reason: penaltyReason(c) })),
+    warnings: image.warnings,
   };
 }

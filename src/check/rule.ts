@@ -127,7 +127,14 @@ export function memoOf(ci: CompiledImage, slot: number): number[] {
   return m;
 }
 
-/** Build one check of a report from an outcome. */
+const reasons = new WeakMap<Check, string>();
+
+/** Why a check takes its points off the score (the report's `penalties`); its message when the rule gave no other reason. */
+export function penaltyReason(c: Check): string {
+  return reasons.get(c) ?? c.message;
+}
+
+/** Build one check of a report from an outcome; `reason` says why it takes points off, when its message does not. */
 export function makeCheck(
   id: CheckId,
   outcome: number,
@@ -136,9 +143,11 @@ export function makeCheck(
   image: unknown,
   fix: string | undefined,
   evidence: Check['evidence'] = [],
+  reason?: string,
 ): Check {
   const c: Check = { id, status: STATUS[statusOf(outcome)]!, required: requiredOf(outcome), message, penalty: penaltyOf(outcome), host, image, evidence };
   if (fix && c.status !== 'pass') c.fix = fix;
+  if (reason && c.penalty > 0) reasons.set(c, reason);
   return c;
 }
 

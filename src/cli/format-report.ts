@@ -14,6 +14,8 @@ export function formatReport(r: Report): string {
     s += `  ${c.status.toUpperCase().padEnd(7)} ${c.id.padEnd(10)} ${c.message}${c.required || c.status === 'pass' ? '' : ' (advisory)'}\n`;
     if (c.fix) s += `  ${''.padEnd(7)} ${''.padEnd(10)} -> ${c.fix}\n`;
   }
+  for (const p of r.penalties) s += `  ${`-${p.points}`.padStart(4)} ${p.reason}\n`;
+  for (const w of r.warnings) s += `  warning: ${w.message}${w.path ? ` (/${w.path.replace(/^\/+/, '')})` : ''}\n`;
   const set = Object.entries(r.host.overrides);
   if (set.length) s += `  (what-if: ${set.map(([k, v]) => `${k}=${v}`).join(', ')})\n`;
   return s;

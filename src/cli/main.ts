@@ -122,7 +122,7 @@ Examples:
     .option('--bind <path>', 'a host library to bind-mount into the image: is it usable there? (repeatable)', collect, [])
     .option('--history <file>', 'host facts JSON of an earlier successful run, for provenance drift (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: the host's)")
-    .option('--json', 'print the report as JSON (schemas/report.schema.json)')
+    .option('--json', 'print the report as JSON (schemas/report-2.0.schema.json)')
     .option('--slurm-constraint', 'print the Slurm --constraint that selects the nodes this image passes on (see host --slurm-features) instead of a report')
     .option('--nodes <files...>', "with --slurm-constraint: the nodes' host facts files; name only features some of them have (Slurm refuses others)")
     .option('--cluster', "with --slurm-constraint: ask the running Slurm cluster (scontrol) which features its nodes have")

@@ -7,11 +7,14 @@ import { REPO } from './cli.js';
 type Fn = ((d: unknown) => boolean) & { errors?: unknown };
 const cache = new Map<string, Fn>();
 
+/** Schema files by name: `report` is the report version this code writes, `report-1.0` the first one. */
+const FILES: Record<string, string> = { report: 'report-2.0', 'report-1.0': 'report' };
+
 /** The ajv errors for `data` against `schemas/<name>.schema.json`, or null when it is valid. */
-export function schemaErrors(name: 'facts-1.0' | 'facts-2.0' | 'report' | 'match', data: unknown): unknown {
+export function schemaErrors(name: 'facts-1.0' | 'facts-2.0' | 'report' | 'report-1.0' | 'match', data: unknown): unknown {
   let v = cache.get(name);
   if (!v) {
-    const schema = JSON.parse(readFileSync(join(REPO, 'schemas', `${name}.schema.json`), 'utf8')) as object;
+    const schema = JSON.parse(readFileSync(join(REPO, 'schemas', `${FILES[name] ?? name}.schema.json`), 'utf8')) as object;
     const AjvCtor = ((Ajv as unknown as { default?: typeof Ajv }).default ?? Ajv) as unknown as new (o: object) => { compile(s: object): Fn };
     v = new AjvCtor({ allErrors: true, strict: false }).compile(schema);
     cache.set(name, v);
