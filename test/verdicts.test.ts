@@ -1,10 +1,13 @@
 // Issue 13, "verdicts users can trust": evidence over claims (the ELF machine wins over the config,
 // the same verdict on every transport, the image's warnings in the report), wrong inputs as errors,
 // and a score that means something. Run against the fixture images and this host.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/model/report.js';
-import { buildCli, runCli, show } from './helpers/cli.js';
+import { buildCli, expectOneLineError, runCli, show } from './helpers/cli.js';
+import { buildOci } from './helpers/oci.js';
 import { ensureFixtures, FIXTURES } from './helpers/images.js';
 import { schemaErrors } from './helpers/schemas.js';
 
@@ -52,4 +55,51 @@ describe('evidence over claims: an image whose config says amd64 while its binar
       expect((JSON.parse(arm.stdout) as Report).checks.find((c) => c.id === 'arch')!.status).toBe('pass');
     }, 180_000);
   }
+});
+
+describe('wrong inputs are errors naming what the thing is and the reference to use, not verdicts', () => {
+  const cases: { what: string; ref: () => string | Promise<string>; says: RegExp }[] = [
+    { what: 'dir: of an empty directory', ref: () => `dir:${mkdtempSync(join(tmpdir(), 'cs-empty-'))}`, says: /is an empty directory, not a root filesystem/ },
+    { what: 'dir: of an OCI layout', ref: () => `dir:${join(LYING, 'oci')}`, says: new RegExp(`is an OCI image layout, not a root filesystem: use oci:${join(LYING, 'oci')}$`) },
+    { what: 'tar: of a docker save archive', ref: () => `tar:${join(LYING, 'docker.tar')}`, says: new RegExp(`is a "docker save" archive, not a root filesystem tarball: use docker-archive:${join(LYING, 'docker.tar')}$`) },
+    { what: 'tar: of a Docker 25+ save archive (an OCI layout with manifest.json)', ref: () => `tar:${join(FIXTURES, 'multiarch/docker25.tar')}`, says: /"docker save" archive.*use docker-archive:/ },
+    { what: 'tar: of an OCI archive', ref: () => `tar:${join(FIXTURES, 'multiarch/oci-archive.tar')}`, says: /is an OCI image archive.*use oci-archive:/ },
+    {
+      what: 'an OCI image whose only layer holds no files (directories only)',
+      ref: async () => {
+        const dir = join(mkdtempSync(join(tmpdir(), 'cs-nofiles-')), 'oci');
+        await buildOci(dir, [{ entries: [{ name: 'etc/', type: 'directory' }, { name: 'usr/', type: 'directory' }] }]);
+        return `oci:${dir}`;
+      },
+      says: /holds no files at all.*nothing to judge/,
+    },
+    {
+      what: 'dir: of an unpacked docker save',
+      ref: () => {
+        const dir = mkdtempSync(join(tmpdir(), 'cs-unpacked-save-'));
+        writeFileSync(join(dir, 'manifest.json'), '[]');
+        writeFileSync(join(dir, 'repositories'), '{}');
+        mkdirSync(join(dir, 'a'.repeat(64)));
+        return `dir:${dir}`;
+      },
+      says: /unpacked "docker save" archive.*use docker-archive:/,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.what}: exit 2, one line saying so (check and inspect)`, async ({ skip }) => {
+      if (skipAll) skip(skipAll);
+      const ref = await c.ref();
+      for (const args of [['check', ref], ['check', ref, '--json'], ['inspect', ref]]) {
+        const line = expectOneLineError(await runCli(args));
+        expect(line).toMatch(c.says);
+      }
+    }, 60_000);
+  }
+  it('the flat rootfs tarball and the unpacked tree of the same image still read as images', async ({ skip }) => {
+    if (skipAll) skip(skipAll);
+    for (const ref of [`tar:${join(FIXTURES, 'multiarch/rootfs.tar')}`, `dir:${join(FIXTURES, 'multiarch/rootfs')}`]) {
+      const r = await runCli(['inspect', ref, '--json']);
+      expect(r.code, show(r)).toBe(0);
+    }
+  }, 60_000);
 });
