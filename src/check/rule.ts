@@ -23,16 +23,36 @@ export const FAIL = 3;
 /** Status names by status number. */
 export const STATUS = ['pass', 'warn', 'unknown', 'fail'] as const;
 
-/** Penalties (points off 100); the README's "The score" section documents them. */
+/**
+ * Penalties (points off 100). The README's "The score" table is generated from these
+ * (`scoreTable()` in score-doc.ts; a test keeps the README equal to it).
+ *
+ * Two rules make the score mean something: every point off is explained by the check that takes
+ * it (the report's `penalties`), and knowing less never scores higher than knowing more with
+ * everything passing, so an unknown fact costs at least as much as the worst outcome short of a
+ * failure its rule could have had (`unknown` >= the kernel, libc, gpu and mpi rules' pass and warn
+ * penalties; an unknown architecture costs `emulated`; the microarch rule's unknowns cost
+ * `microarchUnused`, its worst pass).
+ */
 export const PENALTY = {
+  /** The image runs emulated (arch warn), or the architecture is unknown (it might only run emulated). */
   emulated: 40,
+  /** A required fact unknown (kernel, libc, gpu, mpi). */
   unknown: 10,
-  /** Per archspec generation between the image's target (or the generic family root) and the host's. */
-  perGeneration: 2,
-  microarchMax: 20,
+  /**
+   * The share of the host CPU target's instruction-set features (archspec `features`; for families
+   * archspec lists none for, such as POWER, its generations) that the image's target does not use,
+   * times this: a generic image on any host past its family's baseline loses all of it, an image
+   * built for the host's exact target none. The same share costs the same in every CPU family.
+   */
+  microarchUnused: 20,
+  /** GPU only under CUDA minor-version compatibility. */
   minorVersionCuda: 10,
+  /** No host MPI for an MPI image (its own MPI runs within one node). */
   noHostMpi: 5,
+  /** Host MPI of the same ABI from another implementation. */
   crossImplementationMpi: 5,
+  /** Per fact that drifted since the last successful run, at most `provenanceMax`. */
   provenanceDrift: 5,
   provenanceMax: 25,
 } as const;

@@ -36,6 +36,6 @@ export function formatMatch(m: MatchResult): string {
   s += table(m.bestHostForImage.map((b) => [`  ${b.image}`, b.host ? `${b.host} (${b.verdict === 'unknown' ? '?' : ''}${b.score})` : 'none compatible']));
   s += 'best image for each host:\n';
   s += table(m.bestImageForHost.map((b) => [`  ${b.host}`, b.image ? `${b.image} (${b.verdict === 'unknown' ? '?' : ''}${b.score})` : 'none compatible']));
-  s += '(scores 0-100; - incompatible; ?N cannot tell, N if the unknown facts turn out fine)\n';
+  s += '(scores 0-100; - incompatible; ?N cannot tell: N counts each unknown fact at the worst it could cost short of failing, so the fact known can only score the same or higher)\n';
   return s;
 }
