@@ -1,12 +1,13 @@
 // Issue 13, "verdicts users can trust": evidence over claims (the ELF machine wins over the config,
 // the same verdict on every transport, the image's warnings in the report), wrong inputs as errors,
 // and a score that means something. Run against the fixture images and this host.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/model/report.js';
-import { buildCli, expectOneLineError, runCli, show } from './helpers/cli.js';
+import Ajv from 'ajv';
+import { buildCli, errorJson, errorLine, expectOneLineError, REPO, runCli, show } from './helpers/cli.js';
 import { buildOci } from './helpers/oci.js';
 import { ensureFixtures, FIXTURES } from './helpers/images.js';
 import { schemaErrors } from './helpers/schemas.js';
@@ -103,3 +104,59 @@ describe('wrong inputs are errors naming what the thing is and the reference to 
     }
   }, 60_000);
 });
+
+describe('scripts can read errors', () => {
+  it('with --json an error prints exit 2, the stderr line, and the error JSON on stdout (valid against its schema); without --json stdout stays empty', async ({ skip }) => {
+    if (skipAll) skip(skipAll);
+    const ref = `tar:${join(LYING, 'docker.tar')}`;
+    for (const bin of ['containerspec', 'can-i-run'] as const) {
+      const args = bin === 'can-i-run' ? [ref, '--json'] : ['check', ref, '--json'];
+      const r = await runCli(args, { bin });
+      expect(r.code, show(r)).toBe(2);
+      const line = errorLine(r, bin);
+      const doc = errorJson(r);
+      expect(errorSchema(doc)).toBeNull();
+      expect(doc.error).toEqual({ kind: 'image-reference', message: line.slice(bin.length + 2), where: null });
+      const plain = await runCli(args.filter((a) => a !== '--json'), { bin });
+      expect(plain.code).toBe(2);
+      expect(plain.stdout).toBe('');
+    }
+    const missing = await runCli(['inspect', 'dir:/nonexistent-cs-dir', '--json']);
+    expect(errorJson(missing).error).toMatchObject({ kind: 'not-found', where: '/nonexistent-cs-dir' });
+    const usage = await runCli(['check', ref, '--jsn', '--json']);
+    expect(errorJson(usage).error.kind).toBe('usage');
+  }, 60_000);
+
+  it('commander\'s "did you mean" suggestion survives the one-line rule', async () => {
+    const cmd = await runCli(['chek', 'x']);
+    expect(cmd.code).toBe(2);
+    expect(errorLine(cmd)).toMatch(/unknown command 'chek': did you mean check\?/);
+    const opt = await runCli(['check', 'x', '--jsn']);
+    expect(errorLine(opt)).toMatch(/unknown option '--jsn': did you mean --json\?/);
+  });
+
+  it('containerspec with no arguments prints its help on stderr and exits 2 (a usage error, like git)', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Usage: containerspec \[options\] \[command\]/);
+    expect(r.stderr).toContain('check [options] <image>');
+  });
+
+  it('can-i-run --help says can-i-run, not can-i-run check', async () => {
+    const r = await runCli(['--help'], { bin: 'can-i-run' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: can-i-run \[options\] <image>/);
+    expect(r.stdout).not.toContain('can-i-run check');
+    const cs = await runCli(['check', '--help']);
+    expect(cs.stdout).toMatch(/^Usage: containerspec check \[options\] <image>/);
+  });
+});
+
+/** ajv errors of the error JSON against schemas/error-1.0.schema.json, or null. */
+function errorSchema(doc: unknown): unknown {
+  const schema = JSON.parse(readFileSync(join(REPO, 'schemas/error-1.0.schema.json'), 'utf8')) as object;
+  const AjvCtor = ((Ajv as unknown as { default?: typeof Ajv }).default ?? Ajv) as unknown as new (o: object) => { compile(s: object): ((d: unknown) => boolean) & { errors?: unknown } };
+  const v = new AjvCtor({ allErrors: true, strict: false }).compile(schema);
+  return v(doc) ? null : v.errors;
+}

@@ -127,6 +127,8 @@ Examples:
     .option('--nodes <files...>', "with --slurm-constraint: the nodes' host facts files; name only features some of them have (Slurm refuses others)")
     .option('--cluster', "with --slurm-constraint: ask the running Slurm cluster (scontrol) which features its nodes have")
     .option('--prefix <prefix>', 'with --slurm-constraint: prefix of the Slurm features (default cs_)');
+  // can-i-run is `check` under its own name: its help says `can-i-run [options] <image>`.
+  if (prog === 'can-i-run') checkCmd.configureHelp({ commandUsage: (c) => `can-i-run ${c.usage()}` });
   addAccessOptions(checkCmd, { attached: true })
     .addHelpText('after', `
 --set keys:
@@ -205,11 +207,24 @@ function parsePositive(v: string, flag: string): number {
   return n;
 }
 
+/** Whether the command line asks for JSON (`--json` before any `--`, past which arguments are another program's). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 /** Run the CLI; sets process.exitCode. */
 export async function main(argv: string[], prog = 'containerspec'): Promise<void> {
   try {
-    await program(prog).parseAsync(argv, { from: 'user' });
+    const cmd = program(prog);
+    if (argv.length === 0) {
+      // Like git: no command is a usage error; the help goes to stderr, stdout stays empty for scripts.
+      process.stderr.write(cmd.helpInformation());
+      process.exitCode = 2;
+      return;
+    }
+    await cmd.parseAsync(argv, { from: 'user' });
   } catch (e) {
-    process.exitCode = reportError(e, prog);
+    process.exitCode = reportError(e, prog, { json: wantsJson(argv) });
   }
 }
