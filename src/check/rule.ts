@@ -48,7 +48,7 @@ export const PENALTY = {
   microarchUnused: 20,
   /** GPU only under CUDA minor-version compatibility. */
   minorVersionCuda: 10,
-  /** No host MPI for an MPI image (its own MPI runs within one node). */
+  /** No host MPI that can stand in for an MPI image's (none, another ABI family or series, older): its own MPI runs within one node. */
   noHostMpi: 5,
   /** Host MPI of the same ABI from another implementation. */
   crossImplementationMpi: 5,
