@@ -159,6 +159,7 @@ Examples:
     .description('the compatibility matrix of images on hosts, with the best host for each image and the best image for each host')
     .requiredOption('--hosts <files...>', 'host facts JSON files (containerspec host --json)')
     .requiredOption('--images <refs...>', 'image references, or image facts JSON files (containerspec inspect --json)')
+    .option('--set <key=value>', 'override a fact of every host for a what-if at scale (repeatable; keys as for check)', collect, [])
     .option('--json', 'print JSON (schemas/match.schema.json)');
   addAccessOptions(matchCmd, { attached: true })
     .addHelpText('after', `
@@ -166,12 +167,14 @@ Examples:
   containerspec match --hosts nodes/*.json --images oci:./app-v1 oci:./app-v2
   containerspec match --hosts a.json b.json --images app.facts.json --json
   containerspec match --hosts nodes/*.json --images registry.lab/app:1 registry.lab/app:2
+  containerspec match --hosts nodes/*.json --images oci:./cuda-app --set cuda.version=12.4   # what if every driver were CUDA 12.4?
 `)
-    .action(async (o: AccessFlags & { hosts: string[]; images: string[]; json?: boolean }) => {
+    .action(async (o: AccessFlags & { hosts: string[]; images: string[]; set: string[]; json?: boolean }) => {
       const { match } = await import('../orchestrate.js');
       const { matchToJson } = await import('../check/match.js');
+      const set = parseSets(o.set);
       const { access, progress: p } = await accessOf(o);
-      const m = await match(o.hosts, o.images, access).finally(() => p.end());
+      const m = await match(o.hosts, o.images, { ...access, ...(Object.keys(set).length ? { set } : {}) }).finally(() => p.end());
       if (o.json) out(json(matchToJson(m)));
       else out((await import('./format-report.js')).formatMatch(m));
     });
