@@ -491,10 +491,10 @@ describe.concurrent('bind', () => {
       const fits = need.max === null || compareVersions(need.max, glibc) <= 0;
       const extra = name === 'trixie-mpich-cuda' ? set(`cuda.driver=${cudaOf().min}`) : [];
       const r = await check(oci(name), hosts.haswell!.file, ['--bind', LIBZ, ...extra]);
-      const b = byId(r.report, 'bind');
+      const b = byId(r.report, `bind:${LIBZ}`);
       expect(b.status).toBe(fits ? 'pass' : 'fail');
       expect(b.host).toMatchObject({ path: LIBZ, arch: 'amd64', needsGlibc: need.max });
-      expect(b.image).toEqual({ arch: 'amd64', glibc });
+      expect(b.image).toEqual({ arch: 'amd64', glibc, libc: 'glibc' });
       if (!fits) {
         expect(b.message).toContain(`GLIBC_${need.max}`);
         expect(b.message).toContain(glibc);
@@ -509,7 +509,7 @@ describe.concurrent('bind', () => {
     if (!existsSync(lib)) return skip(`${lib} missing from the fixture`);
     const r = await check(oci('bullseye-openmpi'), hosts.haswell!.file, ['--bind', lib]);
     expect(r.code).toBe(1);
-    const b = byId(r.report, 'bind');
+    const b = byId(r.report, `bind:${lib}`);
     expect(b.status).toBe('fail');
     expect(b.message).toContain('arm64');
     expect(b.message).toContain('amd64');

@@ -1,7 +1,7 @@
 // Issue 13, "verdicts users can trust": evidence over claims (the ELF machine wins over the config,
 // the same verdict on every transport, the image's warnings in the report), wrong inputs as errors,
 // and a score that means something. Run against the fixture images and this host.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -160,3 +160,79 @@ function errorSchema(doc: unknown): unknown {
   const v = new AjvCtor({ allErrors: true, strict: false }).compile(schema);
   return v(doc) ? null : v.errors;
 }
+
+describe('--bind as HPC users write it: SRC[:DST] and directories, the real reason, missing libraries only', () => {
+  const LIBDIR = '/usr/lib/x86_64-linux-gnu';
+  const host = ['libz.so.1', 'libssl.so.3', 'libcrypto.so.3'].map((n) => join(LIBDIR, n));
+  const trixie = `oci:${join(FIXTURES, 'trixie-mpich-cuda/oci')}`;
+  const musl = `oci:${join(FIXTURES, 'musl-static/oci')}`;
+  const haveLibs = () => host.every((p) => existsSync(p));
+  const bindChecks = (r: Report) => r.checks.filter((c) => c.id === 'bind' || c.id.startsWith('bind:'));
+  const run = async (args: string[]) => {
+    const r = await runCli(['check', ...args, '--json']);
+    expect([0, 1, 3], show(r)).toContain(r.code);
+    const rep = JSON.parse(r.stdout) as Report;
+    expect(schemaErrors('report', rep)).toBeNull();
+    return rep;
+  };
+
+  it('--bind SRC:DST: the check is bind:SRC, judged at DST', async ({ skip }) => {
+    if (skipAll) skip(skipAll);
+    if (!haveLibs()) skip(`${host.join(', ')} are not all on this machine`);
+    const rep = await run([trixie, '--bind', `${host[0]}:/opt/site/lib/libz.so.1`]);
+    const [b, ...rest] = bindChecks(rep);
+    expect(rest).toEqual([]);
+    expect(b!.id).toBe(`bind:${host[0]}`);
+    expect(b!.status).toBe('pass');
+    expect(b!.host).toMatchObject({ path: host[0], target: '/opt/site/lib/libz.so.1', missing: [] });
+    expect(b!.message).toContain('(at /opt/site/lib/libz.so.1)');
+  }, 60_000);
+
+  it('a missing DT_NEEDED is named as such: the fix says bind it, not a glibc problem; JSON lists only the missing library', async ({ skip }) => {
+    if (skipAll) skip(skipAll);
+    if (!haveLibs()) skip(`${host.join(', ')} are not all on this machine`);
+    const rep = await run([trixie, '--bind', host[1]!]);
+    const b = bindChecks(rep)[0]!;
+    expect(b.status).toBe('fail');
+    expect((b.host as { missing: string[] }).missing).toEqual(['libcrypto.so.3']); // not libc.so.6, which the image has
+    expect(b.fix).toContain('libcrypto.so.3');
+    expect(b.fix).not.toMatch(/glibc/);
+  }, 60_000);
+
+  it('a directory: every library in it judged on its own, and a summary naming the ones that fail; binding the dependency too passes', async ({ skip }) => {
+    if (skipAll) skip(skipAll);
+    if (!haveLibs()) skip(`${host.join(', ')} are not all on this machine`);
+    const dir = mkdtempSync(join(tmpdir(), 'cs-binddir-'));
+    for (const p of host.slice(0, 2)) copyFileSync(p, join(dir, p.slice(p.lastIndexOf('/') + 1)));
+    writeFileSync(join(dir, 'libfoo.so'), '/* GNU ld script */\nINPUT(libz.so.1)\n'); // a linker script, not a library: left out
+    const rep = await run([trixie, '--bind', `${dir}:/opt/site/lib`]);
+    const checks = bindChecks(rep);
+    expect(checks.map((c) => c.id).sort()).toEqual(['bind', `bind:${join(dir, 'libssl.so.3')}`, `bind:${join(dir, 'libz.so.1')}`]);
+    const summary = checks.find((c) => c.id === 'bind')!;
+    expect(summary.status).toBe('fail');
+    expect(summary.message).toBe(`1 of the 2 libraries in ${dir} cannot be bound: libssl.so.3 (needs libcrypto.so.3)`);
+    expect(checks.find((c) => c.id === `bind:${join(dir, 'libz.so.1')}`)!.host).toMatchObject({ target: '/opt/site/lib/libz.so.1' });
+    copyFileSync(host[2]!, join(dir, 'libcrypto.so.3'));
+    const again = bindChecks(await run([trixie, '--bind', `${dir}:/opt/site/lib`]));
+    expect(again.find((c) => c.id === 'bind')!.message).toBe(`all 3 libraries in ${dir} can be bound`);
+    expect(again.every((c) => c.status === 'pass')).toBe(true);
+  }, 60_000);
+
+  it('a glibc library into a musl image: the reason is the C library family, and the fix does not ask for an older glibc', async ({ skip }) => {
+    if (skipAll) skip(skipAll);
+    if (!haveLibs()) skip(`${host.join(', ')} are not all on this machine`);
+    const b = bindChecks(await run([musl, '--bind', host[0]!]))[0]!;
+    expect(b.status).toBe('fail');
+    expect(b.message).toMatch(/linked against glibc .* the image's C library is musl/);
+    expect(b.fix).toMatch(/musl/);
+    expect(b.fix).not.toMatch(/older/);
+  }, 60_000);
+
+  it('a bad --bind is one line naming it', async ({ skip }) => {
+    if (skipAll) skip(skipAll);
+    for (const [spec, want] of [['/nonexistent-cs/libx.so:/opt/x', /no such file or directory on this host: \/nonexistent-cs\/libx\.so/], ['a:b:c:d', /expected SRC\[:DST\]/]] as const) {
+      const line = expectOneLineError(await runCli(['check', trixie, '--bind', spec]));
+      expect(line).toMatch(want);
+    }
+  }, 60_000);
+});

@@ -77,8 +77,13 @@ export function better(a: number, b: number): boolean {
 
 /** A host library to bind-mount into the image, read once (by `check`) before the rules run. */
 export interface BoundLibrary {
+  /** The library on the host. */
   path: string;
+  /** Where it is bound in the image (`--bind SRC:DST`; SRC when no DST is given). */
+  dst: string;
   elf: ElfInfo;
+  /** The host directory it was found in, when `--bind` named a directory. */
+  dir: string | null;
 }
 
 /** What the rules may consult beyond the image and the host. */

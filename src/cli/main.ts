@@ -119,7 +119,7 @@ Examples:
     .argument('<image>', 'image reference (as for inspect)')
     .option('--host <file>', 'host facts JSON from "containerspec host --json" (default: this host)')
     .option('--set <key=value>', 'override a host fact for a what-if check (repeatable)', collect, [])
-    .option('--bind <path>', 'a host library to bind-mount into the image: is it usable there? (repeatable)', collect, [])
+    .option('--bind <src[:dst]>', 'a host library, or a directory of them, to bind-mount into the image (at DST): is each usable there? (repeatable)', collect, [])
     .option('--history <file>', 'host facts JSON of an earlier successful run, for provenance drift (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: the host's)")
     .option('--json', 'print the report as JSON (schemas/report-2.0.schema.json)')
@@ -139,6 +139,7 @@ Examples:
   can-i-run oci:./lammps --host gpu-node.json --json       # for a scheduler
   can-i-run oci:./cuda-app --set cuda.driver=535.54.03     # what if the driver were 535?
   can-i-run oci:./mpi-app --set mpi=openmpi@4.1.4 --bind /usr/lib64/libfabric.so.1
+  can-i-run oci:./mpi-app --bind /opt/site/mpi/lib:/usr/lib/site   # every library in the directory
   can-i-run ghcr.io/lab/lammps:2024                       # uses facts attached with "containerspec attach"
   sbatch --constraint="$(can-i-run oci:./app --slurm-constraint --cluster)" job.sh
 `)

@@ -6,8 +6,8 @@ import type { Evidence, FactWarning } from './facts.js';
  */
 export const REPORT_SCHEMA_VERSION = '2.0';
 
-/** Check ids. */
-export type CheckId = 'arch' | 'microarch' | 'kernel' | 'libc' | 'gpu' | 'mpi' | 'bind' | 'provenance';
+/** Check ids: one per rule, and `bind:HOSTPATH` for each library `--bind` asks about (`bind` is the summary of a directory). */
+export type CheckId = 'arch' | 'microarch' | 'kernel' | 'libc' | 'gpu' | 'mpi' | 'bind' | 'provenance' | `bind:${string}`;
 
 /** The four outcomes: unknown is honest, never a disguised pass. */
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'unknown';
