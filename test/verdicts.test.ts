@@ -5,7 +5,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cell, matchFacts } from '../src/check/match.js';
+import { formatMatch, shortenMiddle } from '../src/cli/format-report.js';
+import { emptyHostFacts, emptyImageFacts } from '../src/model/empty.js';
 import type { Report } from '../src/model/report.js';
+import { writeFacts } from './helpers/fake-host.js';
 import Ajv from 'ajv';
 import { buildCli, errorJson, errorLine, expectOneLineError, REPO, runCli, show } from './helpers/cli.js';
 import { buildOci } from './helpers/oci.js';
@@ -235,4 +239,53 @@ describe('--bind as HPC users write it: SRC[:DST] and directories, the real reas
       expect(line).toMatch(want);
     }
   }, 60_000);
+});
+
+describe('match at a glance', () => {
+  const amd = (name: string) => {
+    const h = emptyHostFacts(name);
+    h.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    h.cpu.microarch = 'x86_64';
+    h.kernel.release = '6.1.0';
+    return h;
+  };
+  it('host names are unique, and a host without one is named after its facts file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-match-names-'));
+    const files = [
+      writeFacts(join(dir, 'rack1-node07.json'), amd('vm')),
+      writeFacts(join(dir, 'rack2-node03.json'), amd('vm')),
+      writeFacts(join(dir, 'gpu-a.json'), amd('')),
+    ];
+    const img = emptyImageFacts('registry.example.org/very/long/group/name/application:2024.06-cuda12.4', 'oci');
+    img.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    img.cuda.runtime = '12.4';
+    const imgFile = writeFacts(join(dir, 'img.json'), img);
+    const r = await runCli(['match', '--hosts', ...files, '--images', imgFile, '--json']);
+    expect(r.code, show(r)).toBe(0);
+    const m = JSON.parse(r.stdout) as { hosts: string[]; matrix: { verdict: string; failed: string[]; unknown: string[] }[][] };
+    expect(schemaErrors('match', m)).toBeNull();
+    expect(m.hosts).toEqual(['vm (rack1-node07.json)', 'vm (rack2-node03.json)', 'gpu-a']);
+    // each cell says which checks failed
+    expect(m.matrix[0]!.map((c) => [c.verdict, c.failed])).toEqual([['incompatible', ['gpu']], ['incompatible', ['gpu']], ['incompatible', ['gpu']]]);
+    const text = await runCli(['match', '--hosts', ...files, '--images', imgFile]);
+    expect(text.stdout).toContain('- gpu');
+    // shortened from the middle: both the registry and the tag stay visible
+    expect(text.stdout).toContain('registry.examp…4.06-cuda12.4');
+  }, 60_000);
+  it('an unknown cell names the checks that cannot tell', () => {
+    const h = amd('n');
+    h.kernel.release = null;
+    const img = emptyImageFacts('app', 'oci');
+    img.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    img.libc = { family: 'glibc', version: '2.36', loaders: [], evidence: [] };
+    img.requires.kernel = { version: '3.2.0', evidence: [] };
+    const m = matchFacts([h], [img]);
+    expect(cell(m.scores[0]![0]!).verdict).toBe('unknown');
+    expect(m.reasons[0]![0]).toEqual({ failed: [], unknown: ['kernel'] });
+    expect(formatMatch(m)).toMatch(/\?\d+ kernel/);
+  });
+  it('shortenMiddle keeps both ends', () => {
+    expect(shortenMiddle('abcdefghijklmnopqrstuvwxyz0123456789', 11)).toBe('abcde…56789');
+    expect(shortenMiddle('short', 11)).toBe('short');
+  });
 });

@@ -21,14 +21,23 @@ export function formatReport(r: Report): string {
   return s;
 }
 
-/** Human output of a match: the matrix, then the best pairs. */
+/** A name shortened from the middle to `max` characters, keeping both ends (registry and tag). */
+export function shortenMiddle(s: string, max = 28): string {
+  if (s.length <= max) return s;
+  const head = Math.ceil((max - 1) / 2);
+  return `${s.slice(0, head)}…${s.slice(s.length - (max - 1 - head))}`;
+}
+
+/** Human output of a match: the matrix (each cell with the checks that fail or cannot tell), then the best pairs. */
 export function formatMatch(m: MatchResult): string {
-  const short = (s: string) => (s.length > 28 ? `…${s.slice(-27)}` : s);
+  const short = (s: string) => shortenMiddle(s);
   const rows: string[][] = [['image \\ host', ...m.hosts.map(short)]];
   m.scores.forEach((row, i) => {
-    rows.push([short(m.images[i]!), ...Array.from(row, (raw) => {
+    rows.push([short(m.images[i]!), ...Array.from(row, (raw, h) => {
       const c = cell(raw);
-      return c.verdict === 'incompatible' ? '-' : c.verdict === 'unknown' ? `?${c.score}` : String(c.score);
+      const why = m.reasons[i]?.[h];
+      if (c.verdict === 'incompatible') return `- ${why?.failed.join(',') ?? ''}`.trimEnd();
+      return c.verdict === 'unknown' ? `?${c.score} ${why?.unknown.join(',') ?? ''}`.trimEnd() : String(c.score);
     })]);
   });
   let s = table(rows);
@@ -36,6 +45,6 @@ export function formatMatch(m: MatchResult): string {
   s += table(m.bestHostForImage.map((b) => [`  ${b.image}`, b.host ? `${b.host} (${b.verdict === 'unknown' ? '?' : ''}${b.score})` : 'none compatible']));
   s += 'best image for each host:\n';
   s += table(m.bestImageForHost.map((b) => [`  ${b.host}`, b.image ? `${b.image} (${b.verdict === 'unknown' ? '?' : ''}${b.score})` : 'none compatible']));
-  s += '(scores 0-100; - incompatible; ?N cannot tell: N counts each unknown fact at the worst it could cost short of failing, so the fact known can only score the same or higher)\n';
+  s += '(scores 0-100; - incompatible, with the checks that fail; ?N cannot tell, with the checks that cannot: N counts each unknown fact at the worst it could cost short of failing, so the fact known can only score the same or higher)\n';
   return s;
 }
