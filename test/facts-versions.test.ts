@@ -28,6 +28,10 @@ const PUBLISHED: Record<string, string> = {
   'facts-2.0.schema.json': '5aab19580d70c3ccfb49050ed54d6b6190ab46eed43a4a933c6f113d9f56e22e',
   'report.schema.json': '2beaac01dfc3653afef7949218ddbdbf2ea0d6ec412473a654067dfa79f44728',
   'match.schema.json': 'e20d9305ab58a00f8e4e132892b20048a918114d763e3e9e7e4c4a3c9e90c61d',
+  // issue 13: report 2.0 (penalties, warnings, bind:PATH ids), match 1.1 (per-cell reasons), the --json error object
+  'report-2.0.schema.json': '0c0c4dbb1f67e848f721fcfb57366f2707a89b6d57ab611e01de556609c70499',
+  'match-1.1.schema.json': '60d8ab472b81826ec1590870f93458233407eebd5161a3d2709999b2db1ea926',
+  'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',
 };
 
 beforeAll(async () => {
