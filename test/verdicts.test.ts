@@ -289,3 +289,25 @@ describe('match at a glance', () => {
     expect(shortenMiddle('short', 11)).toBe('short');
   });
 });
+
+describe('README and help for a new user', () => {
+  it("the quick start's first command runs can-i-run on the shipped sample, and the README says how to put the commands on PATH", () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const quick = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Commands'));
+    const first = /```sh\n([^\n]*)/.exec(quick)?.[1] ?? '';
+    expect(first).toMatch(/can-i-run(\.js)? oci:fixtures\/sample/);
+    expect(quick).toContain('npm link');
+    expect(quick).toContain('npm install -g .');
+  });
+  it('inspect --help names the shipped sample by a path that works from any directory', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-anywhere-'));
+    const help = await runCli(['inspect', '--help'], { cwd });
+    const line = help.stdout.split('\n').find((l) => /containerspec inspect oci:\S*fixtures\/sample\s*$/.test(l));
+    expect(line, help.stdout).toBeDefined();
+    const ref = line!.trim().split(/\s+/)[2]!;
+    const r = await runCli(['inspect', ref], { cwd });
+    expect(r.code, show(r)).toBe(0);
+    const cir = await runCli([ref], { cwd, bin: 'can-i-run' });
+    expect([0, 1, 3], show(cir)).toContain(cir.code);
+  }, 60_000);
+});

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './errors.js';
 import { SET_KEYS, parseSets } from '../check/overrides.js';
@@ -8,6 +9,9 @@ import { accessOf, addAccessOptions, type AccessFlags } from './access.js';
 import { addRegistryCommands } from './registry-commands.js';
 import { addSlurmCommands, printSlurmConstraint } from './slurm-commands.js';
 import { addRunspecCommands } from './runspec-commands.js';
+
+/** The sample image shipped in the clone, by its full path, so the help's examples work from any directory. */
+const SAMPLE = fileURLToPath(new URL('../../fixtures/sample', import.meta.url));
 
 const INSPECT_EXAMPLES = `
 Image references (skopeo-style):
@@ -27,7 +31,7 @@ $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers
 verified; nothing is written to disk but the facts cache (--no-cache: none).
 
 Examples:
-  containerspec inspect oci:fixtures/sample
+  containerspec inspect oci:${SAMPLE}
   containerspec inspect ghcr.io/lab/lammps:2024 --platform all --json
   containerspec inspect registry.lab:5000/app:1 --ca-file lab-ca.pem --creds-file ~/.lab-creds
   containerspec inspect oci:./myimage:v2 --platform linux/arm64/v8 --json
@@ -135,6 +139,7 @@ Examples:
 ${Object.entries(SET_KEYS).map(([k, v]) => `  ${k.padEnd(12)} ${v}`).join('\n')}
 
 Examples:
+  can-i-run oci:${SAMPLE}   # the sample shipped with containerspec, on this host
   can-i-run oci:./lammps                                   # before sbatch, on the login node
   can-i-run oci:./lammps --host gpu-node.json --json       # for a scheduler
   can-i-run oci:./cuda-app --set cuda.driver=535.54.03     # what if the driver were 535?
