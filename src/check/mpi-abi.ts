@@ -46,8 +46,15 @@ const MPI_ABI_TABLE: TableSpec<readonly MpiSeries[]> = { what: 'MPI ABI table', 
 
 /** The table (the vendored one, `$CONTAINERSPEC_MPI_ABI_TABLE`, or `file`). */
 export function loadMpiAbiTable(file?: string): readonly MpiSeries[] {
-  return loadTable(MPI_ABI_TABLE, file);
+  const envFile = process.env[MPI_ABI_TABLE_ENV];
+  // Asked for once per MPI library compiled: skip path resolution when nothing changed.
+  if (file === undefined && lastDefault && lastDefault.env === envFile) return lastDefault.table;
+  const table = loadTable(MPI_ABI_TABLE, file);
+  if (file === undefined) lastDefault = { env: envFile, table };
+  return table;
 }
+
+let lastDefault: { env: string | undefined; table: readonly MpiSeries[] } | null = null;
 
 /** The series of the table a library belongs to (implementation, ABI and version), or null when none lists it. */
 export function seriesOf(impl: MpiFact['implementation'], abi: MpiFact['abi'], version: VersionTuple | null): MpiSeries | null {

@@ -25,8 +25,8 @@ export function compareMpi(img: MpiKey, host: MpiKey): number {
   if (!img.abi || !host.abi || img.abi !== host.abi) return pack(WARN, false, PENALTY.noHostMpi);
   // Same ABI, other implementation (MPICH vs Intel MPI): the soname contract holds, versions do not compare.
   if (img.impl !== host.impl) return pack(WARN, true, PENALTY.crossImplementationMpi);
-  const si = seriesOf(img.impl, img.abi, img.version);
-  const sh = seriesOf(host.impl, host.abi, host.version);
+  const si = img.series;
+  const sh = host.series;
   if (!si || !sh) return pack(UNKNOWN, false, PENALTY.unknown);
   return si === sh && compareTuples(host.version!, img.version!) >= 0 ? pack(PASS, true) : pack(WARN, false, PENALTY.noHostMpi);
 }
