@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cell, matchFacts } from '../src/check/match.js';
-import { formatMatch, shortenMiddle } from '../src/cli/format-report.js';
+import { formatFacts } from '../src/cli/format-facts.js';
+import { formatMatch, formatReport, shortenMiddle, terminalStyle } from '../src/cli/format-report.js';
 import { emptyHostFacts, emptyImageFacts } from '../src/model/empty.js';
 import type { Report } from '../src/model/report.js';
 import { writeFacts } from './helpers/fake-host.js';
@@ -310,4 +311,45 @@ describe('README and help for a new user', () => {
     const cir = await runCli([ref], { cwd, bin: 'can-i-run' });
     expect([0, 1, 3], show(cir)).toContain(cir.code);
   }, 60_000);
+});
+
+describe('terminal output', () => {
+  const report = async () => {
+    const h = emptyHostFacts('n1');
+    h.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    h.cpu.microarch = 'icelake';
+    h.cpu.cores = 1;
+    h.kernel.release = '2.6.32';
+    const i = emptyImageFacts('registry.example.org/hpc/app:1', 'oci');
+    i.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    i.libc = { family: 'glibc', version: '2.36', loaders: [], evidence: [] };
+    i.requires.kernel = { version: '3.2.0', evidence: [] };
+    return { h, r: await (await import('../src/check/check.js')).check(i, h) };
+  };
+  it('plain on a pipe; colour for PASS/WARN/FAIL on a terminal unless NO_COLOR is set', async () => {
+    const { r } = await report();
+    expect(terminalStyle({ isTTY: false, columns: 120 }, {})).toEqual({ color: false, width: null });
+    expect(terminalStyle({ isTTY: true, columns: 120 }, {})).toEqual({ color: true, width: 120 });
+    expect(terminalStyle({ isTTY: true, columns: 120 }, { NO_COLOR: '1' }).color).toBe(false);
+    expect(formatReport(r)).not.toContain('\x1b[');
+    const coloured = formatReport(r, { color: true, width: null });
+    expect(coloured).toContain('\x1b[31mFAIL');
+    expect(coloured).toContain('\x1b[32mPASS');
+    const piped = await runCli(['check', 'oci:fixtures/sample', '--set', 'kernel=2.6.32']);
+    expect(piped.stdout).not.toContain('\x1b[');
+  });
+  it('lines wrapped to the terminal width, words kept whole; the grammar of the host summary and the microarch message', async () => {
+    const { h, r } = await report();
+    const text = formatReport(r, { color: false, width: 60 });
+    for (const l of text.split('\n').slice(1)) expect(l.length, l).toBeLessThanOrEqual(60);
+    expect(text.replace(/\s+/g, ' ')).toContain(r.checks.find((c) => c.id === 'kernel')!.message.replace(/\s+/g, ' '));
+    expect(formatFacts(h)).toMatch(/1 core\b/);
+    expect(formatFacts(h)).not.toMatch(/1 cores/);
+    const ok = await (await import('../src/check/check.js')).check((() => {
+      const i = emptyImageFacts('g', 'oci');
+      i.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+      return i;
+    })(), h);
+    expect(ok.checks.find((c) => c.id === 'microarch')!.message).toContain('on an icelake host');
+  });
 });

@@ -157,7 +157,10 @@ Examples:
       const { access, progress: p } = await accessOf(o);
       const report = await checkImage(image, { ...access, host: o.host, set, bind: o.bind, history: o.history, ...(o.platform ? { platform: o.platform } : {}) }).finally(() => p.end());
       if (o.json) out(json(report));
-      else out((await import('./format-report.js')).formatReport(report));
+      else {
+        const { formatReport, terminalStyle } = await import('./format-report.js');
+        out(formatReport(report, terminalStyle(process.stdout)));
+      }
       process.exitCode = report.verdict === 'compatible' ? 0 : report.verdict === 'incompatible' ? 1 : 3;
     });
   const matchCmd = cmd
