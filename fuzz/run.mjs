@@ -150,7 +150,7 @@ async function loadValidators() {
   const mod = await import(pathToFileURL(path.join(REPO, 'node_modules/ajv/dist/ajv.js')).href);
   const Ajv = mod.default?.default ?? mod.default ?? mod;
   const compile = (name) => new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(path.join(REPO, 'schemas', `${name}.schema.json`), 'utf8')));
-  validators = { facts: compile('facts-2.0'), report: compile('report'), match: compile('match') };
+  validators = { facts: compile('facts-2.0'), report: compile('report-2.0'), match: compile('match-1.1'), error: compile('error-1.0') };
   return validators;
 }
 
@@ -177,9 +177,22 @@ export function checkContract(c, r, v, limits = DEFAULTS) {
   else if (STACK.test(r.stderr)) add('stack-trace', stderrLines.find((l) => /^\s+at /.test(l)) ?? '');
   const isCheck = c.args[0] === 'check';
   if (r.code === 2) {
-    if (r.stdout !== '') add('stdout-on-error', `${r.stdout.length} bytes on stdout with exit 2`);
     if (stderrLines.length !== 1) add('stderr-lines', `${stderrLines.length} stderr lines with exit 2`);
     else if (!stderrLines[0].startsWith('containerspec: ')) add('stderr-prefix', stderrLines[0].slice(0, 200));
+    if (!c.args.includes('--json')) {
+      if (r.stdout !== '') add('stdout-on-error', `${r.stdout.length} bytes on stdout with exit 2`);
+      return out;
+    }
+    // --json: the error JSON (schemas/error-1.0.schema.json) on stdout, with the stderr line's message
+    let doc;
+    try {
+      doc = JSON.parse(r.stdout);
+    } catch (e) {
+      add('error-json', `not JSON on stdout with exit 2 and --json: ${e.message}`);
+      return out;
+    }
+    if (!v.error(doc)) add('error-json', `error: ${v.error.errors?.[0]?.instancePath || '/'} ${v.error.errors?.[0]?.message ?? ''}`);
+    else if (stderrLines.length === 1 && `containerspec: ${doc.error.message}` !== stderrLines[0]) add('error-json', 'the error JSON message differs from the stderr line');
     return out;
   }
   if (r.code === 0 || r.code === 1 || r.code === 3) {

@@ -9,6 +9,7 @@ import type { Image } from './image/types.js';
 import { readLayers, type ReadOptions } from './layers/read.js';
 import type { LayerScan } from './layers/types.js';
 import { ImageView } from './layers/view.js';
+import { FormatError } from './errors/index.js';
 import { emptyImageFacts } from './model/empty.js';
 import type { ImageFacts } from './model/facts.js';
 
@@ -19,6 +20,9 @@ export function imageFacts(image: Image, scans: readonly LayerScan[]): ImageFact
   const blobs = image.layers.flatMap((l, i) => (l.kind === 'blob' ? [{ l, scan: scans[i] }] : []));
   const warnings = scans.flatMap((s) => s.warnings);
   warnings.push(...found.warnings);
+  if (found.stats.files === 0) {
+    throw new FormatError(`${image.ref}: the image holds no files at all (${scans.length} layer${scans.length === 1 ? '' : 's'}): nothing to judge`, image.ref);
+  }
   const facts: ImageFacts = {
     ...emptyImageFacts(image.ref, image.transport),
     digest: image.manifestDigest,

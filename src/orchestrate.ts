@@ -3,6 +3,7 @@
  * files or this host, inspect images (or read image facts files), expand a multi-platform index to
  * the platforms the hosts need, and produce the report or the matrix.
  */
+import { basename } from 'node:path';
 import { loadArchspec, type Archspec } from './arch/index.js';
 import { check, type CheckOptions } from './check/check.js';
 import { matchFacts, type MatchResult } from './check/match.js';
@@ -29,6 +30,19 @@ export async function loadHost(input?: HostInput, opts: HostOptions = {}): Promi
   // This host's probes (and the extractors they share with images) load only when they are used.
   if (input === undefined) return (await import('./host/facts.js')).hostFacts(opts);
   return typeof input === 'string' ? readHostFacts(input) : input;
+}
+
+/**
+ * Names for the matrix: each host's own name, or its facts file's name (`node01` for
+ * `nodes/node01.json`) when it has none; a name several hosts share is told apart by their file
+ * names (`vm (a.json)`), and whatever still repeats gets `#2`, `#3` (see uniqueNames).
+ */
+export function hostNamesOf(inputs: readonly HostInput[], facts: readonly HostFacts[]): string[] {
+  const fileOf = (i: number) => (typeof inputs[i] === 'string' ? basename(inputs[i] as string) : null);
+  const names = facts.map((h, i) => h.name.trim() || fileOf(i)?.replace(/\.json$/i, '') || '');
+  const count = new Map<string, number>();
+  for (const n of names) count.set(n, (count.get(n) ?? 0) + 1);
+  return names.map((n, i) => (count.get(n)! > 1 && fileOf(i) ? `${n || 'host'} (${fileOf(i)})` : n));
 }
 
 /** Image facts from facts, a facts file, or an image reference (inspected). */
@@ -148,5 +162,5 @@ export async function match(hosts: readonly HostInput[], images: readonly ImageI
     loaded.push(await loadImageVariants(img, hf, access));
     opts.onImage?.(img, i, images.length);
   }
-  return matchFacts(hf, loaded, { archspec: opts.archspec ?? loadArchspec(), ...(opts.set ? { set: opts.set } : {}) });
+  return matchFacts(hf, loaded, { archspec: opts.archspec ?? loadArchspec(), ...(opts.set ? { set: opts.set } : {}), hostNames: hostNamesOf(hosts, hf) });
 }

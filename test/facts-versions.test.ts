@@ -31,6 +31,10 @@ const PUBLISHED: Record<string, string> = {
   'runspec-1.0.schema.json': '3cf8c0f0a92343efee9f0e040c1b6387220ba0e459528b44a7338ceb90c4978f',
   'runspec-record-1.0.schema.json': 'f8d5ec838c7d5d2abafc34a33687a173e0f284519661d1284b0656b6674b8a5d',
   'slurm-1.0.schema.json': '3debbfe778468b135586c0275a09952bbac03d3c82d5585f017414b9115bacf8',
+  // issue 13: report 2.0 (penalties, warnings, bind:PATH ids), match 1.1 (per-cell reasons), the --json error object
+  'report-2.0.schema.json': '0c0c4dbb1f67e848f721fcfb57366f2707a89b6d57ab611e01de556609c70499',
+  'match-1.1.schema.json': '60d8ab472b81826ec1590870f93458233407eebd5161a3d2709999b2db1ea926',
+  'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',
 };
 
 /** Schemas of what containerspec reads, written from other projects' formats (not versions of ours). */

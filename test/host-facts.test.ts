@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostFacts } from '../src/model/facts.js';
 import { dumps, family, hasTarget, KERNEL_MACHINE, OCI_ARCH } from './helpers/archspec-data.js';
-import { buildCli, errorLine, REPO, runCli } from './helpers/cli.js';
+import { buildCli, errorJson, errorLine, REPO, runCli } from './helpers/cli.js';
 import { hostJson, makeFakeHost, nvidiaVersionFile } from './helpers/fake-host.js';
 import { compareVersions } from './helpers/images.js';
 import { libcuda1, type Libcuda1 } from './helpers/libcuda1.js';
@@ -189,8 +189,9 @@ describe('host: bad directories', () => {
     it(`${flag} /nonexistent → exit 2, one line naming it`, async () => {
       const r = await runCli(['host', '--json', flag, '/nonexistent-containerspec']);
       expect(r.code).toBe(2);
-      expect(r.stdout).toBe('');
       const line = errorLine(r);
+      // --json: the error as JSON on stdout too (schemas/error-1.0.schema.json)
+      expect(errorJson(r).error).toEqual({ kind: 'usage', message: line.slice('containerspec: '.length), where: null });
       expect(line).toContain(flag);
       expect(line).toContain('/nonexistent-containerspec');
     });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, errorLine, runCli, type CliResult } from './helpers/cli.js';
+import { buildCli, errorJson, errorLine, runCli, type CliResult } from './helpers/cli.js';
 import { buildOci, packTar, rewriteImage, sha256 } from './helpers/oci.js';
 
 const base = mkdtempSync(join(tmpdir(), 'cs-hostile-'));
@@ -23,8 +23,9 @@ const osRelease = { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"
 /** An exit-2 error of one line that contains every `parts`, with no stack trace and nothing on stdout. */
 function refused(r: CliResult, ...parts: string[]): string {
   expect(r.code, r.stderr).toBe(2);
-  expect(r.stdout).toBe('');
   const line = errorLine(r);
+  // with --json the error is also the error JSON on stdout, with the same message; else stdout is empty
+  if (r.stdout !== '') expect(errorJson(r).error.message).toBe(line.slice(line.indexOf(': ') + 2));
   for (const p of parts) expect(line).toContain(p);
   expect(line).not.toMatch(/internal error|\[object Object\]/);
   return line;

@@ -141,7 +141,7 @@ describe('containerspec match --json', () => {
       else {
         const j = m!.hosts.indexOf(b.host!);
         expect(rank(row[j]!)).toBe(best);
-        expect({ score: b.score, verdict: b.verdict }).toEqual(row[j]);
+        expect({ score: b.score, verdict: b.verdict }).toEqual({ score: row[j]!.score, verdict: row[j]!.verdict });
       }
     });
     m.hosts.forEach((host, j) => {

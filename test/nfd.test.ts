@@ -326,7 +326,8 @@ function hosts(): HostFacts[] {
 function checkOk(report: Report, id: string): boolean {
   const c = report.checks.find((x) => x.id === id);
   if (!c) return true;
-  return c.status === 'pass' || (c.status === 'warn' && id !== 'arch');
+  // an advisory check (the mpi check always is: the image's own MPI runs within a node) never blocks
+  return c.status === 'pass' || (c.status === 'warn' && id !== 'arch') || !c.required;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,8 +565,9 @@ describe('NFD and containerspec check agree', () => {
     expect(await outcome('bullseye-openmpi', here)).toBe(true);
     expect(await outcome('bullseye-openmpi', applySets(here, { kernel: '3.1.99' }))).toBe(false);
     expect(await outcome('bullseye-openmpi', applySets(here, { mpi: 'openmpi@4.1.4' }))).toBe(true);
-    expect(await outcome('bullseye-openmpi', applySets(here, { mpi: 'openmpi@4.0.3' }))).toBe(false);
-    expect(await outcome('bullseye-openmpi', applySets(here, { mpi: 'mpich@4.2.1' }))).toBe(false);
+    // the hybrid model (issue 13): an older or other-family host MPI only warns, as no host MPI does
+    expect(await outcome('bullseye-openmpi', applySets(here, { mpi: 'openmpi@4.0.3' }))).toBe(true);
+    expect(await outcome('bullseye-openmpi', applySets(here, { mpi: 'mpich@4.2.1' }))).toBe(true);
     expect(await outcome('trixie-mpich-cuda', here)).toBe(false); // no GPU
     expect(await outcome('trixie-mpich-cuda', gpuHost(here, '550.54.15', 'geforce'))).toBe(true);
     expect(await outcome('trixie-mpich-cuda', gpuHost(here, '535.104.05', 'geforce'))).toBe(false); // CUDA 12.2 < 12.4, not tesla

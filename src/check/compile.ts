@@ -3,12 +3,15 @@ import { maxCudaForDriver } from '../gpu/cuda-table.js';
 import { parseRequirements, prepareHost as prepareGpuHost, type ParsedRequirements, type PreparedGpuHost } from '../gpu/nvidia-require.js';
 import type { HostFacts, ImageFacts, MpiFact } from '../model/facts.js';
 import { parseVersion, type VersionTuple } from '../util/version.js';
+import { seriesOf, type MpiSeries } from './mpi-abi.js';
 
 /** An MPI library reduced to what the ABI rule compares. */
 export interface MpiKey {
   impl: MpiFact['implementation'];
   abi: MpiFact['abi'];
   version: VersionTuple | null;
+  /** The ABI series of the MPI ABI table this library belongs to (mpi-abi.ts), or null; looked up once here, not per pair. */
+  series: MpiSeries | null;
   raw: MpiFact;
 }
 
@@ -71,7 +74,10 @@ function profileId(kind: keyof typeof profiles, key: string): number {
 }
 
 function mpiKeys(list: readonly MpiFact[]): MpiKey[] {
-  return list.map((m) => ({ impl: m.implementation, abi: m.abi, version: m.version ? parseVersion(m.version) : null, raw: m }));
+  return list.map((m) => {
+    const version = m.version ? parseVersion(m.version) : null;
+    return { impl: m.implementation, abi: m.abi, version, series: seriesOf(m.implementation, m.abi, version), raw: m };
+  });
 }
 
 /** A kernel version as one number (major, minor, patch; 1024 values each), so comparing is one integer compare. */

@@ -3,14 +3,21 @@ import type { HostFacts, ImageFacts } from '../model/facts.js';
 import { compileImage, prepareHost, type CompiledImage, type PreparedHost } from './compile.js';
 import { applySets } from './overrides.js';
 import { activeRules, plainContext, scorerFor } from './score.js';
+import type { CheckId } from '../model/report.js';
 
-/** Version of the match JSON (`schemas/match.schema.json`). */
-export const MATCH_SCHEMA_VERSION = '1.0';
+/** Version of the match JSON (`schemas/match-1.1.schema.json`; 1.0, `schemas/match.schema.json`, had no per-cell reasons). */
+export const MATCH_SCHEMA_VERSION = '1.1';
 
 /** One cell of the matrix as JSON shows it. */
 export interface MatchCell {
   verdict: 'compatible' | 'incompatible' | 'unknown';
   score: number;
+}
+
+/** Which required checks failed, and which could not tell, for one pair. */
+export interface CellReasons {
+  failed: CheckId[];
+  unknown: CheckId[];
 }
 
 /** The compatibility matrix of many images on many hosts. */
@@ -24,6 +31,8 @@ export interface MatchResult {
   bestHostForImage: { image: string; host: string | null; score: number | null; verdict: MatchCell['verdict'] }[];
   /** For each host, the best image, or null. */
   bestImageForHost: { host: string; image: string | null; score: number | null; verdict: MatchCell['verdict'] }[];
+  /** Per cell (one row per image), the required checks that failed or could not tell (empty lists for a compatible cell). */
+  reasons: CellReasons[][];
 }
 
 /** Decode a raw score. */
@@ -45,6 +54,39 @@ export interface MatchFactsOptions {
   archspec?: Archspec;
   /** `--set` overrides applied to every host. */
   set?: Record<string, string>;
+  /** Host names to show, one per host (unique); default each host's facts name, made unique. */
+  hostNames?: readonly string[];
+}
+
+/** Host names made unique: a repeated name gets `#2`, `#3`, ... in order; an empty one is `host<N>`. */
+export function uniqueNames(names: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  const taken = new Set(names);
+  return names.map((raw, i) => {
+    const n = raw || `host${i + 1}`;
+    const k = (seen.get(n) ?? 0) + 1;
+    seen.set(n, k);
+    if (k === 1) return n;
+    let alt = `${n}#${k}`;
+    while (taken.has(alt)) alt += "'";
+    taken.add(alt);
+    return alt;
+  });
+}
+
+const NO_REASONS: CellReasons = Object.freeze({ failed: [], unknown: [] }) as CellReasons;
+
+/** The required checks that fail or cannot tell on one pair (after matching, for the output only: not the hot path). */
+export function cellReasons(ci: CompiledImage, ph: PreparedHost, spec: Archspec, ctx = plainContext(spec)): CellReasons {
+  const failed: CheckId[] = [];
+  const unknown: CheckId[] = [];
+  for (const r of activeRules(ctx)) {
+    const o = r.outcome(ci, ph, ctx);
+    if ((o & 4) === 0) continue;
+    if ((o & 3) === 3) failed.push(r.id);
+    else if ((o & 3) === 2) unknown.push(r.id);
+  }
+  return failed.length || unknown.length ? { failed, unknown } : NO_REASONS;
 }
 
 /**
@@ -84,7 +126,20 @@ export function matchFacts(hosts: readonly HostFacts[], images: readonly (ImageF
   const ph = hosts.map((h) => prepareHost(sets ? applySets(h, sets) : h, spec));
   const ci = images.map((i) => (isVariants(i) ? i.map((v) => compileImage(v, spec)) : compileImage(i, spec)));
   const scores = matchPrepared(ci, ph, spec);
-  const hostNames = hosts.map((h) => h.name);
+  const hostNames = uniqueNames(opts.hostNames ?? hosts.map((h) => h.name));
+  // Why each cell is not compatible: for a multi-platform image, on the variant the host was scored on.
+  const ctx = plainContext(spec);
+  let score: ReturnType<typeof scorerFor> | null = null;
+  const reasons = scores.map((row, i) => {
+    const img = ci[i]!;
+    return Array.from(row, (raw, h) => {
+      if (raw >= 0) return NO_REASONS;
+      const variants = Array.isArray(img) ? img : [img];
+      score ??= scorerFor(activeRules(ctx));
+      const scored = variants.length === 1 ? variants[0]! : variants.find((v) => score!(v, ph[h]!, ctx) === raw) ?? variants[0]!;
+      return cellReasons(scored, ph[h]!, spec);
+    });
+  });
   const imageNames = images.map((i) => (isVariants(i) ? i[0]?.name ?? '' : i.name));
   const bestHostForImage = scores.map((row, i) => {
     let best = -1;
@@ -98,7 +153,7 @@ export function matchFacts(hosts: readonly HostFacts[], images: readonly (ImageF
     const c = best >= 0 && rank(scores[best]![h]!) > 0 ? cell(scores[best]![h]!) : null;
     return { host: name, image: c ? imageNames[best]! : null, score: c ? c.score : null, verdict: c ? c.verdict : 'incompatible' as const };
   });
-  return { schemaVersion: MATCH_SCHEMA_VERSION, hosts: hostNames, images: imageNames, scores, bestHostForImage, bestImageForHost };
+  return { schemaVersion: MATCH_SCHEMA_VERSION, hosts: hostNames, images: imageNames, scores, bestHostForImage, bestImageForHost, reasons };
 }
 
 function isVariants(i: ImageFacts | readonly ImageFacts[]): i is readonly ImageFacts[] {
@@ -111,7 +166,7 @@ export function matchToJson(m: MatchResult): unknown {
     schemaVersion: m.schemaVersion,
     hosts: m.hosts,
     images: m.images,
-    matrix: m.scores.map((row) => Array.from(row, cell)),
+    matrix: m.scores.map((row, i) => Array.from(row, (raw, h) => ({ ...cell(raw), ...(m.reasons[i]?.[h] ?? NO_REASONS) }))),
     bestHostForImage: m.bestHostForImage,
     bestImageForHost: m.bestImageForHost,
   };

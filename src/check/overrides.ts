@@ -1,6 +1,6 @@
 import { loadArchspec } from '../arch/index.js';
 import { UsageError } from '../errors/index.js';
-import { maxCudaForDriver } from '../gpu/cuda-table.js';
+import { maxCudaForDriver, minimumDriverFor } from '../gpu/cuda-table.js';
 import { MACHINE_TO_OCI } from '../image/platform.js';
 import type { HostFacts, MpiFact } from '../model/facts.js';
 import { parseVersion } from '../util/version.js';
@@ -26,6 +26,7 @@ export const SET_KEYS = table<string>({
   kernel: 'host kernel release, e.g. kernel=5.14.0',
   glibc: 'host glibc version (compared in provenance drift), e.g. glibc=2.28',
   'cuda.driver': 'NVIDIA driver version, or none, e.g. cuda.driver=535.54.03',
+  'cuda.version': "highest CUDA the host's driver supports, as conda's CONDA_OVERRIDE_CUDA, e.g. cuda.version=12.4 (with no driver known: the driver table's minimum for it)",
   'cuda.brand': 'GPU brand as NVIDIA_REQUIRE_* names it (tesla, geforce, ...)',
   'cuda.arch': 'GPU compute capability, e.g. cuda.arch=8.0',
   mpi: 'host MPI as impl@version, or none, e.g. mpi=openmpi@4.1.4',
@@ -86,6 +87,8 @@ export function applySets(host: HostFacts, sets: Record<string, string>): HostFa
           f.gpu = { ...f.gpu, driver: d, driverSource: { kind: 'set', path: null }, cudaMax: maxCudaForDriver(d), evidence: [ev(key, value)] };
         }
         break;
+      case 'cuda.version':
+        break; // after every other key (below): it refines whatever driver cuda.driver set
       case 'cuda.brand':
         f.gpu = { ...f.gpu, brand: value.toLowerCase(), evidence: [...f.gpu.evidence, ev(key, value)] };
         break;
@@ -110,6 +113,20 @@ export function applySets(host: HostFacts, sets: Record<string, string>): HostFa
         break;
       }
     }
+  }
+  // cuda.version (conda's CONDA_OVERRIDE_CUDA habit): the highest CUDA of the driver, whichever order the keys came in.
+  if (sets['cuda.version'] !== undefined) {
+    const value = sets['cuda.version'];
+    if (!/^\d+\.\d+$/.test(value)) throw new UsageError(`--set cuda.version=${value}: expected MAJOR.MINOR, e.g. cuda.version=12.4`);
+    if (sets['cuda.driver'] === 'none') throw new UsageError(`--set cuda.version=${value} contradicts --set cuda.driver=none`);
+    let driver = f.gpu.driver;
+    let source = f.gpu.driverSource;
+    if (!driver) {
+      driver = minimumDriverFor(value);
+      if (!driver) throw new UsageError(`--set cuda.version=${value}: the CUDA driver table does not list CUDA ${value}; give the driver with --set cuda.driver=VERSION`);
+      source = { kind: 'set', path: null };
+    }
+    f.gpu = { ...f.gpu, driver, driverSource: source, cudaMax: value, evidence: [...f.gpu.evidence, { source: 'set', detail: `cuda.version=${value}${f.gpu.driver ? '' : ` (driver: the table's minimum for CUDA ${value}, ${driver})`}` }] };
   }
   // A CPU target must belong to the host's architecture, whichever order the keys came in.
   if (sets.microarch && f.platform.architecture) {

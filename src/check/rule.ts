@@ -23,16 +23,36 @@ export const FAIL = 3;
 /** Status names by status number. */
 export const STATUS = ['pass', 'warn', 'unknown', 'fail'] as const;
 
-/** Penalties (points off 100); the README's "The score" section documents them. */
+/**
+ * Penalties (points off 100). The README's "The score" table is generated from these
+ * (`scoreTable()` in score-doc.ts; a test keeps the README equal to it).
+ *
+ * Two rules make the score mean something: every point off is explained by the check that takes
+ * it (the report's `penalties`), and knowing less never scores higher than knowing more with
+ * everything passing, so an unknown fact costs at least as much as the worst outcome short of a
+ * failure its rule could have had (`unknown` >= the kernel, libc, gpu and mpi rules' pass and warn
+ * penalties; an unknown architecture costs `emulated`; the microarch rule's unknowns cost
+ * `microarchUnused`, its worst pass).
+ */
 export const PENALTY = {
+  /** The image runs emulated (arch warn), or the architecture is unknown (it might only run emulated). */
   emulated: 40,
+  /** A required fact unknown (kernel, libc, gpu, mpi). */
   unknown: 10,
-  /** Per archspec generation between the image's target (or the generic family root) and the host's. */
-  perGeneration: 2,
-  microarchMax: 20,
+  /**
+   * The share of the host CPU target's instruction-set features (archspec `features`; for families
+   * archspec lists none for, such as POWER, its generations) that the image's target does not use,
+   * times this: a generic image on any host past its family's baseline loses all of it, an image
+   * built for the host's exact target none. The same share costs the same in every CPU family.
+   */
+  microarchUnused: 20,
+  /** GPU only under CUDA minor-version compatibility. */
   minorVersionCuda: 10,
+  /** No host MPI that can stand in for an MPI image's (none, another ABI family or series, older): its own MPI runs within one node. */
   noHostMpi: 5,
+  /** Host MPI of the same ABI from another implementation. */
   crossImplementationMpi: 5,
+  /** Per fact that drifted since the last successful run, at most `provenanceMax`. */
   provenanceDrift: 5,
   provenanceMax: 25,
 } as const;
@@ -57,8 +77,13 @@ export function better(a: number, b: number): boolean {
 
 /** A host library to bind-mount into the image, read once (by `check`) before the rules run. */
 export interface BoundLibrary {
+  /** The library on the host. */
   path: string;
+  /** Where it is bound in the image (`--bind SRC:DST`; SRC when no DST is given). */
+  dst: string;
   elf: ElfInfo;
+  /** The host directory it was found in, when `--bind` named a directory. */
+  dir: string | null;
 }
 
 /** What the rules may consult beyond the image and the host. */
@@ -135,7 +160,14 @@ export function memoOf(ci: CompiledImage, slot: number): number[] {
   return m;
 }
 
-/** Build one check of a report from an outcome. */
+const reasons = new WeakMap<Check, string>();
+
+/** Why a check takes its points off the score (the report's `penalties`); its message when the rule gave no other reason. */
+export function penaltyReason(c: Check): string {
+  return reasons.get(c) ?? c.message;
+}
+
+/** Build one check of a report from an outcome; `reason` says why it takes points off, when its message does not. */
 export function makeCheck(
   id: CheckId,
   outcome: number,
@@ -144,9 +176,11 @@ export function makeCheck(
   image: unknown,
   fix: string | undefined,
   evidence: Check['evidence'] = [],
+  reason?: string,
 ): Check {
   const c: Check = { id, status: STATUS[statusOf(outcome)]!, required: requiredOf(outcome), message, penalty: penaltyOf(outcome), host, image, evidence };
   if (fix && c.status !== 'pass') c.fix = fix;
+  if (reason && c.penalty > 0) reasons.set(c, reason);
   return c;
 }
 

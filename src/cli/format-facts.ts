@@ -26,9 +26,9 @@ export function formatFacts(f: Facts): string {
     if (f.identity && f.identity !== f.digest) rows.push(['identity', f.identity]);
     if (f.platforms && f.platforms.length > 1) rows.push(['index offers', f.platforms.join(', ')]);
   } else {
-    rows.push(['cpu', `${f.cpu.microarch ?? 'unknown target'}${f.cpu.model ? ` (${f.cpu.model})` : ''}${f.cpu.cores ? `, ${f.cpu.cores} cores` : ''}`]);
+    rows.push(['cpu', `${f.cpu.microarch ?? 'unknown target'}${f.cpu.model ? ` (${f.cpu.model})` : ''}${f.cpu.cores ? `, ${f.cpu.cores} core${f.cpu.cores === 1 ? '' : 's'}` : ''}`]);
     rows.push(['kernel', f.kernel.release ?? 'unknown']);
-    rows.push(['gpu', f.gpu.driver ? `NVIDIA driver ${f.gpu.driver} (CUDA <= ${f.gpu.cudaMax ?? '?'}), ${f.gpu.devices.length} device(s)` : `no NVIDIA driver${f.gpu.devices.length ? `, ${f.gpu.devices.length} device(s)` : ''}`]);
+    rows.push(['gpu', f.gpu.driver ? `NVIDIA driver ${f.gpu.driver} (CUDA <= ${f.gpu.cudaMax ?? '?'}), ${f.gpu.devices.length} device${f.gpu.devices.length === 1 ? '' : 's'}` : `no NVIDIA driver${f.gpu.devices.length ? `, ${f.gpu.devices.length} device${f.gpu.devices.length === 1 ? '' : 's'}` : ''}`]);
     if (f.gpu.rocm) rows.push(['rocm', f.gpu.rocm]);
     rows.push(['emulators', f.emulators.length ? f.emulators.map((e) => e.architecture ?? e.name).join(', ') : 'none']);
   }

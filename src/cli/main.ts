@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './errors.js';
 import { SET_KEYS, parseSets } from '../check/overrides.js';
@@ -10,6 +11,9 @@ import { addSlurmCommands, printSlurmConstraint } from './slurm-commands.js';
 import { addRunspecCommands } from './runspec-commands.js';
 import { addStoreCommands } from './store-commands.js';
 import { addQueryCommands, addReplayCommand } from './replay-commands.js';
+
+/** The sample image shipped in the clone, by its full path, so the help's examples work from any directory. */
+const SAMPLE = fileURLToPath(new URL('../../fixtures/sample', import.meta.url));
 
 const INSPECT_EXAMPLES = `
 Image references (skopeo-style):
@@ -29,7 +33,7 @@ $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers
 verified; nothing is written to disk but the facts cache (--no-cache: none).
 
 Examples:
-  containerspec inspect oci:fixtures/sample
+  containerspec inspect oci:${SAMPLE}
   containerspec inspect ghcr.io/lab/lammps:2024 --platform all --json
   containerspec inspect registry.lab:5000/app:1 --ca-file lab-ca.pem --creds-file ~/.lab-creds
   containerspec inspect oci:./myimage:v2 --platform linux/arm64/v8 --json
@@ -122,26 +126,30 @@ Examples:
     .argument('<image>', 'image reference (as for inspect)')
     .option('--host <file>', 'host facts JSON from "containerspec host --json" (default: this host)')
     .option('--set <key=value>', 'override a host fact for a what-if check (repeatable)', collect, [])
-    .option('--bind <path>', 'a host library to bind-mount into the image: is it usable there? (repeatable)', collect, [])
+    .option('--bind <src[:dst]>', 'a host library, or a directory of them, to bind-mount into the image (at DST): is each usable there? (repeatable)', collect, [])
     .option('--history <file>', 'host facts JSON of an earlier successful run, for provenance drift (repeatable)', collect, [])
     .option('--store <path|url>', 'with --commit: the provenance store whose recorded runs give the history')
     .option('--commit <hash>', "provenance drift against the successful replays of this recorded commit (the store's Producer rows)")
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: the host's)")
-    .option('--json', 'print the report as JSON (schemas/report.schema.json; with --slurm-constraint, schemas/slurm-1.0.schema.json)')
+    .option('--json', 'print the report as JSON (schemas/report-2.0.schema.json; with --slurm-constraint, schemas/slurm-1.0.schema.json)')
     .option('--slurm-constraint', 'print the Slurm --constraint that selects the nodes this image passes on (see host --slurm-features) instead of a report')
     .option('--nodes <files...>', "with --slurm-constraint: the nodes' host facts files; name only features some of them have (Slurm refuses others)")
     .option('--cluster', "with --slurm-constraint: ask the running Slurm cluster (scontrol) which features its nodes have")
     .option('--prefix <prefix>', 'with --slurm-constraint: prefix of the Slurm features (default cs_)');
+  // can-i-run is `check` under its own name: its help says `can-i-run [options] <image>`.
+  if (prog === 'can-i-run') checkCmd.configureHelp({ commandUsage: (c) => `can-i-run ${c.usage()}` });
   addAccessOptions(checkCmd, { attached: true })
     .addHelpText('after', `
 --set keys:
 ${Object.entries(SET_KEYS).map(([k, v]) => `  ${k.padEnd(12)} ${v}`).join('\n')}
 
 Examples:
+  can-i-run oci:${SAMPLE}   # the sample shipped with containerspec, on this host
   can-i-run oci:./lammps                                   # before sbatch, on the login node
   can-i-run oci:./lammps --host gpu-node.json --json       # for a scheduler
   can-i-run oci:./cuda-app --set cuda.driver=535.54.03     # what if the driver were 535?
   can-i-run oci:./mpi-app --set mpi=openmpi@4.1.4 --bind /usr/lib64/libfabric.so.1
+  can-i-run oci:./mpi-app --bind /opt/site/mpi/lib:/usr/lib/site   # every library in the directory
   can-i-run ghcr.io/lab/lammps:2024                       # uses facts attached with "containerspec attach"
   sbatch --constraint="$(can-i-run oci:./app --slurm-constraint --cluster)" job.sh
 `)
@@ -163,7 +171,10 @@ Examples:
       const { access, progress: p } = await accessOf(o);
       const report = await checkImage(image, { ...access, host: o.host, set, bind: o.bind, history, ...(charliecloud !== undefined ? { charliecloud } : {}), ...(o.platform ? { platform: o.platform } : {}) }).finally(() => p.end());
       if (o.json) out(json(report));
-      else out((await import('./format-report.js')).formatReport(report));
+      else {
+        const { formatReport, terminalStyle } = await import('./format-report.js');
+        out(formatReport(report, terminalStyle(process.stdout)));
+      }
       process.exitCode = report.verdict === 'compatible' ? 0 : report.verdict === 'incompatible' ? 1 : 3;
     });
   const matchCmd = cmd
@@ -171,6 +182,7 @@ Examples:
     .description('the compatibility matrix of images on hosts, with the best host for each image and the best image for each host')
     .requiredOption('--hosts <files...>', 'host facts JSON files (containerspec host --json)')
     .requiredOption('--images <refs...>', 'image references, or image facts JSON files (containerspec inspect --json)')
+    .option('--set <key=value>', 'override a fact of every host for a what-if at scale (repeatable; keys as for check)', collect, [])
     .option('--json', 'print JSON (schemas/match.schema.json)');
   addAccessOptions(matchCmd, { attached: true })
     .addHelpText('after', `
@@ -178,12 +190,14 @@ Examples:
   containerspec match --hosts nodes/*.json --images oci:./app-v1 oci:./app-v2
   containerspec match --hosts a.json b.json --images app.facts.json --json
   containerspec match --hosts nodes/*.json --images registry.lab/app:1 registry.lab/app:2
+  containerspec match --hosts nodes/*.json --images oci:./cuda-app --set cuda.version=12.4   # what if every driver were CUDA 12.4?
 `)
-    .action(async (o: AccessFlags & { hosts: string[]; images: string[]; json?: boolean }) => {
+    .action(async (o: AccessFlags & { hosts: string[]; images: string[]; set: string[]; json?: boolean }) => {
       const { match } = await import('../orchestrate.js');
       const { matchToJson } = await import('../check/match.js');
+      const set = parseSets(o.set);
       const { access, progress: p } = await accessOf(o);
-      const m = await match(o.hosts, o.images, access).finally(() => p.end());
+      const m = await match(o.hosts, o.images, { ...access, ...(Object.keys(set).length ? { set } : {}) }).finally(() => p.end());
       if (o.json) out(json(matchToJson(m)));
       else out((await import('./format-report.js')).formatMatch(m));
     });
@@ -224,11 +238,24 @@ function parsePositive(v: string, flag: string): number {
   return n;
 }
 
+/** Whether the command line asks for JSON (`--json` before any `--`, past which arguments are another program's). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 /** Run the CLI; sets process.exitCode. */
 export async function main(argv: string[], prog = 'containerspec'): Promise<void> {
   try {
-    await program(prog).parseAsync(argv, { from: 'user' });
+    const cmd = program(prog);
+    if (argv.length === 0) {
+      // Like git: no command is a usage error; the help goes to stderr, stdout stays empty for scripts.
+      process.stderr.write(cmd.helpInformation());
+      process.exitCode = 2;
+      return;
+    }
+    await cmd.parseAsync(argv, { from: 'user' });
   } catch (e) {
-    process.exitCode = reportError(e, prog);
+    process.exitCode = reportError(e, prog, { json: wantsJson(argv) });
   }
 }

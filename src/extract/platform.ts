@@ -21,9 +21,12 @@ function dominant(counts: Record<string, number>): string | null {
 }
 
 /**
- * Platform from the config (or index entry), cross-checked against the ELF machine of the
- * image's binaries. With no config (dir:, tar:) the binaries decide. A config that says one
- * architecture while the binaries are another is flagged.
+ * Platform from the image's binaries when it has any, else from the config (or index entry).
+ * The ELF machine of the image's executables and libraries is evidence; the config's
+ * architecture is a claim: where they disagree the binaries win (that is what the kernel will
+ * try to execute), so every transport of the same tree gives the same platform, and the
+ * config's claim stays a warning (`arch-mismatch`). An architecture the config names and that
+ * as many ELF files have as any other is kept (with its variant).
  */
 export function extractPlatform(
   view: ImageView,
@@ -42,11 +45,13 @@ export function extractPlatform(
     variant = config?.variant ?? indexPlatform?.variant ?? null;
     os = config?.os ?? indexPlatform?.os ?? null;
     evidence.push({ source: 'config', detail: `${os ?? '?'}/${architecture}${variant ? `/${variant}` : ''}` });
-    if (fromElf && fromElf !== architecture) {
+    if (fromElf && fromElf !== architecture && (counts[architecture] ?? 0) < counts[fromElf]!) {
       warnings.push({
         code: 'arch-mismatch',
-        message: `the config says ${architecture} but the image's binaries are ${fromElf} (${counts[fromElf]} ELF files${counts[architecture] ? `, ${counts[architecture]} ${architecture}` : ''})`,
+        message: `the config says ${architecture} but the image's binaries are ${fromElf} (${counts[fromElf]} ELF files${counts[architecture] ? `, ${counts[architecture]} ${architecture}` : ''}): judged as ${fromElf}, what the kernel would execute`,
       });
+      architecture = fromElf;
+      variant = null; // the config's variant belongs to the architecture it claimed
     }
   } else if (fromElf) {
     architecture = fromElf;

@@ -3,9 +3,11 @@
  * file, or failing that the versioned driver libraries in the root filesystem; the NVIDIA and AMD
  * display devices on the PCI bus; AMD's KFD topology and ROCm version. Driver versions stay strings.
  */
+import { execFile } from 'node:child_process';
 import { readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { maxCudaForDriver } from '../gpu/cuda-table.js';
+import { combineGpus, gpuModel, parseNvidiaSmiQuery } from '../gpu/gpu-models.js';
 import type { GpuDevice, GpuFacts, NvidiaLibrary } from '../model/facts.js';
 import { compareVersions } from '../util/version.js';
 import {
@@ -64,18 +66,22 @@ const VENDOR_AMD = '0x1002';
 /**
  * Read NVIDIA and AMD GPU facts from `paths`: the NVIDIA driver (and the highest CUDA it supports,
  * from the driver table), its libraries, the GPUs of both vendors, ROCm. Never throws; with no GPU
- * the device list is empty and the drivers null. Brand and compute capability are not probed yet (null).
+ * the device list is empty and the drivers null. The NVIDIA GPUs' brand and compute capability
+ * (what NVIDIA_REQUIRE_* `brand=` and `arch` compare) come from nvidia-smi when it is installed on
+ * the live host, else from the model names through the GPU model table (gpu-models.ts), else null.
  */
-export async function gpuFacts(paths: HostPaths): Promise<GpuFacts> {
+export async function gpuFacts(paths: HostPaths, opts: { nvidiaSmi?: string | null } = {}): Promise<GpuFacts> {
   const pci = await readPciDisplayDevices(paths);
   const [nvidia, amd] = await Promise.all([nvidiaFacts(paths, pci), amdFacts(paths, pci)]);
+  const live = paths.proc === '/proc' && paths.root === '/';
+  const { brand, computeCapability } = nvidia.driver ? await nvidiaIdentity(nvidia.devices, nvidia.evidence, live ? opts.nvidiaSmi ?? 'nvidia-smi' : null) : { brand: null, computeCapability: null };
   return {
     driver: nvidia.driver,
     driverSource: nvidia.source,
     kernelModule: nvidia.kernelModule,
     cudaMax: nvidia.driver ? maxCudaForDriver(nvidia.driver) : null,
-    brand: null,
-    computeCapability: null,
+    brand,
+    computeCapability,
     libraries: nvidia.libraries,
     devices: [...nvidia.devices, ...amd.devices],
     rocm: amd.rocm,
@@ -83,6 +89,37 @@ export async function gpuFacts(paths: HostPaths): Promise<GpuFacts> {
     amdModuleLoaded: amd.moduleLoaded,
     evidence: [...nvidia.evidence, ...amd.evidence],
   };
+}
+
+/** Run `nvidia-smi --query-gpu=name,compute_cap` (5 s at most); null when it is missing or fails. */
+function queryNvidiaSmi(bin: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(bin, ['--query-gpu=name,compute_cap', '--format=csv,noheader'], { timeout: 5000, maxBuffer: 1 << 20 }, (err, stdout) => resolve(err ? null : String(stdout)));
+  });
+}
+
+/**
+ * Brand and compute capability of the host's NVIDIA GPUs: nvidia-smi's names and compute
+ * capabilities when `smi` runs (the live host), else the model names the driver lists in /proc;
+ * brands (and capabilities nvidia-smi did not give) through the GPU model table. Evidence says which.
+ */
+async function nvidiaIdentity(devices: readonly GpuDevice[], evidence: Evidence[], smi: string | null): Promise<{ brand: string | null; computeCapability: string | null }> {
+  const fromSmi = smi ? await queryNvidiaSmi(smi) : null;
+  const listed = fromSmi !== null ? parseNvidiaSmiQuery(fromSmi) : devices.filter((d) => d.model).map((d) => ({ name: d.model!, computeCapability: null as string | null }));
+  if (listed.length === 0) {
+    evidence.push({ source: 'nvidia.identity', detail: 'no GPU model name (no nvidia-smi, no /proc/driver/nvidia/gpus/*/information): brand and compute capability unknown' });
+    return { brand: null, computeCapability: null };
+  }
+  const gpus = listed.map((g) => {
+    const row = gpuModel(g.name);
+    return { name: g.name, brand: row?.brand ?? null, computeCapability: g.computeCapability ?? row?.computeCapability ?? null, known: row !== null };
+  });
+  const out = combineGpus(gpus);
+  evidence.push({
+    source: 'nvidia.identity',
+    detail: `${fromSmi !== null ? 'nvidia-smi --query-gpu=name,compute_cap' : 'model names in /proc/driver/nvidia/gpus'}: ${gpus.map((g) => `${g.name} (brand ${g.brand ?? 'unknown'}, compute ${g.computeCapability ?? 'unknown'}${g.known ? '' : ', not in the GPU model table'})`).join('; ')}`,
+  });
+  return out;
 }
 
 /** The version of the NVIDIA kernel module parsed from `proc/driver/nvidia/version`. */

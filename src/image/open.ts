@@ -13,7 +13,7 @@ import { layoutPlatforms, openLayout } from './oci-layout.js';
 import { hostPlatform, parsePlatform } from './platform.js';
 import { parseReference, type ImageReference, type RegistryReference, type TaggedPathReference } from './reference.js';
 import { listPlatforms, type ResolveOptions } from './resolve.js';
-import { dirImage, tarImage } from './rootfs.js';
+import { assertRootfsDir, assertRootfsTar, dirImage, tarImage } from './rootfs.js';
 import type { Image } from './types.js';
 import { readLimits } from '../limits.js';
 import type { Registries, RegistryOptions } from '../registry/client.js';
@@ -157,6 +157,7 @@ const SOURCES: Sources = {
   dir: {
     async open(r) {
       await mustExist(r.path, r.raw, 'dir');
+      await assertRootfsDir(r.raw, r.path);
       return dirImage(r.raw, r.path);
     },
     async platforms(r) {
@@ -167,6 +168,7 @@ const SOURCES: Sources = {
   tar: {
     async open(r) {
       await mustExist(r.path, r.raw, 'file');
+      await assertRootfsTar(r.raw, r.path);
       return tarImage(r.raw, r.path, (await stat(r.path)).size);
     },
     async platforms(r) {

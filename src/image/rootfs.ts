@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FormatError, NotFoundError } from '../errors/index.js';
+import { FormatError, ImageReferenceError, NotFoundError } from '../errors/index.js';
 import { limit, overLimit } from '../limits.js';
 import { mapLimit } from '../util/limit.js';
 import type { Image } from './types.js';
@@ -128,4 +128,77 @@ export function tarImage(ref: string, file: string, size: number): Image {
       return `sha256:${await fileSha256(file)}`;
     },
   };
+}
+
+/**
+ * What a directory given as `dir:` is when it is not a root filesystem: an OCI image layout
+ * (`oci-layout`, `index.json`), an unpacked `docker save` (`manifest.json` with `repositories` or
+ * layer directories), or nothing at all. A wrong input is an error naming what the thing is and the
+ * reference to use, never a verdict on an "image" with no files.
+ */
+export async function assertRootfsDir(ref: string, path: string): Promise<void> {
+  const names = await readdir(path);
+  if (names.length === 0) throw new ImageReferenceError(`${ref}: ${path} is an empty directory, not a root filesystem: nothing to judge`);
+  const has = new Set(names);
+  if (has.has('oci-layout') || (has.has('index.json') && has.has('blobs'))) {
+    throw new ImageReferenceError(`${ref}: ${path} is an OCI image layout, not a root filesystem: use oci:${path}`);
+  }
+  if (has.has('manifest.json') && (has.has('repositories') || names.some((n) => /^[0-9a-f]{64}$/.test(n)))) {
+    throw new ImageReferenceError(`${ref}: ${path} is an unpacked "docker save" archive, not a root filesystem: use docker-archive: on the tar it came from`);
+  }
+}
+
+/** The names of the first members of an uncompressed tar (up to `max`), or null when it is compressed or not a tar. Reads headers only. */
+async function firstMembers(file: string, max: number): Promise<{ names: string[]; complete: boolean } | null> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const hdr = Buffer.alloc(512);
+    const names: string[] = [];
+    let pos = 0;
+    let longName: string | null = null;
+    while (names.length < max) {
+      if (pos + 512 > size) return { names, complete: true };
+      await fh.read(hdr, 0, 512, pos);
+      if (hdr.every((b) => b === 0)) return { names, complete: true };
+      if (hdr.subarray(257, 262).toString('latin1') !== 'ustar') return null; // compressed, or not a tar: the walker decides
+      const len = parseInt(hdr.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+      if (!Number.isSafeInteger(len) || len < 0) return null;
+      const type = String.fromCharCode(hdr[156] || 0x30);
+      if (type === 'L' && len <= 65536) {
+        const b = Buffer.alloc(len);
+        await fh.read(b, 0, len, pos + 512);
+        longName = b.toString('utf8').replace(/\0.*$/s, '');
+      } else if (type !== 'x' && type !== 'g') {
+        const cstr = (o: number, n: number) => hdr.subarray(o, o + n).toString('utf8').replace(/\0.*$/s, '');
+        const prefix = cstr(345, 155);
+        const name = longName ?? (prefix ? `${prefix}/${cstr(0, 100)}` : cstr(0, 100));
+        names.push(name.replace(/^(\.\/)+/, '').replace(/\/+$/, ''));
+        longName = null;
+      }
+      pos += 512 + Math.ceil(len / 512) * 512;
+    }
+    return { names, complete: false };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Refuse a `tar:` file that is an image archive rather than a flat root filesystem: a `docker save`
+ * tar (`manifest.json` with layer tars or `repositories`; Docker 25+ writes an OCI layout beside it)
+ * or an OCI archive (`oci-layout`, `index.json`). Archives of images hold a few dozen members, so
+ * the first 512 headers decide; a compressed tarball is left to the walker.
+ */
+export async function assertRootfsTar(ref: string, file: string): Promise<void> {
+  const m = await firstMembers(file, 512).catch(() => null);
+  if (!m) return;
+  const has = new Set(m.names);
+  if (m.names.length === 0 && m.complete) throw new ImageReferenceError(`${ref}: ${file} is an empty tar archive, not a root filesystem: nothing to judge`);
+  if (has.has('manifest.json') && (has.has('repositories') || m.names.some((n) => /(^|\/)layer\.tar$/.test(n) || n.startsWith('blobs/')))) {
+    throw new ImageReferenceError(`${ref}: ${file} is a "docker save" archive, not a root filesystem tarball: use docker-archive:${file}`);
+  }
+  if (has.has('oci-layout') && has.has('index.json')) {
+    throw new ImageReferenceError(`${ref}: ${file} is an OCI image archive, not a root filesystem tarball: use oci-archive:${file}`);
+  }
 }

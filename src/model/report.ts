@@ -1,10 +1,13 @@
-import type { Evidence } from './facts.js';
+import type { Evidence, FactWarning } from './facts.js';
 
-/** Version of the report JSON this code writes (`schemas/report.schema.json`). */
-export const REPORT_SCHEMA_VERSION = '1.0';
+/**
+ * Version of the report JSON this code writes (`schemas/report-2.0.schema.json`; 1.0, in
+ * `schemas/report.schema.json`, had no `penalties` and no `warnings`).
+ */
+export const REPORT_SCHEMA_VERSION = '2.0';
 
-/** Check ids. */
-export type CheckId = 'arch' | 'microarch' | 'kernel' | 'libc' | 'gpu' | 'mpi' | 'bind' | 'provenance';
+/** Check ids: one per rule, and `bind:HOSTPATH` for each library `--bind` asks about (`bind` is the summary of a directory). */
+export type CheckId = 'arch' | 'microarch' | 'kernel' | 'libc' | 'gpu' | 'mpi' | 'bind' | 'provenance' | `bind:${string}`;
 
 /** The four outcomes: unknown is honest, never a disguised pass. */
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'unknown';
@@ -37,4 +40,15 @@ export interface Report {
   image: { name: string; digest: string | null; platform: string | null };
   host: { name: string; overrides: Record<string, string> };
   checks: Check[];
+  /** Every point off the score, one entry per check that takes points (none when incompatible). */
+  penalties: Penalty[];
+  /** The image's own warnings, as `inspect` reports them. */
+  warnings: FactWarning[];
+}
+
+/** Points a check takes off the score, and why. */
+export interface Penalty {
+  check: CheckId;
+  points: number;
+  reason: string;
 }

@@ -27,12 +27,12 @@
 
 import { isScalar, Document, visit } from 'yaml';
 import { loadArchspec, type Archspec } from '../arch/index.js';
-import { compileImage, type CompiledImage, type MpiKey } from '../check/compile.js';
+import { compileImage, type CompiledImage } from '../check/compile.js';
 import { runtimeCuda } from '../check/rules/gpu.js';
 import { loadCudaTable, minimumDriverFor, type CudaTable } from '../gpu/cuda-table.js';
 import type { Constraint, Requirement } from '../gpu/nvidia-require.js';
 import type { ImageFacts } from '../model/facts.js';
-import { MPI_IMPLEMENTATIONS, NFD_KEYS, nfdVersionNumber } from '../sched/nfd-features.js';
+import { NFD_KEYS, nfdVersionNumber } from '../sched/nfd-features.js';
 import { compareTuples, compareVersions, parseVersion, type VersionTuple } from '../util/version.js';
 
 // ---- NFD's types ---------------------------------------------------------------------------
@@ -354,33 +354,12 @@ function gpuRules(ci: CompiledImage, table: CudaTable, out: Collector): void {
 
 // ---- MPI (local) ---------------------------------------------------------------------------
 
-/** Alternatives that make one image MPI pass or warn in the mpi check. */
-function mpiAlternatives(im: MpiKey): NfdFeatureMatcherTerm[][] {
-  if (!im.abi) return [];
-  const abi = im.abi;
-  const out = MPI_IMPLEMENTATIONS.filter((j) => j !== im.impl).map((j) => [local(NFD_KEYS.mpiLibrary(abi, j), exists())]);
-  if (im.version) out.push([local(NFD_KEYS.mpiMinor(abi, im.impl, im.version[0] ?? 0), atLeast(im.version[1] ?? 0))]);
-  return out;
-}
-
-/**
- * The mpi check's host-MPI model: no host MPI (the image's own works within a node: a warning),
- * or a host MPI of the same ABI from another implementation (a warning), or the same
- * implementation with the same major and at least the image's minor.
+/*
+ * No MPI rule: under the host-MPI (hybrid/bind) model the mpi check never blocks the verdict (the
+ * image's own MPI runs within one node; a host MPI that cannot stand in for it is an advisory
+ * warning for multi-node runs), so every node matches as far as MPI goes. The host features
+ * (`mpi.*`, nfd-features.ts) stay for a site's own multi-node rules.
  */
-function mpiRules(ci: CompiledImage, out: Collector): void {
-  if (ci.mpi.length === 0) return;
-  const seen = new Set<string>();
-  const alternatives: NfdFeatureMatcherTerm[][] = [];
-  for (const alt of [[local(NFD_KEYS.mpi, absent())], ...ci.mpi.flatMap(mpiAlternatives)]) {
-    const k = JSON.stringify(alt);
-    if (!seen.has(k)) alternatives.push(alt);
-    seen.add(k);
-  }
-  const what = ci.mpi.map((m) => `${m.impl} ${m.raw.version ?? '?'} (${m.abi ?? 'unknown'} ABI)`).join(', ');
-  out.local.push(ruleOf(`containerspec: host MPI compatible with ${what}, or none`, alternatives));
-  for (const m of ci.mpi) if (!m.abi) out.omit('mpi', `${m.impl} ${m.raw.version ?? '?'} has no known ABI family: only hosts without MPI match for it`);
-}
 
 // ---- what is not a host requirement --------------------------------------------------------
 
@@ -410,7 +389,6 @@ export function planNfdImageCompatibility(facts: ImageFacts, opts: NfdImageOptio
   archRules(ci, out);
   cpuRules(ci, spec, out);
   gpuRules(ci, table, out);
-  mpiRules(ci, out);
   imageOnlyNotes(ci, out);
   const compatibilities: NfdCompatibility[] = [];
   if (out.builtin.length) {

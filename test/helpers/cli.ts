@@ -135,6 +135,15 @@ export function show(r: CliResult): string {
  */
 export function expectOneLineError(r: CliResult): string {
   expect(r.code, show(r)).toBe(2);
-  expect(r.stdout, show(r)).toBe('');
-  return errorLine(r);
+  const line = errorLine(r);
+  // Under --json the error is also on stdout as the error JSON (schemas/error-1.0.schema.json), with the same message.
+  if (r.stdout !== '') expect(errorJson(r).error.message, show(r)).toBe(line.slice(line.indexOf(': ') + 2));
+  return line;
+}
+
+/** The error JSON a command run with --json printed on stdout (throws when stdout is not one). */
+export function errorJson(r: CliResult): { schemaVersion: string; error: { kind: string; message: string; where: string | null } } {
+  const doc = JSON.parse(r.stdout) as { schemaVersion: string; error: { kind: string; message: string; where: string | null } };
+  if (doc.schemaVersion !== '1.0' || typeof doc.error?.message !== 'string') throw new Error(`not an error JSON: ${r.stdout.slice(0, 500)}`);
+  return doc;
 }

@@ -5,7 +5,8 @@ import { constant, FAIL, makeCheck, PASS, PENALTY, platformName, statusOf, UNKNO
 const PASS_EV = constant(PASS, true);
 const FAIL_EV = constant(FAIL, true);
 const EMULATED = constant(WARN, true, PENALTY.emulated);
-const UNKNOWN_EV = constant(UNKNOWN, true, PENALTY.unknown);
+/** Unknown: it may run only emulated, so it costs what emulation does (knowing less never scores higher). */
+const UNKNOWN_EV = constant(UNKNOWN, true, PENALTY.emulated);
 
 /** The one evaluation (see the rule below). */
 function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation {

@@ -1,7 +1,8 @@
-import type { MpiFact } from '../../model/facts.js';
-import { FALSE, feat, namePart, needs, or, TRUE, type Expr } from '../../sched/expr.js';
+import { namePart, needs, TRUE } from '../../sched/expr.js';
+import { compareTuples } from '../../util/version.js';
 import type { CompiledImage, MpiKey, PreparedHost } from '../compile.js';
-import { better, constant, FAIL, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
+import { seriesOf } from '../mpi-abi.js';
+import { better, constant, makeCheck, memoOf, memoSlot, pack, PASS, PENALTY, statusOf, UNKNOWN, WARN, type Evaluation, type Rule } from '../rule.js';
 
 const SLOT = memoSlot();
 const NO_MPI = constant(PASS, false);
@@ -13,27 +14,22 @@ interface MpiEvaluation extends Evaluation {
   host: MpiKey;
 }
 
-/** Compare one image MPI with one host MPI: the packed outcome. */
+/**
+ * Compare one image MPI with one host MPI under the host-MPI (hybrid/bind) model. Whatever the
+ * host has, the image's own MPI runs within one node, so nothing here blocks the verdict: a host
+ * MPI that cannot stand in for the image's (another ABI family, another ABI series, older than
+ * the image's within its series) is an advisory warning for multi-node runs, exactly as no host
+ * MPI is; a version the ABI table cannot place is an advisory unknown.
+ */
 export function compareMpi(img: MpiKey, host: MpiKey): number {
-  if (!img.abi || !host.abi || img.abi !== host.abi) return pack(FAIL, true);
+  if (!img.abi || !host.abi || img.abi !== host.abi) return pack(WARN, false, PENALTY.noHostMpi);
   // Same ABI, other implementation (MPICH vs Intel MPI): the soname contract holds, versions do not compare.
   if (img.impl !== host.impl) return pack(WARN, true, PENALTY.crossImplementationMpi);
-  if (!img.version || !host.version) return pack(UNKNOWN, true, PENALTY.unknown);
-  const sameMajor = (img.version[0] ?? 0) === (host.version[0] ?? 0);
-  const minorOk = (host.version[1] ?? 0) >= (img.version[1] ?? 0);
-  return sameMajor && minorOk ? pack(PASS, true) : pack(FAIL, true);
+  const si = img.series;
+  const sh = host.series;
+  if (!si || !sh) return pack(UNKNOWN, false, PENALTY.unknown);
+  return si === sh && compareTuples(host.version!, img.version!) >= 0 ? pack(PASS, true) : pack(WARN, false, PENALTY.noHostMpi);
 }
-
-/**
- * The implementations that provide each ABI family, as the MPI classifier (src/extract/mpi.ts) reads
- * libraries: "another implementation of the same ABI" is one of these. A host fact pairing them
- * otherwise (hand-written) still gets its feature, but no image constraint asks for it.
- */
-const PROVIDERS: Readonly<Record<NonNullable<MpiFact['abi']>, readonly MpiFact['implementation'][]>> = {
-  openmpi: ['openmpi'],
-  mpich: ['mpich', 'intel', 'mvapich', 'cray'],
-  'mpi-abi': ['mpich'],
-};
 
 /** `mpi_<abi>` for an implementation of its own ABI (`mpi_openmpi`, `mpi_mpich`), else `mpi_<abi>_<impl>` (`mpi_mpich_intel`). */
 const libraryFeature = (abi: string, impl: string): string => (abi === impl ? `mpi_${namePart(abi)}` : `mpi_${namePart(abi)}_${namePart(impl)}`);
@@ -43,27 +39,18 @@ const minorFeature = (abi: string, impl: string, major: number, minor: number): 
 /** Minor versions above this get no feature of their own (a bound on the feature list; real MPI minors are far below). */
 const MAX_MINOR = 99;
 
-/** A host with an MPI that this image MPI runs against (what compareMpi passes or warns on). */
-function pairNeeds(im: MpiKey): Expr {
-  if (!im.abi) return FALSE;
-  const abi = im.abi;
-  const others = (PROVIDERS[abi] ?? []).filter((i) => i !== im.impl).map((i) => feat(libraryFeature(abi, i)));
-  const same = im.version && (im.version[1] ?? 0) <= MAX_MINOR ? feat(minorFeature(abi, im.impl, im.version[0] ?? 0, im.version[1] ?? 0)) : FALSE;
-  return or(same, ...others);
-}
-
 const show = (m: MpiKey) => `${m.raw.implementation} ${m.raw.version ?? '?'} (${m.raw.abi ?? '?'} ABI, ${m.raw.soname ?? '?'})`;
 
-/** mpi: host-MPI (hybrid/bind) model: same ABI family, host minor >= image minor within the same major. No host MPI: a warning. */
+/** mpi: host-MPI (hybrid/bind) model: same implementation and ABI series (data/mpi-abi.json), host version >= image's. No usable host MPI: an advisory warning (the image's own MPI runs within one node). */
 function evaluate(ci: CompiledImage, ph: PreparedHost): Evaluation | MpiEvaluation {
   if (ci.mpi.length === 0) return NO_MPI;
   if (ph.mpi.length === 0) return NO_HOST_MPI;
-  let best: MpiEvaluation = { outcome: pack(FAIL, true), image: ci.mpi[0]!, host: ph.mpi[0]! };
+  let best: MpiEvaluation | null = null;
   for (const im of ci.mpi) for (const hm of ph.mpi) {
     const o = compareMpi(im, hm);
-    if (better(o, best.outcome)) best = { outcome: o, image: im, host: hm };
+    if (!best || better(o, best.outcome)) best = { outcome: o, image: im, host: hm };
   }
-  return best;
+  return best!;
 }
 
 export const mpiRule: Rule<Evaluation | MpiEvaluation> = {
@@ -79,24 +66,33 @@ export const mpiRule: Rule<Evaluation | MpiEvaluation> = {
   report(e, ci, ph) {
     const s = statusOf(e.outcome);
     const img = ci.mpi.map(show).join(', ');
-    const host = ph.mpi.map(show).join(', ');
     let msg: string;
     let fix: string | undefined;
     if (!ci.mpi.length) msg = 'the image has no MPI library';
     else if (!('image' in e)) {
       msg = `the image's own MPI (${img}) works within one node; this host has no MPI to bind for multi-node runs`;
-      fix = 'for multi-node jobs, run on a host with a compatible MPI (same ABI family, same major version)';
+      fix = 'for multi-node jobs, run on a host with a compatible MPI (same implementation and ABI series, at least the image\'s version)';
     } else {
       const ev = e as MpiEvaluation;
-      const best = ev.image;
-      if (s === PASS) msg = `image ${show(best)}; host ${show(ev.host)}: same ABI, host minor version >= image's`;
-      else if (s === WARN) msg = `image ${show(best)}; host ${show(ev.host)}: same MPICH ABI from another implementation (soname contract only)`;
-      else if (s === UNKNOWN) msg = `image ${show(best)}; host ${show(ev.host)}: same ABI, but a version is unknown`;
-      else if (best.abi !== ev.host.abi) msg = `image ${img} and host ${host} are different MPI ABI families`;
-      else msg = `image ${show(best)} needs host ${best.raw.implementation} ${best.version?.[0] ?? '?'}.x with minor >= ${best.version?.[1] ?? '?'}; this host has ${show(ev.host)}`;
-      if (s === FAIL) fix = `load a host MPI of the ${best.abi ?? '?'} ABI family, version ${best.version?.[0] ?? '?'}.${best.version?.[1] ?? '?'} or newer within ${best.version?.[0] ?? '?'}.x (e.g. module load ${best.raw.implementation})`;
+      const im = ev.image;
+      const hm = ev.host;
+      const si = seriesOf(im.impl, im.abi, im.version);
+      const sh = seriesOf(hm.impl, hm.abi, hm.version);
+      const series = (x: NonNullable<typeof si>) => `${x.soname} series ${x.from}${x.before ? `-${x.before} (exclusive)` : '+'}`;
+      if (s === PASS) msg = `image ${show(im)}; host ${show(hm)}: same ABI series (${series(si!)}), host version >= image's`;
+      else if (s === WARN && im.impl !== hm.impl && im.abi && im.abi === hm.abi) msg = `image ${show(im)}; host ${show(hm)}: same ${im.abi === 'mpich' ? 'MPICH' : im.abi} ABI from another implementation (soname contract only)`;
+      else if (s === UNKNOWN) msg = `image ${show(im)}; host ${show(hm)}: same ABI, but ${!im.version || !hm.version ? 'a version is unknown' : `the MPI ABI table does not list ${!si ? `${im.impl} ${im.raw.version}` : `${hm.impl} ${hm.raw.version}`}`}; the image's own MPI works within one node`;
+      else {
+        const why = !im.abi || !hm.abi || im.abi !== hm.abi ? `it is another ABI family (${hm.abi ?? '?'}, the image's is ${im.abi ?? '?'})`
+          : si !== sh ? `it is another ABI series (${series(sh!)}; the image's is ${series(si!)})`
+          : `it is older than the image's (a library runs binaries built against its own or older versions of its series)`;
+        msg = `the image's own MPI (${show(im)}) works within one node; for multi-node runs the host's ${show(hm)} cannot stand in for it: ${why}`;
+        fix = `for multi-node jobs, load a host ${im.raw.implementation} of the ${si ? series(si) : `${im.abi ?? '?'} ABI`} at version ${im.raw.version ?? '?'} or newer (e.g. module load ${im.raw.implementation})`;
+      }
+      if (s === UNKNOWN) fix = 'give the host MPI version (--set mpi=IMPL@VERSION), or add its series to the MPI ABI table (CONTAINERSPEC_MPI_ABI_TABLE)';
     }
-    return [makeCheck('mpi', e.outcome, msg, ph.mpi.map((m) => m.raw), ci.mpi.map((m) => m.raw), fix, ci.mpi.flatMap((m) => m.raw.evidence))];
+    const sources = 'image' in e ? [seriesOf((e as MpiEvaluation).image.impl, (e as MpiEvaluation).image.abi, (e as MpiEvaluation).image.version)].filter((x) => x !== null).map((x) => ({ source: 'mpi-abi-table', detail: `${x!.implementation} ${x!.soname} ${x!.from}: ${x!.source}` })) : [];
+    return [makeCheck('mpi', e.outcome, msg, ph.mpi.map((m) => m.raw), ci.mpi.map((m) => m.raw), fix, [...ci.mpi.flatMap((m) => m.raw.evidence), ...sources])];
   },
   // Features: `mpi_none` for a host without MPI (the image's own MPI still runs on one node);
   // per host MPI of a known ABI, the library (`mpi_openmpi`, `mpi_mpich_intel`) and its version
@@ -114,8 +110,7 @@ export const mpiRule: Rule<Evaluation | MpiEvaluation> = {
     }
     return [...out];
   },
-  constraint(ci) {
-    if (ci.mpi.length === 0) return needs(TRUE);
-    return needs(or(feat('mpi_none'), ...ci.mpi.map(pairNeeds)));
-  },
+  // No MPI outcome blocks the verdict (the image's own MPI runs within one node), so no image needs
+  // an MPI feature; the features above are for a site's own multi-node constraints.
+  constraint: () => needs(TRUE),
 };

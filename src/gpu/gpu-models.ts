@@ -1,0 +1,76 @@
+/**
+ * NVIDIA GPU models to NVML brand and compute capability (`data/nvidia-gpus.json`, replaceable with
+ * `CONTAINERSPEC_GPU_TABLE`): what `host` records when nvidia-smi cannot say, from the model names
+ * the driver prints in `/proc/driver/nvidia/gpus/* /information`. A model no row matches, or a row
+ * without a brand, leaves the fact unknown; nothing is guessed.
+ */
+import { loadTable, type TableSpec } from '../data/tables.js';
+import { FactsError } from '../errors/index.js';
+
+/** Environment variable naming a replacement table file. */
+export const GPU_TABLE_ENV = 'CONTAINERSPEC_GPU_TABLE';
+
+/** One row: a model-name pattern, its NVML brand (or null: undocumented) and compute capability. */
+export interface GpuModelRow {
+  readonly match: RegExp;
+  readonly brand: string | null;
+  readonly computeCapability: string;
+}
+
+function parse(json: unknown, file: string): readonly GpuModelRow[] {
+  const rows = (json as { models?: unknown })?.models;
+  if (!Array.isArray(rows)) throw new FactsError(`GPU model table ${file}: no "models" list`);
+  return Object.freeze(rows.map((r: Record<string, unknown>, i) => {
+    if (typeof r.match !== 'string' || typeof r.computeCapability !== 'string' || !/^\d+\.\d+$/.test(r.computeCapability) || (r.brand !== null && typeof r.brand !== 'string')) {
+      throw new FactsError(`GPU model table ${file}: models[${i}] needs "match", "brand" (string or null) and "computeCapability" (M.m)`);
+    }
+    let match: RegExp;
+    try {
+      match = new RegExp(r.match, 'i');
+    } catch {
+      throw new FactsError(`GPU model table ${file}: models[${i}].match is not a regular expression`);
+    }
+    return Object.freeze({ match, brand: r.brand as string | null, computeCapability: r.computeCapability });
+  }));
+}
+
+const GPU_TABLE: TableSpec<readonly GpuModelRow[]> = { what: 'GPU model table', vendored: 'nvidia-gpus.json', env: GPU_TABLE_ENV, parse };
+
+/** The row for a model name, or null. */
+export function gpuModel(name: string, file?: string): GpuModelRow | null {
+  for (const r of loadTable(GPU_TABLE, file)) if (r.match.test(name.trim())) return r;
+  return null;
+}
+
+/** Parse `nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader` output: one `{name, computeCapability}` per GPU. */
+export function parseNvidiaSmiQuery(text: string): { name: string; computeCapability: string | null }[] {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const i = l.lastIndexOf(',');
+    const name = (i < 0 ? l : l.slice(0, i)).trim();
+    const cc = i < 0 ? '' : l.slice(i + 1).trim();
+    return { name, computeCapability: /^\d+\.\d+$/.test(cc) ? cc : null };
+  });
+}
+
+/**
+ * One host's brand and compute capability from its GPUs: the brand when every GPU has the same
+ * known one, and the lowest compute capability when every GPU's is known (a job may land on any
+ * of them); null otherwise.
+ */
+export function combineGpus(gpus: readonly { brand: string | null; computeCapability: string | null }[]): { brand: string | null; computeCapability: string | null } {
+  if (gpus.length === 0) return { brand: null, computeCapability: null };
+  const brands = new Set(gpus.map((g) => g.brand));
+  const brand = brands.size === 1 ? [...brands][0] ?? null : null;
+  let cc: string | null = null;
+  for (const g of gpus) {
+    if (!g.computeCapability) return { brand, computeCapability: null };
+    if (cc === null || ccLess(g.computeCapability, cc)) cc = g.computeCapability;
+  }
+  return { brand, computeCapability: cc };
+}
+
+function ccLess(a: string, b: string): boolean {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am !== bm ? am < bm : an < bn;
+}

@@ -1,0 +1,138 @@
+// GPU hosts can be decided (issue 13): host facts record the NVIDIA GPUs' brand and compute
+// capability (nvidia-smi on the live host, else the driver's model names through the vendored GPU
+// model table), --set cuda.version (conda's CONDA_OVERRIDE_CUDA habit), and match --set.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { applySets, parseSets } from '../src/check/overrides.js';
+import { combineGpus, gpuModel, parseNvidiaSmiQuery } from '../src/gpu/gpu-models.js';
+import { minimumDriverFor } from '../src/gpu/cuda-table.js';
+import { emptyHostFacts, emptyImageFacts } from '../src/model/empty.js';
+import { buildCli, errorLine, runCli, show } from './helpers/cli.js';
+import { hostJson, makeFakeHost, nvidiaVersionFile, put, writeFacts } from './helpers/fake-host.js';
+import { schemaErrors } from './helpers/schemas.js';
+
+const base = mkdtempSync(join(tmpdir(), 'cs-gpuid-'));
+beforeAll(async () => {
+  await buildCli();
+});
+
+/** proc/driver/nvidia/gpus/<bus>/information as the 535 driver writes it. */
+function information(model: string, bus: string): string {
+  return `Model: \t\t ${model}\nIRQ:   \t\t 145\nGPU UUID: \t GPU-3f9b6a1e-0000-0000-0000-000000000000\nVideo BIOS: \t 92.00.45.00.03\nBus Type: \t PCIe\nDMA Size: \t 47 bits\nDMA Mask: \t 0x7fffffffffff\nBus Location: \t ${bus}\nDevice Minor: \t 0\nGPU Excluded:\t No\n`;
+}
+
+describe('the GPU model table', () => {
+  it('maps model names to NVML brand and compute capability, and leaves undocumented brands unknown', () => {
+    expect(gpuModel('Tesla V100-SXM2-32GB')).toMatchObject({ brand: 'tesla', computeCapability: '7.0' });
+    expect(gpuModel('Tesla T4')).toMatchObject({ brand: 'tesla', computeCapability: '7.5' });
+    expect(gpuModel('NVIDIA A100-SXM4-80GB')).toMatchObject({ brand: null, computeCapability: '8.0' });
+    expect(gpuModel('NVIDIA A10')).toMatchObject({ computeCapability: '8.6' });
+    expect(gpuModel('NVIDIA H100 80GB HBM3')).toMatchObject({ computeCapability: '9.0' });
+    expect(gpuModel('NVIDIA GeForce RTX 3090')).toMatchObject({ brand: 'geforcertx', computeCapability: '8.6' });
+    expect(gpuModel('Some Future GPU')).toBeNull();
+  });
+  it('parses nvidia-smi --query-gpu=name,compute_cap and combines several GPUs (one brand, the lowest capability)', () => {
+    expect(parseNvidiaSmiQuery('NVIDIA A100-SXM4-80GB, 8.0\nNVIDIA A100-SXM4-80GB, 8.0\n')).toEqual([
+      { name: 'NVIDIA A100-SXM4-80GB', computeCapability: '8.0' },
+      { name: 'NVIDIA A100-SXM4-80GB', computeCapability: '8.0' },
+    ]);
+    expect(parseNvidiaSmiQuery('Tesla T4, [N/A]')).toEqual([{ name: 'Tesla T4', computeCapability: null }]);
+    expect(combineGpus([{ brand: 'tesla', computeCapability: '7.5' }, { brand: 'tesla', computeCapability: '7.0' }])).toEqual({ brand: 'tesla', computeCapability: '7.0' });
+    expect(combineGpus([{ brand: 'tesla', computeCapability: '10.0' }, { brand: 'geforce', computeCapability: '9.0' }])).toEqual({ brand: null, computeCapability: '9.0' });
+    expect(combineGpus([{ brand: 'tesla', computeCapability: null }])).toEqual({ brand: 'tesla', computeCapability: null });
+  });
+});
+
+describe('host records brand and compute capability from the driver\'s model names', () => {
+  it('a Tesla V100 node (proc/driver/nvidia/gpus/*/information): brand tesla, compute capability 7.0, with evidence; the facts validate', async () => {
+    const h = makeFakeHost(base, { name: 'v100', arch: 'x86_64', osrelease: '5.14.0-362.24.1.el9_3.x86_64', nvidiaVersion: nvidiaVersionFile('535.104.05') });
+    put(h.proc, 'driver/nvidia/gpus/0000:3b:00.0/information', information('Tesla V100-SXM2-32GB', '0000:3b:00.0'));
+    put(h.proc, 'driver/nvidia/gpus/0000:86:00.0/information', information('Tesla V100-SXM2-32GB', '0000:86:00.0'));
+    const { facts } = await hostJson(h);
+    expect(schemaErrors('facts-2.0', facts)).toBeNull();
+    expect(facts.gpu.driver).toBe('535.104.05');
+    expect(facts.gpu.brand).toBe('tesla');
+    expect(facts.gpu.computeCapability).toBe('7.0');
+    expect(facts.gpu.evidence.find((e) => e.source === 'nvidia.identity')?.detail).toMatch(/model names in \/proc.*Tesla V100-SXM2-32GB \(brand tesla, compute 7\.0\)/);
+  });
+  it('an unknown model: brand and compute capability stay unknown (null), and the evidence says it is not in the table', async () => {
+    const h = makeFakeHost(base, { name: 'future', arch: 'x86_64', nvidiaVersion: nvidiaVersionFile('575.57.08') });
+    put(h.proc, 'driver/nvidia/gpus/0000:3b:00.0/information', information('NVIDIA Future X9', '0000:3b:00.0'));
+    const { facts } = await hostJson(h);
+    expect([facts.gpu.brand, facts.gpu.computeCapability]).toEqual([null, null]);
+    expect(facts.gpu.evidence.find((e) => e.source === 'nvidia.identity')?.detail).toContain('not in the GPU model table');
+  });
+  it('a CUDA image whose NVIDIA_REQUIRE_CUDA has brand clauses: the V100 node is decided (not "cannot tell") where the brand decides it', async () => {
+    const h = makeFakeHost(base, { name: 'v100b', arch: 'x86_64', nvidiaVersion: nvidiaVersionFile('535.104.05') });
+    put(h.proc, 'driver/nvidia/gpus/0000:3b:00.0/information', information('Tesla V100-SXM2-32GB', '0000:3b:00.0'));
+    const { file, facts } = await hostJson(h);
+    const img = emptyImageFacts('cuda-12.4', 'oci');
+    img.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    img.cuda.runtime = '12.4';
+    img.cuda.env = { CUDA_VERSION: '12.4.1', NVIDIA_REQUIRE_CUDA: 'cuda>=12.4 brand=tesla,driver>=535,driver<536 brand=unknown,driver>=535,driver<536' };
+    img.env = { ...img.cuda.env };
+    const imgFile = writeFacts(join(base, 'cuda-img.json'), { ...img });
+    const r = await runCli(['match', '--hosts', file, '--images', imgFile, '--json']);
+    expect(r.code, show(r)).toBe(0);
+    const cell = (JSON.parse(r.stdout) as { matrix: { verdict: string }[][] }).matrix[0]![0]!;
+    expect(cell.verdict).toBe('compatible');
+    // the same node with its brand erased cannot be decided
+    const blind = writeFacts(join(base, 'v100-blind.json'), { ...facts, gpu: { ...facts.gpu, brand: null } });
+    const r2 = await runCli(['match', '--hosts', blind, '--images', imgFile, '--json']);
+    expect((JSON.parse(r2.stdout) as { matrix: { verdict: string }[][] }).matrix[0]![0]!.verdict).toBe('unknown');
+  }, 60_000);
+});
+
+describe('--set cuda.version (CONDA_OVERRIDE_CUDA)', () => {
+  const gpuHost = () => {
+    const h = emptyHostFacts('g');
+    h.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    h.gpu.driver = '535.104.05';
+    h.gpu.cudaMax = '12.2';
+    return h;
+  };
+  it("sets the driver's highest CUDA; with no driver known, the driver table's minimum for it", () => {
+    expect(parseSets(['cuda.version=12.4'])).toEqual({ 'cuda.version': '12.4' });
+    expect(applySets(gpuHost(), { 'cuda.version': '12.4' }).gpu).toMatchObject({ driver: '535.104.05', cudaMax: '12.4' });
+    const none = applySets(emptyHostFacts('n'), { 'cuda.version': '12.4' });
+    expect(none.gpu).toMatchObject({ driver: minimumDriverFor('12.4'), cudaMax: '12.4' });
+    // whichever order the keys come in
+    expect(applySets(emptyHostFacts('n'), { 'cuda.version': '12.6', 'cuda.driver': '550.54.15' }).gpu).toMatchObject({ driver: '550.54.15', cudaMax: '12.6' });
+  });
+  it('bad values are usage errors naming the key', async () => {
+    for (const [args, want] of [[['--set', 'cuda.version=twelve'], /cuda\.version=twelve: expected MAJOR\.MINOR/], [['--set', 'cuda.version=99.9'], /does not list CUDA 99\.9/], [['--set', 'cuda.version=12.4', '--set', 'cuda.driver=none'], /contradicts/]] as const) {
+      const r = await runCli(['check', 'oci:fixtures/sample', ...args]);
+      expect(r.code).toBe(2);
+      expect(errorLine(r)).toMatch(want);
+    }
+  });
+});
+
+describe('match --set applies to every host', () => {
+  it('a CUDA 12.4 image on two no-GPU hosts: incompatible; with --set cuda.version=12.4 compatible on both', async () => {
+    const hosts = ['a', 'b'].map((n) => {
+      const h = emptyHostFacts(`node-${n}`);
+      h.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+      h.cpu.microarch = 'x86_64';
+      h.kernel.release = '6.1.0';
+      return writeFacts(join(base, `set-${n}.json`), h);
+    });
+    const img = emptyImageFacts('cuda-app', 'oci');
+    img.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    img.cuda.runtime = '12.4';
+    const imgFile = writeFacts(join(base, 'set-img.json'), img);
+    const verdicts = async (extra: string[]) => {
+      const r = await runCli(['match', '--hosts', ...hosts, '--images', imgFile, '--json', ...extra]);
+      expect(r.code, show(r)).toBe(0);
+      return (JSON.parse(r.stdout) as { matrix: { verdict: string }[][] }).matrix[0]!.map((c) => c.verdict);
+    };
+    expect(await verdicts([])).toEqual(['incompatible', 'incompatible']);
+    expect(await verdicts(['--set', 'cuda.version=12.4'])).toEqual(['compatible', 'compatible']);
+    const bad = await runCli(['match', '--hosts', ...hosts, '--images', imgFile, '--set', 'nonsense=1']);
+    expect(bad.code).toBe(2);
+    expect(errorLine(bad)).toMatch(/unknown key "nonsense"/);
+  }, 60_000);
+});
+
