@@ -297,6 +297,9 @@ describe('README and help for a new user', () => {
     const quick = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Commands'));
     const first = /```sh\n([^\n]*)/.exec(quick)?.[1] ?? '';
     expect(first).toMatch(/can-i-run(\.js)? oci:fixtures\/sample/);
+    // two commands on a fresh machine: the main job on the shipped sample, and npm test
+    const block = /```sh\n([\s\S]*?)```/.exec(quick)?.[1] ?? '';
+    expect(block.trim().split('\n').map((l) => l.replace(/\s+#.*$/, ''))).toEqual(['npm install && node bin/can-i-run.js oci:fixtures/sample', 'npm test']);
     expect(quick).toContain('npm link');
     expect(quick).toContain('npm install -g .');
   });
