@@ -10,7 +10,7 @@ import { ContainerspecError, UsageError, oneLine } from '../errors/index.js';
 import type { HostFacts, ImageFacts } from '../model/facts.js';
 import { parseReference } from '../image/reference.js';
 import { imageNeeds } from './constraint.js';
-import { satisfies, type Expr } from './expr.js';
+import { satisfies } from './expr.js';
 import { andConstraint, parseSlurmConstraint, slurmConstraint, slurmFeatures, slurmPrefix, slurmSyntaxProblem, type SlurmOptions } from './slurm.js';
 
 /** A Slurm command failed, or Slurm could not be reached. */
@@ -194,12 +194,6 @@ export interface NoNode {
   byNode: { node: string; rules: string[] }[];
 }
 
-/** A user constraint for one node: true or false, or null when we cannot read it (Slurm decides). */
-function userHolds(c: string, has: (f: string) => boolean): boolean | null {
-  const e = parseSlurmConstraint(c);
-  return e ? satisfies(e, has) : null;
-}
-
 /**
  * Plan `containerspec sbatch`: the image's constraint pruned to the cluster's features (Slurm
  * refuses unknown names), the nodes that meet it, and the sbatch arguments that run `ch-run` of
@@ -216,28 +210,26 @@ export function planSubmit(
   if (command.length === 0) throw new UsageError('no command to run: containerspec sbatch IMAGE [sbatch options] -- COMMAND [ARG...]');
   const run = ['ch-run', ...chRunImage(ref, opts.env), '--', ...command];
   const known = knownFeatures(nodes);
-  const c = slurmConstraint(image, { ...opts, known });
+  const needs = imageNeeds(image, opts);
+  const c = slurmConstraint(needs, { ...opts, known });
   const { rest, constraint: user } = takeConstraint(sbatchArgs);
-  const ok = (e: Expr, n: SlurmNode) => satisfies(e, (f) => n.active.includes(f)) && (user === null || userHolds(user, (f) => n.active.includes(f)) !== false);
-  const fitting = c.constraint === null ? [] : nodes.filter((n) => ok(c.expr, n));
+  // The user's constraint, when we can read it, also decides which nodes may run the job (Slurm decides otherwise).
+  const userExpr = user === null ? null : parseSlurmConstraint(user);
+  const meetsUser = (n: SlurmNode) => userExpr === null || satisfies(userExpr, (f) => n.active.includes(f));
+  const fitting = c.constraint === null ? [] : nodes.filter((n) => satisfies(c.expr, (f) => n.active.includes(f)) && meetsUser(n));
   if (c.constraint === null || fitting.length === 0) {
-    return { impossible: c.impossible, byNode: nodes.map((n) => ({ node: n.name, rules: failingRules(image, n, opts, user) })) };
+    const prefix = slurmPrefix(opts.prefix);
+    const failing = (n: SlurmNode) => [
+      ...needs.byRule.filter((r) => !satisfies(r.needs.expr, (f) => n.active.includes(prefix + f))).map((r) => r.id),
+      ...(meetsUser(n) ? [] : ['your --constraint']),
+    ];
+    return { impossible: c.impossible, byNode: nodes.map((n) => ({ node: n.name, rules: failing(n) })) };
   }
   const combined = andConstraint(user, c.constraint);
   const problem = slurmSyntaxProblem(combined);
   if (problem) throw new UsageError(`the job's constraint cannot be given to Slurm: ${problem} (${combined.slice(0, 80)}...)`);
   const wrap = run.map(shellQuote).join(' ');
   return { constraint: combined, nodes: fitting.map((n) => n.name), sbatch: [...rest, `--constraint=${combined}`, `--wrap=${wrap}`], notes: c.notes };
-}
-
-/** The rules a node does not meet for an image (and `constraint` when the user's own fails there). */
-function failingRules(image: ImageFacts, n: SlurmNode, opts: SlurmOptions, user: string | null): string[] {
-  const prefix = slurmPrefix(opts.prefix);
-  const has = (f: string) => n.active.includes(prefix + f);
-  const out: string[] = [];
-  for (const r of imageNeeds(image, opts).byRule) if (!satisfies(r.needs.expr, has)) out.push(r.id);
-  if (user !== null && userHolds(user, (f) => n.active.includes(f)) === false) out.push('your --constraint');
-  return out;
 }
 
 /** Submit with the real `sbatch`: its output (e.g. "Submitted batch job 42"). */

@@ -11,7 +11,7 @@
 import { UsageError } from '../errors/index.js';
 import type { HostFacts, ImageFacts } from '../model/facts.js';
 import type { CompiledImage, PreparedHost } from '../check/compile.js';
-import { hostFeatures, imageNeeds, type FeatureOptions } from './constraint.js';
+import { hostFeatures, imageNeeds, type FeatureOptions, type ImageNeeds } from './constraint.js';
 import { and, FALSE, feat, mapFeatures, normalForm, or, prune, toInfix, type Expr } from './expr.js';
 
 /** Slurm refuses a longer `--constraint` ("Pathname of a file, directory or other parameter too long"). */
@@ -55,11 +55,12 @@ export interface SlurmConstraint {
 /**
  * The Slurm `--constraint` that selects the nodes an image passes `check` on, given the nodes'
  * features from {@link slurmFeatures}. With `known` (every feature the cluster's nodes have), terms
- * no node can meet are dropped, as Slurm requires.
+ * no node can meet are dropped, as Slurm requires. `image` may be its needs already worked out
+ * ({@link imageNeeds}), for callers that also look at them rule by rule.
  */
-export function slurmConstraint(image: ImageFacts | CompiledImage, opts: SlurmOptions & { known?: ReadonlySet<string> } = {}): SlurmConstraint {
+export function slurmConstraint(image: ImageFacts | CompiledImage | ImageNeeds, opts: SlurmOptions & { known?: ReadonlySet<string> } = {}): SlurmConstraint {
   const p = slurmPrefix(opts.prefix);
-  const n = imageNeeds(image, opts);
+  const n = 'byRule' in image ? image : imageNeeds(image, opts);
   const fit = (e: Expr) => {
     const m = mapFeatures(e, (f) => p + f);
     return opts.known ? prune(m, opts.known) : m;
