@@ -80,7 +80,7 @@ export async function checkImage(image: ImageInput, opts: CheckImageOptions = {}
   const setArch = opts.set?.arch ? normaliseArch(opts.set.arch) : null;
   const arch = setArch ?? host.platform.architecture;
   const platform = opts.platform ?? (arch ? `linux/${arch}` : undefined);
-  const facts = await loadImage(image, { ...accessOf(opts), platform, explicitPlatform: Boolean(opts.platform), parallel: opts.parallel });
+  const facts = await loadImage(image, { ...imageAccessOf(opts), platform, explicitPlatform: Boolean(opts.platform), parallel: opts.parallel });
   const checkOpts: CheckOptions = { history };
   if (opts.set) checkOpts.set = opts.set;
   if (opts.bind) checkOpts.bind = opts.bind;
@@ -90,7 +90,7 @@ export async function checkImage(image: ImageInput, opts: CheckImageOptions = {}
 }
 
 /** The image-access part of a set of options (so that it can be handed on as is). */
-function accessOf(opts: ImageAccess): ImageAccess {
+export function imageAccessOf(opts: ImageAccess): ImageAccess {
   const a: ImageAccess = {};
   if (opts.registry) a.registry = opts.registry;
   if (opts.registries) a.registries = opts.registries;
@@ -154,7 +154,7 @@ export interface MatchOptions extends ImageAccess {
 export async function match(hosts: readonly HostInput[], images: readonly ImageInput[], opts: MatchOptions = {}): Promise<MatchResult> {
   const hf = await Promise.all(hosts.map((h) => loadHost(h)));
   const loaded: (ImageFacts | ImageFacts[])[] = [];
-  const access = accessOf(opts);
+  const access = imageAccessOf(opts);
   // One set of registry clients for every image: one token per repository, one connection pool per registry.
   const registries = await registriesFor(images.filter((i): i is string => typeof i === 'string' && !isFactsFile(i)), access);
   if (registries) access.registries = registries;

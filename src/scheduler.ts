@@ -3,11 +3,11 @@
  * constraint, setting nodes' features from host facts, and submitting a container job where it
  * can run.
  */
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { check } from './check/check.js';
 import { UsageError } from './errors/index.js';
 import type { HostFacts, ImageFacts } from './model/facts.js';
-import { loadHost, loadImage, type ImageAccess, type ImageInput } from './orchestrate.js';
+import { imageAccessOf, loadHost, loadImage, type ImageAccess, type ImageInput } from './orchestrate.js';
 import { applySync, clusterNodes, planSubmit, planSync, slurmRunner, submit, type NoNode, type SlurmNode, type SlurmRunner, type SubmitPlan, type SyncStep } from './sched/slurm-cluster.js';
 import { slurmConstraint, slurmFeatures, type SlurmConstraint, type SlurmOptions } from './sched/slurm.js';
 
@@ -21,7 +21,7 @@ export interface ImageConstraintOptions extends SlurmOptions, ImageAccess {
 
 /** The constraint of an image, and what it was pruned to (`nodes`: how many nodes' features; null: not pruned). */
 export async function imageSlurmConstraint(image: ImageInput, opts: ImageConstraintOptions = {}): Promise<SlurmConstraint & { prunedTo: number | null }> {
-  const facts = await loadImage(image, access(opts));
+  const facts = await loadImage(image, imageAccessOf(opts));
   let known: Set<string> | undefined;
   let prunedTo: number | null = null;
   if (opts.nodes?.length) {
@@ -36,21 +36,13 @@ export async function imageSlurmConstraint(image: ImageInput, opts: ImageConstra
   return { ...slurmConstraint(facts, { ...opts, ...(known ? { known } : {}) }), prunedTo };
 }
 
-function access(opts: ImageAccess): ImageAccess {
-  const a: ImageAccess = {};
-  for (const k of ['registry', 'registries', 'cache', 'attached', 'onProgress', 'chStorage'] as const) if (opts[k] !== undefined) (a as Record<string, unknown>)[k] = opts[k];
-  return a;
-}
-
 /** A host facts file for a node: `NODE=FILE`, or a file whose facts name the node. */
 export async function nodeHosts(specs: readonly string[]): Promise<{ node: string; facts: HostFacts; file: string }[]> {
   return Promise.all(
     specs.map(async (s) => {
       const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(s);
       const file = m ? m[2]! : s;
-      await readFile(file).catch(() => {
-        throw new UsageError(`--hosts ${s}: no such file ${file}`);
-      });
+      if (!(await stat(file).catch(() => null))?.isFile()) throw new UsageError(`--hosts ${s}: no such file ${file}`);
       const facts = await loadHost(file);
       const node = m ? m[1]! : facts.name;
       if (!node) throw new UsageError(`--hosts ${file}: the facts name no host; write NODE=${file}`);
@@ -90,7 +82,7 @@ export type SubmitOutcome =
  */
 export async function slurmSubmit(ref: string, sbatchArgs: readonly string[], command: readonly string[], opts: SubmitOptions = {}): Promise<SubmitOutcome> {
   const run = opts.run ?? slurmRunner();
-  const image = await loadImage(ref, access(opts));
+  const image = await loadImage(ref, imageAccessOf(opts));
   const nodes: SlurmNode[] = await clusterNodes(run);
   const plan = planSubmit(image, ref, nodes, sbatchArgs, command, { ...opts, ...(opts.chStorage ? { env: { ...process.env, CH_IMAGE_STORAGE: opts.chStorage } } : {}) });
   if ('impossible' in plan) {
