@@ -23,7 +23,8 @@ export interface AccessFlags {
   quiet?: boolean;
 }
 
-function parseBool(v: string): boolean {
+/** `--tls-verify true|false` (also 1/0, yes/no); anything else is a usage error. */
+export function parseBool(v: string): boolean {
   if (/^(true|1|yes)$/i.test(v)) return true;
   if (/^(false|0|no)$/i.test(v)) return false;
   throw new CommanderError(2, 'containerspec.badBool', `--tls-verify takes true or false, not ${JSON.stringify(v)}`);

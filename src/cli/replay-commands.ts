@@ -3,20 +3,16 @@
  * `store runs` and `store affected`. They parse and print; the work is in src/runspec/producer.ts
  * and src/runspec/affected.ts.
  */
-import { CommanderError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { RunRecord, RunsAnswer, RunsQuery } from '../runspec/affected.js';
 import type { ReplayResult } from '../runspec/producer.js';
+import { parseBool } from './access.js';
 import { json, out, table } from './output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 const STORE_OPTION_HELP = 'the store: a SQLite file path, or postgres://user@host[:port]/db (default $CONTAINERSPEC_STORE, else $XDG_DATA_HOME/containerspec/provenance.db)';
 
-const parseBool = (v: string): boolean => {
-  if (/^(true|1|yes)$/i.test(v)) return true;
-  if (/^(false|0|no)$/i.test(v)) return false;
-  throw new CommanderError(2, 'containerspec.badBool', `--tls-verify takes true or false, not ${JSON.stringify(v)}`);
-};
 
 /** The query flags of `store affected` and `replay --affected`. */
 function queryOptions(c: Command): Command {

@@ -3,8 +3,9 @@
  * added to the same group (see {@link addRunspecCommands}). Commands parse and print; the format is
  * in src/runspec/.
  */
-import { CommanderError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { RunSpec } from '../runspec/types.js';
+import { parseBool } from './access.js';
 import { json, out, table } from './output.js';
 
 const FORMAT = `
@@ -62,11 +63,6 @@ interface ConsumerFlags {
   quiet?: boolean;
 }
 
-const parseBool = (v: string): boolean => {
-  if (/^(true|1|yes)$/i.test(v)) return true;
-  if (/^(false|0|no)$/i.test(v)) return false;
-  throw new CommanderError(2, 'containerspec.badBool', `--tls-verify takes true or false, not ${JSON.stringify(v)}`);
-};
 
 /** The store, Charliecloud and pull flags of commit, clone and pull. */
 function consumerOptions(c: Command, withPull = true): Command {
