@@ -155,13 +155,19 @@ async function findRunSpec(repo: string, file: string | undefined): Promise<stri
   throw new UsageError(names.length === 0 ? 'the repository has no *.runspec file at its top; name it with --file PATH' : `the repository has several run-specs (${names.join(', ')}); name one with --file PATH`);
 }
 
+/** A failed `git clone|push` of a remote: git's last line, with the remote's user part hidden wherever it shows. */
+function gitFailure(what: 'clone' | 'push', url: string, e: unknown): UsageError {
+  const last = String((e as Error).message).split('\n').filter(Boolean).at(-1) ?? 'failed';
+  return new UsageError(`git ${what} ${redactUrl(url)}: ${redactUrl(last)}`);
+}
+
 /** Clone a remote into `dir` at `ref`, with no trace of the URL left in it. */
 async function cloneClean(url: string, dir: string, ref: string | undefined): Promise<void> {
   const g = simpleGit();
   try {
     await g.clone(url, dir, ['--quiet']);
   } catch (e) {
-    throw new UsageError(`git clone ${redactUrl(url)}: ${redactUrl(String((e as Error).message).split('\n').filter(Boolean).at(-1) ?? 'failed')}`);
+    throw gitFailure('clone', url, e);
   }
   const r = simpleGit(dir);
   const unborn = (await r.raw(['rev-parse', '--verify', '-q', 'HEAD']).catch(() => '')).trim() === '';
@@ -226,8 +232,10 @@ export async function storedRun(storeSpec: string | undefined, commit: string | 
   try {
     await store.init();
     if (commit !== undefined && !/^[0-9a-f]{7,64}$/i.test(commit)) throw new UsageError(`--commit ${commit}: not a commit hash (7 to 64 hex digits)`);
-    const rows = (await store.rows('Consumer')).filter((r) => commit === undefined || String(r.commit_hash).startsWith(commit.toLowerCase()));
-    const row = rows.at(-1);
+    // Find the row from the commit column alone; then read that one row, repository included.
+    const index = await store.rows('Consumer', {}, { columns: ['commit_hash'] });
+    const hit = index.filter((r) => commit === undefined || String(r.commit_hash).startsWith(commit.toLowerCase())).at(-1);
+    const row = hit ? (await store.rows('Consumer', { id: hit.id }))[0] : undefined;
     if (!row) throw new NotFoundError(commit === undefined ? `the store ${store.location} holds no run-spec yet` : `commit ${commit} is not in the store ${store.location}`, commit ?? store.location);
     const archive = row.container_run_commands;
     if (!Buffer.isBuffer(archive)) throw new NotFoundError(`Consumer row ${row.id} of ${store.location} holds no repository`, store.location);
@@ -263,7 +271,7 @@ export async function pushRunSpec(url: string, opts: { store?: string | undefine
       await g.raw(['push', '--quiet', url, ...branches.map((b) => `refs/heads/${b}:refs/heads/${b}`)]);
       await g.raw(['push', '--quiet', '--tags', url]);
     } catch (e) {
-      throw new UsageError(`git push ${redactUrl(url)}: ${redactUrl(String((e as Error).message).split('\n').filter(Boolean).at(-1) ?? 'failed')}`);
+      throw gitFailure('push', url, e);
     }
     return { commit: String(row.commit_hash), remote: redactUrl(url), branches };
   } finally {
