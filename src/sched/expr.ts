@@ -130,13 +130,6 @@ export function satisfies(e: Expr, has: (feature: string) => boolean): boolean {
   }
 }
 
-/** Every feature `e` names. */
-export function featureNames(e: Expr, into = new Set<string>()): Set<string> {
-  if (e.op === 'feat') into.add(e.name);
-  else if (e.op === 'and' || e.op === 'or') for (const a of e.args) featureNames(a, into);
-  return into;
-}
-
 /**
  * `e` with every feature outside `known` taken as false: a scheduler refuses a constraint that names
  * a feature no node has, even in an OR term, and such a term cannot be met anyway.
