@@ -7,12 +7,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { charliecloudEnv, charliecloudVersion, pullByDigest, type PullResult } from '../src/charliecloud/pull.js';
-import { readPullRecord } from '../src/charliecloud/pull-record.js';
+import { hashCachePath, readPullRecord } from '../src/charliecloud/pull-record.js';
 import {
   canonicalName, downloadFiles, imagePath, layerFile, listImages, nameToPath, nearbyNames, parseChImageName, pathToName, storageDir,
 } from '../src/charliecloud/storage.js';
@@ -259,6 +260,42 @@ describe.skipIf(missing !== null)('Charliecloud storage with real ch-image pull 
     expect(again.replaced, 'ch-image alone does not restore a changed image it finds checked out').toBe(true);
     expect(again.treeDigest).toBe(pulled.treeDigest);
     expect(readFileSync(file)).toEqual(before);
+    expect((await imageInStorage(mpiName, mpiDigest, opts())).state).toBe('present');
+  });
+
+  it('hashes verified once are reused while a file is unchanged; a same-size edit with its mtime set back is still caught; rehash trusts nothing', async () => {
+    // Files changed in the last 2 s are never remembered (a write in the same clock tick keeps the identity).
+    const file = join(pulled.imgPath, 'etc/debian_version');
+    await new Promise((ok) => setTimeout(ok, Math.max(0, statSync(file).ctimeMs + 2100 - Date.now())));
+    expect((await imageInStorage(mpiName, mpiDigest, opts())).state).toBe('present');
+    const cacheFile = hashCachePath(pulled.record, opts());
+    const cache = JSON.parse(gunzipSync(readFileSync(cacheFile)).toString('utf8')) as { treeDigest: string; tree: Record<string, [string, string, number]>; blobs: Record<string, unknown> };
+    expect(cache.treeDigest).toBe(pulled.treeDigest);
+    expect(Object.keys(cache.tree)).toContain('etc/debian_version');
+    expect(Object.keys(cache.blobs).length, 'the kept layers too').toBeGreaterThan(0);
+
+    // The cache is what a second check reads: a hash forged in it (for the file as it is) is believed...
+    const forged = structuredClone(cache);
+    forged.tree['etc/debian_version']![1] = '0'.repeat(64);
+    writeFileSync(cacheFile, gzipSync(JSON.stringify({ format: 'containerspec-verified-hashes', version: 1, ...forged })));
+    await expect(imageInStorage(mpiName, mpiDigest, opts())).rejects.toThrow(/etc\/debian_version content changed/);
+    // ...and rehash reads every file again.
+    expect((await imageInStorage(mpiName, mpiDigest, { ...opts(), rehash: true })).state).toBe('present');
+    writeFileSync(cacheFile, gzipSync(JSON.stringify({ format: 'containerspec-verified-hashes', version: 1, ...cache })));
+    expect((await imageInStorage(mpiName, mpiDigest, opts())).state).toBe('present');
+
+    // An edit that keeps the size and puts the mtime back still moves the change time: caught.
+    const before = readFileSync(file);
+    const st = statSync(file);
+    const edited = Buffer.from(before);
+    edited[0] = edited[0] === 0x31 ? 0x32 : 0x31;
+    writeFileSync(file, edited);
+    utimesSync(file, st.atime, st.mtime);
+    try {
+      await expect(imageInStorage(mpiName, mpiDigest, opts())).rejects.toThrow(/etc\/debian_version content changed/);
+    } finally {
+      writeFileSync(file, before);
+    }
     expect((await imageInStorage(mpiName, mpiDigest, opts())).state).toBe('present');
   });
 

@@ -10,6 +10,7 @@
  * on its own). Next to it, `<N>.tree.gz` keeps the tree's listing (src/image/rootfs.ts
  * `treeListing`), so that a changed tree can be reported by the entry that changed. Both are
  * written atomically (temporary file, rename); the `.json` is written last and is what counts.
+ * `<N>.hashes.gz` is a cache of hashes verified since (hash-cache.ts).
  * Data, not cache: removing it makes every image it vouched for "absent" (pulled again).
  */
 import { createHash } from 'node:crypto';
@@ -96,6 +97,11 @@ export function pullRecordPath(storage: string, digest: string, name: string, op
 }
 
 const listingPath = (recordPath: string): string => recordPath.replace(/\.json$/, '.tree.gz');
+
+/** Where the hashes verified for a record's image are kept (hash-cache.ts): `<N>.hashes.gz` next to it. */
+export function hashCachePath(record: PullRecord, opts: RecordOptions = {}): string {
+  return pullRecordPath(record.storage, record.digest, record.name, opts).replace(/\.json$/, '.hashes.gz');
+}
 
 /**
  * Record a verified pull, with the tree's listing when given (its digest must be the record's

@@ -12,16 +12,23 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { ImageReferenceError, StorageChangedError } from '../errors/index.js';
-import { listingDigest, treeListing } from '../image/rootfs.js';
+import { listingDigest, statIdentity, treeListing } from '../image/rootfs.js';
 import { asDescriptor, manifestsOf, platformsIn, readConfig } from '../image/resolve.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { readDocument } from '../model/boundary.js';
 import { mapLimit } from '../util/limit.js';
-import { readPullListing, readPullRecord, type PullRecord, type RecordOptions } from './pull-record.js';
+import { HashCache } from './hash-cache.js';
+import { hashCachePath, readPullListing, readPullRecord, type PullRecord, type RecordOptions } from './pull-record.js';
 import { canonicalName, configFile, downloadFiles, imagePath, layerFile, parseChImageName, storageDir, type StorageOptions } from './storage.js';
 
 /** Where to look: the storage directory (as for `ch-image -s`) and the pull records. */
-export interface VerifyOptions extends StorageOptions, RecordOptions {}
+export interface VerifyOptions extends StorageOptions, RecordOptions {
+  /**
+   * Hash every file and kept layer again, trusting no hash verified before (default false: a file
+   * whose stat identity is unchanged since it was last verified is not read again; hash-cache.ts).
+   */
+  rehash?: boolean | undefined;
+}
 
 /** The image is there and is the one asked for. */
 export interface PresentImage {
@@ -120,7 +127,7 @@ export type PlatformPick = { manifestDigest: string } | { newestFor: string | nu
  * above. Returns what it keeps, or why it is absent; throws StorageChangedError for a kept file
  * that does not hash to what names it.
  */
-export async function verifyDownloadCache(storage: string, name: string, digest: string, pick: PlatformPick): Promise<KeptImage | { absent: string }> {
+export async function verifyDownloadCache(storage: string, name: string, digest: string, pick: PlatformPick, hashes: HashCache = HashCache.none()): Promise<KeptImage | { absent: string }> {
   const files = downloadFiles(storage, name);
   const fat = await readMaybe(files.fat);
   let index: Descriptor[] | null = null;
@@ -174,9 +181,12 @@ export async function verifyDownloadCache(storage: string, name: string, digest:
   }
   const kept = await mapLimit(layers, 2, async (d, i) => {
     const file = layerFile(storage, d);
-    if (!(await exists(file))) return false;
-    const got = await fileDigest(file);
+    const st = await stat(file, { bigint: true }).catch(() => null);
+    if (!st) return false;
+    const identity = statIdentity(st);
+    const got = hashes.blob(file, identity) ?? (await fileDigest(file));
     if (got !== d) throw changed(storage, file, `layer ${i + 1}/${layers.length} kept for ${name}`, d, got);
+    hashes.rememberBlob(file, identity, got, Number(st.ctimeNs / 1_000_000n));
     return true;
   });
   return { manifestDigest, indexDigest, platform, platforms, configDigest, layers, config, keptLayers: kept.filter(Boolean).length };
@@ -271,7 +281,8 @@ async function treeChanged(record: PullRecord, now: readonly string[], found: st
  * manifest, no record of a pull by containerspec); a StorageChangedError when something is there
  * but is not what was verified (a kept manifest, config or layer that does not hash to its digest,
  * an unpacked tree that changed: the message names the file, expected and found). Reads every kept
- * layer and every file of the tree.
+ * layer and every file of the tree the first time; later, only those whose stat identity changed
+ * since they were verified (hash-cache.ts), unless `rehash`.
  */
 export async function imageInStorage(name: string, digest: string, opts: VerifyOptions = {}): Promise<StorageState> {
   if (!DIGEST.test(digest)) throw new ImageReferenceError(`${JSON.stringify(digest)} is not a sha256 digest (sha256: and 64 lower-case hex digits)`);
@@ -288,12 +299,14 @@ export async function imageInStorage(name: string, digest: string, opts: VerifyO
   const record = await readPullRecord(storage, digest, canonical, opts);
   if (!record) return absent(`containerspec has no record of pulling ${canonical} (${digest}) into ${storage}, so it cannot vouch for the unpacked tree`);
   if (record.imgPath !== imgPath) return absent(`the pull of ${canonical} was recorded at ${record.imgPath}, not ${imgPath}`);
-  const kept = await verifyDownloadCache(storage, canonical, digest, { manifestDigest: record.manifestDigest });
+  const hashes = opts.rehash ? HashCache.none() : HashCache.load(hashCachePath(record, opts), record.treeDigest);
+  const kept = await verifyDownloadCache(storage, canonical, digest, { manifestDigest: record.manifestDigest }, hashes);
   if ('absent' in kept) return absent(kept.absent);
   if (kept.manifestDigest !== record.manifestDigest) return absent(`the pull record names the manifest ${record.manifestDigest}, the download cache ${kept.manifestDigest}`);
-  const now = await treeListing(imgPath);
+  const now = await treeListing(imgPath, hashes.treeReuse);
   const found = listingDigest(now);
   if (found !== record.treeDigest) throw await treeChanged(record, now, found, opts);
+  hashes.save();
   return {
     state: 'present',
     name: canonical,

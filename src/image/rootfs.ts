@@ -4,7 +4,7 @@
  * no manifest and no config; their identity is a digest of their content (see {@link treeDigest}).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type BigIntStats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, ImageReferenceError, NotFoundError } from '../errors/index.js';
@@ -20,7 +20,7 @@ async function fileSha256(file: string): Promise<string> {
 }
 
 /** The type letter of an lstat result. */
-function typeOf(st: Awaited<ReturnType<typeof lstat>>): string {
+function typeOf(st: Pick<BigIntStats, 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isCharacterDevice' | 'isBlockDevice' | 'isFIFO' | 'rdev'>): string {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -34,6 +34,26 @@ function typeOf(st: Awaited<ReturnType<typeof lstat>>): string {
 const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /**
+ * A file's stat identity: device, inode, size, and modification and change times in nanoseconds.
+ * While it holds, the file's content is taken to be unchanged (as git's index and rsync do): any
+ * write or chmod moves the change time, which only the clock can set back.
+ */
+export function statIdentity(st: Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/**
+ * Content hashes an earlier listing of the same tree computed, offered to {@link treeListing} so
+ * that it reads only the files whose stat identity changed since.
+ */
+export interface HashReuse {
+  /** The sha256 (hex) known for `path` while its stat identity is `identity`, if any. */
+  get(path: string, identity: string): string | undefined;
+  /** Told of every regular file listed: its identity, hash, and change time (ms since the epoch). */
+  seen(path: string, identity: string, sha: string, ctimeMs: number): void;
+}
+
+/**
  * The lines {@link treeDigest} hashes, one per entry below `root` (the root itself excluded),
  * sorted by path byte-wise, each without its newline:
  * `PATH \0 TYPE \0 MODE \0 UID:GID \0 LINK-TARGET \0 SHA256-OF-CONTENT`, where PATH is relative
@@ -42,26 +62,30 @@ const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a),
  * written (empty otherwise) and the content hash is a regular file's sha256 in hex (empty
  * otherwise). Kept by whoever must later say which entry of a tree changed (Charliecloud pull records).
  */
-export async function treeListing(root: string): Promise<string[]> {
+export async function treeListing(root: string, reuse?: HashReuse): Promise<string[]> {
   const lines: string[] = [];
-  const files: { index: number; path: string; size: number }[] = [];
+  const files: { index: number; path: string; size: number; identity: string; ctimeMs: number }[] = [];
   const stack = [''];
   while (stack.length) {
     const rel = stack.pop()!;
     const names = await readdir(join(root, rel));
     for (const name of names) {
       const path = rel ? `${rel}/${name}` : name;
-      const st = await lstat(join(root, path));
+      const st = await lstat(join(root, path), { bigint: true });
       const type = typeOf(st);
       const link = st.isSymbolicLink() ? await readlink(join(root, path)) : '';
-      lines.push(`${path}\0${type}\0${(st.mode & 0o7777).toString(8).padStart(4, '0')}\0${st.uid}:${st.gid}\0${link}\0`);
-      if (st.isFile()) files.push({ index: lines.length - 1, path, size: st.size });
+      lines.push(`${path}\0${type}\0${(Number(st.mode) & 0o7777).toString(8).padStart(4, '0')}\0${st.uid}:${st.gid}\0${link}\0`);
+      if (st.isFile()) files.push({ index: lines.length - 1, path, size: Number(st.size), identity: statIdentity(st), ctimeMs: Number(st.ctimeNs / 1_000_000n) });
       if (st.isDirectory()) stack.push(path);
     }
   }
   const total = files.reduce((n, f) => n + f.size, 0);
   if (total > limit('identityBytes')) throw new FormatError(`dir:${root}: its identity would hash ${overLimit('identityBytes', `${total} bytes`)}`, root);
-  const hashes = await mapLimit(files, 4, (f) => fileSha256(join(root, f.path)));
+  const hashes = await mapLimit(files, 4, async (f) => {
+    const sha = reuse?.get(f.path, f.identity) ?? (await fileSha256(join(root, f.path)));
+    reuse?.seen(f.path, f.identity, sha, f.ctimeMs);
+    return sha;
+  });
   files.forEach((f, i) => (lines[f.index] += hashes[i]!));
   return lines.map((l) => ({ l, p: l.slice(0, l.indexOf('\0')) })).sort((a, b) => byBytes(a.p, b.p)).map((o) => o.l);
 }
