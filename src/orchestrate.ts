@@ -67,6 +67,8 @@ export interface CheckImageOptions extends Omit<CheckOptions, 'history'>, ImageA
   platform?: string | undefined;
   /** Layers streamed at once. */
   parallel?: number | undefined;
+  /** Where this host's library scan is kept between runs, or false for none (hostFacts `cache`; used only when `host` is absent). */
+  hostCache?: string | false | undefined;
 }
 
 /**
@@ -75,7 +77,7 @@ export interface CheckImageOptions extends Omit<CheckOptions, 'history'>, ImageA
  * names one.
  */
 export async function checkImage(image: ImageInput, opts: CheckImageOptions = {}): Promise<Report> {
-  const host = await loadHost(opts.host);
+  const host = await loadHost(opts.host, opts.hostCache !== undefined ? { cache: opts.hostCache } : {});
   const history = await Promise.all((opts.history ?? []).map((h) => loadHost(h)));
   const setArch = opts.set?.arch ? normaliseArch(opts.set.arch) : null;
   const arch = setArch ?? host.platform.architecture;

@@ -87,6 +87,8 @@ export function program(prog: string): Command {
     .option('--sys <dir>', 'read PCI devices and modules from DIR instead of /sys')
     .option('--slow', 'also ask systeminformation (memory, virtualization; spawns processes)')
     .option('--archspec <file>', 'microarchitectures.json to use (default: the vendored copy, or $CONTAINERSPEC_ARCHSPEC)')
+    .option('--cache-dir <dir>', 'where the library scan is kept between runs (default $XDG_CACHE_HOME/containerspec; used only while every directory and file it read is unchanged)')
+    .option('--no-cache', 'scan the libraries again, keep nothing')
     .option('--nfd <file>', 'also write the facts as a Node Feature Discovery local feature file (features.d), replaced atomically')
     .option('--slurm-features', "print the host's Slurm node features (comma-separated, for slurm.conf Features=; with --json, schemas/slurm-1.0.schema.json)")
     .option('--prefix <prefix>', 'prefix of every Slurm feature (default cs_)')
@@ -98,11 +100,11 @@ Examples:
   containerspec host --nfd /etc/kubernetes/node-feature-discovery/features.d/containerspec
   containerspec host --slurm-features            # cs_arch_amd64,cs_zen3,cs_zen2,...,cs_kernel5_15,...
 `)
-    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string; nfd?: string; slurmFeatures?: boolean; prefix?: string }) => {
+    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string; nfd?: string; slurmFeatures?: boolean; prefix?: string; cacheDir?: string; cache?: boolean }) => {
       const { hostFacts } = await import('../host/facts.js');
       await assertDirs([o.root, o.proc, o.sys], ['--root', '--proc', '--sys']);
       if (o.prefix !== undefined && !o.slurmFeatures) throw new (await import('../errors/index.js')).UsageError('--prefix goes with --slurm-features');
-      const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec });
+      const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec, cache: o.cache === false ? false : o.cacheDir });
       if (o.slurmFeatures) {
         const { slurmFeatures, DEFAULT_SLURM_PREFIX } = await import('../sched/slurm.js');
         const archspec = o.archspec ? (await import('../arch/index.js')).loadArchspec(o.archspec) : undefined;
@@ -169,7 +171,7 @@ Examples:
         if (o.host === undefined) charliecloud = await (await import('../charliecloud/pull.js')).charliecloudVersion();
       }
       const { access, progress: p } = await accessOf(o);
-      const report = await checkImage(image, { ...access, host: o.host, set, bind: o.bind, history, ...(charliecloud !== undefined ? { charliecloud } : {}), ...(o.platform ? { platform: o.platform } : {}) }).finally(() => p.end());
+      const report = await checkImage(image, { ...access, host: o.host, hostCache: o.cache === false ? false : o.cacheDir, set, bind: o.bind, history, ...(charliecloud !== undefined ? { charliecloud } : {}), ...(o.platform ? { platform: o.platform } : {}) }).finally(() => p.end());
       if (o.json) out(json(report));
       else {
         const { formatReport, terminalStyle } = await import('./format-report.js');

@@ -2,11 +2,7 @@ import { lstatSync } from 'node:fs';
 import { machine as osMachine } from 'node:os';
 import { join } from 'node:path';
 import { detectTarget, inferMachine, loadArchspec, parseCpuinfo } from '../arch/index.js';
-import { extract, wantsFor } from '../extract/index.js';
 import { MACHINE_TO_OCI } from '../image/platform.js';
-import { scanTree } from '../layers/dir-scan.js';
-import { baseOf } from '../layers/paths.js';
-import { ImageView } from '../layers/view.js';
 import { emptyCpu, emptyHostFacts } from '../model/empty.js';
 import type { HostFacts, PlatformFacts } from '../model/facts.js';
 import { binfmtEmulators, emulatorFact } from './binfmt.js';
@@ -14,7 +10,9 @@ import { gpuFacts } from './gpu.js';
 import { kernelFacts } from './kernel.js';
 import { ldCacheDirs } from './ldcache.js';
 import { hostPaths, isLiveProc, listDir, procPath, readTextQuiet, resolveInRoot, type HostPaths } from './paths.js';
+import { RootScanCache, type RootScan } from './scan-cache.js';
 import { systemFacts } from './system.js';
+import { defaultCacheDir } from '../cache/dir.js';
 import { readLimits } from '../limits.js';
 
 /** Options for {@link hostFacts}. */
@@ -29,6 +27,12 @@ export interface HostOptions {
   slow?: boolean | undefined;
   /** A microarchitectures.json to use instead of the vendored one. */
   archspec?: string | undefined;
+  /**
+   * Where to keep the library scan between runs (scan-cache.ts: used only while every directory
+   * and file it read is unchanged): a cache directory, or false for none. Default: the
+   * containerspec cache directory. None when `CONTAINERSPEC_NO_CACHE=1`, whatever this says.
+   */
+  cache?: string | false | undefined;
 }
 
 /** Library directories read on a host root, relative to it. Subdirectories one level down are read too (nvidia/current, openmpi/lib). */
@@ -106,6 +110,67 @@ function machineOf(paths: HostPaths, kernelMachine: string | null, cpuinfo: stri
   return { machine: m, source: 'inferred from cpuinfo' };
 }
 
+/** The machine the kernel reports (proc/sys/kernel/arch), else the live uname, else what cpuinfo implies. */
+async function machineNow(paths: HostPaths, cpuinfo: string | null): Promise<{ machine: string | null; source: string }> {
+  const arch = (await readTextQuiet(procPath(paths, 'sys/kernel/arch')))?.trim() || null;
+  return machineOf(paths, arch, cpuinfo);
+}
+
+/**
+ * The file-derived part of host facts (platform, os-release, libc, MPI, CUDA): the extractors over
+ * the host root's library directories, or the kept scan when nothing it read has changed.
+ */
+async function scanRoot(paths: HostPaths, cpuinfo: string | null, cacheOpt: string | false | undefined): Promise<RootScan> {
+  const [extra, cached, m] = await Promise.all([extraLibDirs(paths.root), ldCacheDirs(paths.root), machineNow(paths, cpuinfo)]);
+  const machine = m.machine;
+  const libDirs = new Set([...LIB_DIRS, ...extra, ...cached]);
+  const dir = cacheOpt === false || process.env.CONTAINERSPEC_NO_CACHE === '1' ? null : (cacheOpt ?? defaultCacheDir());
+  const cache = dir === null ? null : new RootScanCache(dir);
+  const key = RootScanCache.key(paths.root, [...libDirs], m);
+  const kept = cache?.get(paths.root, key);
+  if (kept) return kept;
+  const started = Date.now();
+  // The walker and the extractors are loaded only when the scan runs (a kept scan needs neither).
+  const [{ extract, wantsFor }, { scanTree }, { baseOf }, { ImageView }] = await Promise.all([
+    import('../extract/index.js'), import('../layers/dir-scan.js'), import('../layers/paths.js'), import('../layers/view.js'),
+  ]);
+  const wants = wantsFor('host');
+  const wanted = new Set<string>(['etc', 'usr', 'usr/lib', 'var', 'var/lib', 'var/lib/dpkg', 'lib', 'usr/local', 'opt']);
+  // Below a library directory, only MPI / NVIDIA / CUDA subdirectories (openmpi/lib, nvidia/current).
+  const isLibDir = (p: string): boolean => {
+    if (libDirs.has(p)) return true;
+    const parent = p.slice(0, p.lastIndexOf('/'));
+    return /(?:mpi|mpich|nvidia|cuda|current|lib|lib64)$/i.test(baseOf(p)) && (libDirs.has(parent) || isLibDir(parent));
+  };
+  const ancestors = new Set<string>();
+  for (const d of libDirs) for (let i = d.indexOf('/'); i > 0; i = d.indexOf('/', i + 1)) ancestors.add(d.slice(0, i));
+  const touched: string[] = [];
+  const scan = await scanTree(paths.root, 0, wants, {
+    descend: (p) => wanted.has(p) || ancestors.has(p) || isLibDir(p) || p === 'etc/ld.so.conf.d',
+    // Links the extractors follow: top-level merged-/usr links, /etc, and the files whose content they read.
+    readLink: (p) => !p.includes('/') || p.startsWith('etc/') || wants.wantsContent(p),
+    maxEntries: 200_000,
+    fullMetadata: false,
+    touched: (p) => touched.push(p),
+  });
+  const view = ImageView.fromScans([scan], { checkLoops: false }); // a host's own symlinks are not the image's problem
+  // The platform comes from the machine, not from the host's libraries.
+  const arch = machine ? (MACHINE_TO_OCI[machine] ?? machine) : null;
+  const platform: PlatformFacts = { os: 'linux', architecture: arch, variant: arch === 'arm64' ? 'v8' : null, evidence: [{ source: m.source, detail: machine ?? 'unknown' }] };
+  const found = extract({ view, kind: 'host', config: null, platform: null }, { platform });
+  const out: RootScan = {
+    platform: found.platform,
+    os: found.os,
+    libc: found.libc,
+    mpi: found.mpi,
+    cuda: found.cuda,
+    stats: { ...found.stats, layers: 0, bytes: scan.bytes.tar },
+    warnings: [...scan.warnings, ...found.warnings],
+  };
+  cache?.put(paths.root, key, touched, out, started);
+  return out;
+}
+
 /**
  * Host facts: the same extractors as for images over the host's root filesystem (libc, MPI,
  * GPU libraries, os-release), plus live probes: CPU microarchitecture (archspec), kernel,
@@ -119,46 +184,17 @@ export async function hostFacts(opts: HostOptions = {}): Promise<HostFacts> {
     ...(opts.sys ? { sys: opts.sys } : {}),
   });
   const spec = loadArchspec(opts.archspec);
-  const wants = wantsFor('host');
-  const [extra, cached] = await Promise.all([extraLibDirs(paths.root), ldCacheDirs(paths.root)]);
-  const libDirs = new Set([...LIB_DIRS, ...extra, ...cached]);
-  const wanted = new Set<string>(['etc', 'usr', 'usr/lib', 'var', 'var/lib', 'var/lib/dpkg', 'lib', 'usr/local', 'opt']);
-  // Below a library directory, only MPI / NVIDIA / CUDA subdirectories (openmpi/lib, nvidia/current).
-  const isLibDir = (p: string): boolean => {
-    if (libDirs.has(p)) return true;
-    const parent = p.slice(0, p.lastIndexOf('/'));
-    return /(?:mpi|mpich|nvidia|cuda|current|lib|lib64)$/i.test(baseOf(p)) && (libDirs.has(parent) || isLibDir(parent));
-  };
-  const ancestors = new Set<string>();
-  for (const d of libDirs) for (let i = d.indexOf('/'); i > 0; i = d.indexOf('/', i + 1)) ancestors.add(d.slice(0, i));
   const cpuinfo = await readTextQuiet(procPath(paths, 'cpuinfo'));
   const [scan, kernel, gpu, binfmt, system] = await Promise.all([
-    scanTree(paths.root, 0, wants, {
-      descend: (p) => wanted.has(p) || ancestors.has(p) || isLibDir(p) || p === 'etc/ld.so.conf.d',
-      // Links the extractors follow: top-level merged-/usr links, /etc, and the files whose content they read.
-      readLink: (p) => !p.includes('/') || p.startsWith('etc/') || wants.wantsContent(p),
-      maxEntries: 200_000,
-      fullMetadata: false,
-    }),
+    scanRoot(paths, cpuinfo, opts.cache),
     kernelFacts(paths),
     gpuFacts(paths),
     binfmtEmulators(paths),
     systemFacts({ slow: Boolean(opts.slow), paths, cpuinfo }),
   ]);
-  const view = ImageView.fromScans([scan], { checkLoops: false }); // a host's own symlinks are not the image's problem
   const m = machineOf(paths, kernel.machine, cpuinfo);
-  // The platform comes from the machine, not from the host's libraries.
-  const arch = m.machine ? (MACHINE_TO_OCI[m.machine] ?? m.machine) : null;
-  const platform: PlatformFacts = { os: 'linux', architecture: arch, variant: arch === 'arm64' ? 'v8' : null, evidence: [{ source: m.source, detail: m.machine ?? 'unknown' }] };
-  const found = extract({ view, kind: 'host', config: null, platform: null }, { platform });
   const facts = emptyHostFacts(system.hostname ?? 'host');
-  facts.platform = found.platform;
-  facts.os = found.os;
-  facts.libc = found.libc;
-  facts.mpi = found.mpi;
-  facts.cuda = found.cuda;
-  facts.stats = { ...found.stats, layers: 0, bytes: scan.bytes.tar };
-  facts.warnings = [...scan.warnings, ...found.warnings];
+  Object.assign(facts, scan);
   if (cpuinfo && m.machine) {
     const kv = parseCpuinfo(cpuinfo);
     const target = detectTarget(spec, cpuinfo, m.machine);

@@ -22,6 +22,12 @@ export interface DirScanOptions {
   fullMetadata?: boolean;
   /** Decide whether to read a symlink's target (default: every symlink). Unread ones stay unresolved. */
   readLink?: (path: string) => boolean;
+  /**
+   * Told every path the scan depends on: each directory it listed (or failed to list; `''` is the
+   * root) and each file whose content it read. What a scan found stays true while none of them
+   * changed (src/host/scan-cache.ts relies on it).
+   */
+  touched?: (path: string) => void;
 }
 
 /** Entry type from an lstat result or a directory entry (both answer isFile(), isDirectory(), ...). */
@@ -108,6 +114,7 @@ export async function scanTree(root: string, index: number, wants: WantSet, opts
   while (stack.length) {
     const rel = stack.pop()!;
     let dirents: Dirent[];
+    opts.touched?.(rel);
     try {
       dirents = (await readdir(join(root, rel), { withFileTypes: true })).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
     } catch (e) {
@@ -154,8 +161,9 @@ export async function scanTree(root: string, index: number, wants: WantSet, opts
       scan.entries.push(meta);
       if (type === 'dir') {
         if (!opts.descend || opts.descend(path)) stack.push(path);
-      } else if (type === 'file' && meta.size > 0 && wants.wantsContent(path)) {
-        reads.push(readFileFacts(root, path, meta.size, scan, wants));
+      } else if (type === 'file' && wants.wantsContent(path)) {
+        opts.touched?.(path); // an empty file too: written in place, it would be read
+        if (meta.size > 0) reads.push(readFileFacts(root, path, meta.size, scan, wants));
       }
     }
     await Promise.all(reads);
