@@ -34,7 +34,8 @@ const PUBLISHED: Record<string, string> = {
   // issue 13: report 2.0 (penalties, warnings, bind:PATH ids), match 1.1 (per-cell reasons), the --json error object
   'report-2.0.schema.json': '0c0c4dbb1f67e848f721fcfb57366f2707a89b6d57ab611e01de556609c70499',
   'match-1.1.schema.json': '60d8ab472b81826ec1590870f93458233407eebd5161a3d2709999b2db1ea926',
-  'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',
+  'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',  // issue 13 item 9: report 2.1 (a not-applicable status)
+  'report-2.1.schema.json': 'a12722aed3ed89ba48a76b36881bc04b6bec6ac42f335a46f2a3db40b7391627',
 };
 
 /** Schemas of what containerspec reads, written from other projects' formats (not versions of ours). */

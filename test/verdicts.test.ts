@@ -356,3 +356,27 @@ describe('terminal output', () => {
     expect(ok.checks.find((c) => c.id === 'microarch')!.message).toContain('on an icelake host');
   });
 });
+
+describe('a check that does not apply says so (report 2.1), instead of UNKNOWN', () => {
+  const ARM = join(FIXTURES, 'bookworm-arm64', 'oci');
+  it('the CPU-target check of an arm64 image on an amd64 host: not-applicable, advisory, no points; verdict and score as before', async ({ skip }) => {
+    if (skipAll) return skip(skipAll);
+    for (const emulators of ['none', 'arm64']) {
+      const r = await runCli(['check', `oci:${ARM}`, '--json', ...AMD64.slice(0, 4), '--set', `emulators=${emulators}`]);
+      const rep = JSON.parse(r.stdout) as Report;
+      expect(rep.schemaVersion).toBe('2.1');
+      expect(schemaErrors('report', rep)).toBeNull();
+      expect(schemaErrors('report-2.0', rep), 'a 2.0 reader would refuse the new status: hence the new version').not.toBeNull();
+      const micro = rep.checks.find((c) => c.id === 'microarch')!;
+      expect(micro).toMatchObject({ status: 'not-applicable', required: false, penalty: 0 });
+      expect(micro.message).toMatch(/does not run natively on this amd64 host/);
+      expect(rep.penalties.map((p) => p.check)).not.toContain('microarch');
+      // Emulated: a warning that costs the emulation penalty only; not emulated: the arch check fails.
+      if (emulators === 'arm64') expect([rep.verdict, rep.score]).toEqual(['compatible', 60]);
+      else expect([rep.verdict, r.code]).toEqual(['incompatible', 1]);
+      const text = await runCli(['check', `oci:${ARM}`, ...AMD64.slice(0, 4), '--set', `emulators=${emulators}`]);
+      expect(text.stdout).toMatch(/^ {2}N\/A {5}microarch {2}the image \(arm64\) does not run natively on this amd64 host, so its CPU target does not apply$/m);
+      expect(text.stdout).not.toMatch(/UNKNOWN/);
+    }
+  });
+});

@@ -95,7 +95,8 @@ export async function check(image: ImageFacts, host: HostFacts, opts: CheckOptio
   };
   const checks: Check[] = [];
   for (const rule of activeRules(ctx)) checks.push(...rule.report(rule.evaluate(ci, ph, ctx), ci, ph, ctx));
-  const { verdict, score } = summarise(checks.map((c) => pack(STATUS.indexOf(c.status), c.required, c.penalty)));
+  // A not-applicable check is packed as the advisory, pointless unknown its rule evaluated (scorePair sees the same).
+  const { verdict, score } = summarise(checks.map((c) => pack(STATUS.indexOf(c.status === 'not-applicable' ? 'unknown' : c.status), c.required, c.penalty)));
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     verdict,

@@ -3,7 +3,9 @@ import type { MatchResult } from '../check/match.js';
 import { cell } from '../check/match.js';
 import { table } from './output.js';
 
-const ORDER = { fail: 0, unknown: 1, warn: 2, pass: 3 } as const;
+const ORDER = { fail: 0, unknown: 1, warn: 2, pass: 3, 'not-applicable': 4 } as const;
+/** The word shown for a status (7 columns). */
+const WORD = { fail: 'FAIL', unknown: 'UNKNOWN', warn: 'WARN', pass: 'PASS', 'not-applicable': 'N/A' } as const;
 
 /** How human output is styled: colour for the statuses, and the width to wrap to (none: no wrapping). */
 export interface TextStyle {
@@ -17,7 +19,7 @@ export function terminalStyle(stream: { isTTY?: boolean; columns?: number }, env
   return { color: tty && !(env.NO_COLOR !== undefined && env.NO_COLOR !== ''), width: tty && stream.columns && stream.columns >= 40 ? stream.columns : null };
 }
 
-const COLORS = { pass: 32, warn: 33, unknown: 36, fail: 31 } as const;
+const COLORS = { pass: 32, warn: 33, unknown: 36, fail: 31, 'not-applicable': 90 } as const;
 
 /** `text` wrapped at `width` (words kept whole), continuation lines indented by `indent` spaces. */
 export function wrap(text: string, width: number | null, indent: number): string {
@@ -43,9 +45,9 @@ export function formatReport(r: Report, style: TextStyle = { color: false, width
   const idWidth = Math.max(10, ...checks.map((c) => (c.id.length <= 24 ? c.id.length : 0)));
   const indent = 2 + 7 + 1 + idWidth + 1;
   for (const c of checks) {
-    const word = c.status.toUpperCase().padEnd(7);
+    const word = WORD[c.status].padEnd(7);
     const status = style.color ? `\x1b[${COLORS[c.status]}m${word}\x1b[0m` : word;
-    s += `  ${status} ${wrap(`${c.id.padEnd(idWidth)} ${c.message}${c.required || c.status === 'pass' ? '' : ' (advisory)'}`, style.width === null ? null : style.width - 10, indent)}\n`;
+    s += `  ${status} ${wrap(`${c.id.padEnd(idWidth)} ${c.message}${c.required || c.status === 'pass' || c.status === 'not-applicable' ? '' : ' (advisory)'}`, style.width === null ? null : style.width - 10, indent)}\n`;
     if (c.fix) s += `${' '.repeat(indent)}${wrap(`-> ${c.fix}`, style.width === null ? null : style.width - indent, indent + 3)}\n`;
   }
   for (const p of r.penalties) s += `  ${`-${p.points}`.padStart(4)} ${p.reason}\n`;

@@ -133,7 +133,7 @@ Examples:
     .option('--store <path|url>', 'with --commit: the provenance store whose recorded runs give the history')
     .option('--commit <hash>', "provenance drift against the successful replays of this recorded commit (the store's Producer rows)")
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform index (default: the host's)")
-    .option('--json', 'print the report as JSON (schemas/report-2.0.schema.json; with --slurm-constraint, schemas/slurm-1.0.schema.json)')
+    .option('--json', 'print the report as JSON (schemas/report-2.1.schema.json; with --slurm-constraint, schemas/slurm-1.0.schema.json)')
     .option('--slurm-constraint', 'print the Slurm --constraint that selects the nodes this image passes on (see host --slurm-features) instead of a report')
     .option('--nodes <files...>', "with --slurm-constraint: the nodes' host facts files; name only features some of them have (Slurm refuses others)")
     .option('--cluster', "with --slurm-constraint: ask the running Slurm cluster (scontrol) which features its nodes have")

@@ -1,16 +1,17 @@
 import type { Evidence, FactWarning } from './facts.js';
 
 /**
- * Version of the report JSON this code writes (`schemas/report-2.0.schema.json`; 1.0, in
- * `schemas/report.schema.json`, had no `penalties` and no `warnings`).
+ * Version of the report JSON this code writes (`schemas/report-2.1.schema.json`; 2.0 had no
+ * `not-applicable` status; 1.0, in `schemas/report.schema.json`, had no `penalties` and no `warnings`).
  */
-export const REPORT_SCHEMA_VERSION = '2.0';
+export const REPORT_SCHEMA_VERSION = '2.1';
 
 /** Check ids: one per rule, and `bind:HOSTPATH` for each library `--bind` asks about (`bind` is the summary of a directory). */
 export type CheckId = 'arch' | 'microarch' | 'kernel' | 'libc' | 'gpu' | 'mpi' | 'bind' | 'provenance' | `bind:${string}`;
 
 /** The four outcomes: unknown is honest, never a disguised pass. */
-export type CheckStatus = 'pass' | 'fail' | 'warn' | 'unknown';
+/** `not-applicable`: the check does not apply to the pair (never required, no points); since report 2.1. */
+export type CheckStatus = 'pass' | 'fail' | 'warn' | 'unknown' | 'not-applicable';
 
 /** One check of a report. */
 export interface Check {

@@ -92,9 +92,9 @@ export const microarchRule: Rule<Evaluation> = {
     let fix: string | undefined;
     let reason: string | undefined;
     if (!ci.arch || !ph.arch) {
-      msg = `not applicable: the ${!ci.arch ? "image's" : "host's"} architecture is unknown`;
+      msg = `cannot tell: the ${!ci.arch ? "image's" : "host's"} architecture is unknown`;
       reason = `CPU fit unknown (the ${!ci.arch ? "image's" : "host's"} architecture is unknown): counted as a generic image's`;
-    } else if (ci.arch !== ph.arch) msg = 'not applicable: the image does not run natively here';
+    } else if (ci.arch !== ph.arch) msg = `the image (${ci.arch}) does not run natively on this ${ph.arch} host, so its CPU target does not apply`;
     else if (ci.targetUnknown) {
       msg = `the image is built for ${target}, which the archspec database does not know`;
       fix = 'update the archspec data (CONTAINERSPEC_ARCHSPEC) or check the label';
@@ -120,7 +120,9 @@ export const microarchRule: Rule<Evaluation> = {
       msg = `the image is built for ${target}; this host is ${ph.target}, which ${spec.comparable(target!, ph.target) ? 'is older' : 'is on another branch of the archspec graph'} and may lack its instructions (illegal instruction at run time)`;
       fix = `run on a ${target} (or newer) node, or use an image built for ${ph.target} or a generic one`;
     }
-    return [makeCheck('microarch', ev.outcome, msg, ph.target, target, fix, [...(ci.facts.requires.microarch?.evidence ?? []), ...ph.facts.cpu.evidence], reason)];
+    const c = makeCheck('microarch', ev.outcome, msg, ph.target, target, fix, [...(ci.facts.requires.microarch?.evidence ?? []), ...ph.facts.cpu.evidence], reason);
+    if (ci.arch && ph.arch && ci.arch !== ph.arch) c.status = 'not-applicable';
+    return [c];
   },
   // Features: the host's archspec target and every ancestor (`zen3` also offers `zen2`, `zen`,
   // `x86_64_v3`, `x86_64_v2`, `x86_64`), bare archspec names, as users write them.
