@@ -59,6 +59,7 @@ const files = [
   { file: 'src/model/generated/docker-validators.ts', text: `${header('schemas/docker-save-manifest.schema.json')}${ownCode.replace(/^"use strict";/, '')}\n` },
   { file: 'src/model/generated/facts-1.0-validator.ts', text: `${header('schemas/facts-1.0.schema.json')}${factsCode('1.0', 'factsV1').replace(/^"use strict";/, '')}\n` },
   { file: 'src/model/generated/facts-2.0-validator.ts', text: `${header('schemas/facts-2.0.schema.json')}${factsCode('2.0', 'factsV2').replace(/^"use strict";/, '')}\n` },
+  { file: 'src/model/generated/facts-2.1-validator.ts', text: `${header('schemas/facts-2.1.schema.json')}${factsCode('2.1', 'factsV21').replace(/^"use strict";/, '')}\n` },
 ];
 let stale = 0;
 for (const { file, text } of files) {

@@ -34,7 +34,8 @@ const PUBLISHED: Record<string, string> = {
   // issue 13: report 2.0 (penalties, warnings, bind:PATH ids), match 1.1 (per-cell reasons), the --json error object
   'report-2.0.schema.json': '0c0c4dbb1f67e848f721fcfb57366f2707a89b6d57ab611e01de556609c70499',
   'match-1.1.schema.json': '60d8ab472b81826ec1590870f93458233407eebd5161a3d2709999b2db1ea926',
-  'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',  // issue 13 item 9: report 2.1 (a not-applicable status)
+  'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',  // issue 13 item 9: facts 2.1 (kernel.config complete or selected), report 2.1 (a not-applicable status)
+  'facts-2.1.schema.json': 'e14d6b7a9bc4ec4aeca98c022d4210e822cf180a051cae664b6f40419f553a32',
   'report-2.1.schema.json': 'a12722aed3ed89ba48a76b36881bc04b6bec6ac42f335a46f2a3db40b7391627',
 };
 
@@ -58,20 +59,45 @@ describe('published schemas', () => {
   }
 });
 
+describe('facts 2.0 files are still read', () => {
+  it('a 2.0 host document (its kernel config whole, no `complete`) is read as 2.1 with complete: true; a 2.0 image as 2.1 unchanged', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'cs-facts20-'));
+    const now = JSON.parse((await runCli(['host', '--json', '--kernel-config'])).stdout) as Record<string, any>;
+    const old = structuredClone(now);
+    old.schemaVersion = '2.0';
+    if (old.kernel.config) delete old.kernel.config.complete;
+    expect(schemaErrors('facts-2.0', old), 'a genuine 2.0 document, valid against the schema as published').toBeNull();
+    expect(schemaErrors('facts-2.1', old)).not.toBeNull();
+    const file = join(tmp, 'host-2.0.json');
+    writeFileSync(file, JSON.stringify(old));
+    const h = await readHostFacts(file);
+    expect(h.schemaVersion).toBe('2.1');
+    expect(schemaErrors('facts-2.1', h)).toBeNull();
+    if (now.kernel.config) expect(h.kernel.config).toEqual({ ...now.kernel.config, complete: true });
+    const img = JSON.parse((await runCli(['inspect', `oci:${join(REPO, 'fixtures/sample')}`, '--json'])).stdout) as Record<string, any>;
+    const img20 = join(tmp, 'image-2.0.json');
+    writeFileSync(img20, JSON.stringify({ ...img, schemaVersion: '2.0' }));
+    expect(schemaErrors('facts-2.0', { ...img, schemaVersion: '2.0' })).toBeNull();
+    expect(await readImageFacts(img20)).toEqual(img);
+  });
+});
+
 describe('facts 1.0 files are still read', () => {
-  it('the 1.0 documents validate against the 1.0 schema as published, and not against 2.0', () => {
+  it('the 1.0 documents validate against the 1.0 schema as published, and not against 2.0 or 2.1', () => {
     for (const f of [HOST_1_0, IMAGE_1_0]) {
       const doc = JSON.parse(readFileSync(f, 'utf8')) as unknown;
       expect(schemaErrors('facts-1.0', doc), f).toBeNull();
       expect(schemaErrors('facts-2.0', doc), f).not.toBeNull();
+      expect(schemaErrors('facts-2.1', doc), f).not.toBeNull();
     }
   });
 
-  it('a 1.0 host file is upgraded to a valid 2.0 document that keeps every fact 1.0 recorded and guesses none', async () => {
+  it('a 1.0 host file is upgraded to a valid 2.1 document that keeps every fact 1.0 recorded and guesses none', async () => {
     const old = JSON.parse(readFileSync(HOST_1_0, 'utf8')) as Record<string, any>;
     const h = await readHostFacts(HOST_1_0);
-    expect(schemaErrors('facts-2.0', h)).toBeNull();
-    expect(h.schemaVersion).toBe('2.0');
+    expect(schemaErrors('facts-2.1', h)).toBeNull();
+    expect(h.schemaVersion).toBe('2.1');
+    expect(h.kernel.config?.complete, 'the whole configuration 1.0 kept').toBe(true);
     expect(h.kernel.release).toBe(old.kernel.release);
     expect(h.kernel.config?.options).toEqual(old.kernel.config);
     expect(h.kernel.config?.path).toBe(old.kernel.configSource);
@@ -88,7 +114,7 @@ describe('facts 1.0 files are still read', () => {
   it('a 1.0 image file is upgraded: the empty host parts are gone, the image parts kept', async () => {
     const old = JSON.parse(readFileSync(IMAGE_1_0, 'utf8')) as Record<string, any>;
     const i = await readImageFacts(IMAGE_1_0);
-    expect(schemaErrors('facts-2.0', i)).toBeNull();
+    expect(schemaErrors('facts-2.1', i)).toBeNull();
     expect(i.transport).toBe('oci');
     expect(i.requires).toEqual(old.requires);
     expect(i.libc).toEqual(old.libc);
@@ -122,6 +148,6 @@ describe('facts 1.0 files are still read', () => {
     writeFileSync(join(dir, 'h.json'), JSON.stringify({ ...doc, schemaVersion: '9.0' }));
     const r = await runCli(['check', 'oci:fixtures/sample', '--host', join(dir, 'h.json')]);
     expect(r.code).toBe(2);
-    expect(errorLine(r)).toMatch(/schemaVersion "9\.0".*1\.0 and 2\.0/);
+    expect(errorLine(r)).toMatch(/schemaVersion "9\.0".*1\.0, 2\.0, 2\.1/);
   });
 });

@@ -51,7 +51,7 @@ describe('host records brand and compute capability from the driver\'s model nam
     put(h.proc, 'driver/nvidia/gpus/0000:3b:00.0/information', information('Tesla V100-SXM2-32GB', '0000:3b:00.0'));
     put(h.proc, 'driver/nvidia/gpus/0000:86:00.0/information', information('Tesla V100-SXM2-32GB', '0000:86:00.0'));
     const { facts } = await hostJson(h);
-    expect(schemaErrors('facts-2.0', facts)).toBeNull();
+    expect(schemaErrors('facts-2.1', facts)).toBeNull();
     expect(facts.gpu.driver).toBe('535.104.05');
     expect(facts.gpu.brand).toBe('tesla');
     expect(facts.gpu.computeCapability).toBe('7.0');

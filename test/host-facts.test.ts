@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SELECTED_KCONFIG } from '../src/host/kernel.js';
 import type { HostFacts } from '../src/model/facts.js';
 import { dumps, family, hasTarget, KERNEL_MACHINE, OCI_ARCH } from './helpers/archspec-data.js';
 import { buildCli, errorJson, errorLine, REPO, runCli } from './helpers/cli.js';
@@ -47,7 +48,7 @@ describe.concurrent('host --json on archspec cpuinfo dumps of real machines (--p
     it(`${d.file}: cpu.microarch ${d.target}, architecture inferred from cpuinfo`, async ({ expect }) => {
       const h = makeFakeHost(base, { name: `inferred-${d.target}`, cpuinfoFile: d.path, osrelease: '5.14.0-362.24.1.el9_3.x86_64' });
       const { facts } = await hostJson(h);
-      expect(schemaErrors('facts-2.0', facts)).toBeNull();
+      expect(schemaErrors('facts-2.1', facts)).toBeNull();
       expect(facts.kind).toBe('host');
       expect(facts.name).toBe(h.name);
       expect(facts.cpu.microarch).toBe(d.target);
@@ -79,7 +80,7 @@ describe.concurrent('host --json on archspec cpuinfo dumps of real machines (--p
       const machine = KERNEL_MACHINE[family(d.target)]!;
       const h = makeFakeHost(base, { name: `stated-${d.target}`, cpuinfoFile: d.path, arch: machine });
       const { facts } = await hostJson(h);
-      expect(schemaErrors('facts-2.0', facts)).toBeNull();
+      expect(schemaErrors('facts-2.1', facts)).toBeNull();
       expect(facts.cpu.microarch).toBe(d.target);
       expect(facts.platform.architecture).toBe(OCI_ARCH[machine]);
       expect(facts.platform.evidence[0]?.source).toBe('proc/sys/kernel/arch');
@@ -101,7 +102,7 @@ describe.concurrent('host --json on archspec cpuinfo dumps of real machines (--p
   it('no cpuinfo: microarch unknown and a warning says why, the rest is still reported', async ({ expect }) => {
     const h = makeFakeHost(base, { name: 'no-cpuinfo', arch: 'x86_64', osrelease: '6.1.0-18-amd64' });
     const { facts } = await hostJson(h);
-    expect(schemaErrors('facts-2.0', facts)).toBeNull();
+    expect(schemaErrors('facts-2.1', facts)).toBeNull();
     expect(facts.cpu.microarch).toBeNull();
     expect(facts.warnings.map((w) => w.code)).toContain('no-cpuinfo');
     expect(facts.platform.architecture).toBe('amd64');
@@ -125,7 +126,7 @@ describe("a GPU host: Debian's real libcuda1 unpacked into the root", () => {
     const cpu = dumps().find((d) => d.target === 'cascadelake')!;
     const h = makeFakeHost(base, { name: 'gpu-libcuda', cpuinfoFile: cpu.path, arch: 'x86_64', libcuda: pkg });
     const { facts } = await hostJson(h);
-    expect(schemaErrors('facts-2.0', facts)).toBeNull();
+    expect(schemaErrors('facts-2.1', facts)).toBeNull();
     expect(facts.gpu.driver).toBe(pkg.version);
     const want = tableCudaMax(pkg.version);
     expect(want).not.toBeNull();
@@ -140,7 +141,7 @@ describe("a GPU host: Debian's real libcuda1 unpacked into the root", () => {
     expect(module).not.toBe(pkg.version);
     const h = makeFakeHost(base, { name: 'gpu-module', cpuinfoFile: dumps().find((d) => d.target === 'skylake_avx512')!.path, libcuda: pkg, nvidiaVersion: nvidiaVersionFile(module) });
     const { facts } = await hostJson(h);
-    expect(schemaErrors('facts-2.0', facts)).toBeNull();
+    expect(schemaErrors('facts-2.1', facts)).toBeNull();
     expect(facts.gpu.driver).toBe(module);
     expect(facts.gpu.cudaMax).toBe(tableCudaMax(module));
     // The stale library is reported, with its version.
@@ -159,13 +160,13 @@ describe('a driver-only GPU host (proc/driver/nvidia/version, no libraries)', ()
 });
 
 describe('host --json on this real machine', () => {
-  it('validates against schemas/facts-2.0.schema.json and kernel.release is `uname -r`', async (ctx) => {
+  it('validates against schemas/facts-2.1.schema.json and kernel.release is `uname -r`', async (ctx) => {
     const uname = spawnSync('uname', ['-r'], { encoding: 'utf8' });
     if (uname.status !== 0) return ctx.skip('uname not available');
     const r = await runCli(['host', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const facts = JSON.parse(r.stdout) as HostFacts;
-    expect(schemaErrors('facts-2.0', facts)).toBeNull();
+    expect(schemaErrors('facts-2.1', facts)).toBeNull();
     expect(facts.kind).toBe('host');
     expect(facts.kernel.release).toBe(uname.stdout.trim());
     const m = spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout.trim();
@@ -173,6 +174,23 @@ describe('host --json on this real machine', () => {
     const osRelease = readFileSync('/etc/os-release', 'utf8');
     const id = /^ID="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? null;
     expect(facts.os.id).toBe(id);
+  });
+
+  it("the kernel's build configuration: the options containers depend on by default, all of them with --kernel-config", async (ctx) => {
+    const full = JSON.parse((await runCli(['host', '--json', '--kernel-config'])).stdout) as HostFacts;
+    if (!full.kernel.config) return ctx.skip('this host has no readable kernel config (/proc/config.gz, /boot/config-RELEASE)');
+    const r = await runCli(['host', '--json']);
+    const small = JSON.parse(r.stdout) as HostFacts;
+    expect(schemaErrors('facts-2.1', full)).toBeNull();
+    expect(full.kernel.config.complete).toBe(true);
+    expect(small.kernel.config).toMatchObject({ complete: false, source: full.kernel.config.source, path: full.kernel.config.path });
+    const picked = Object.fromEntries(Object.entries(full.kernel.config.options).filter(([k]) => SELECTED_KCONFIG.includes(k)));
+    expect(small.kernel.config!.options).toEqual(picked);
+    expect(small.kernel.config!.notSet).toEqual(full.kernel.config.notSet.filter((n) => SELECTED_KCONFIG.includes(n)));
+    expect(Object.keys(full.kernel.config.options).length).toBeGreaterThan(Object.keys(picked).length);
+    // The judgement that needs the config (CONFIG_USER_NS) is the same either way.
+    expect(small.kernel.userNamespaces).toBe(full.kernel.userNamespaces);
+    expect(r.stdout.length * 3, 'the default facts stay small').toBeLessThan(JSON.stringify(full).length);
   });
 
   it('the human form names the kernel release and the CPU target', async () => {

@@ -1,6 +1,6 @@
 /**
  * The JSON the CLI prints (`inspect --json`, `host --json`) validates against
- * schemas/facts-2.0.schema.json, and the schema is strict enough to reject wrong documents.
+ * schemas/facts-2.1.schema.json, and the schema is strict enough to reject wrong documents.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ const Ajv = ((AjvModule as unknown as { default?: AjvCtor }).default ?? AjvModul
 // Fixtures are required (a no-op when fixtures/build/STAMP is current).
 await buildFixtures(15 * 60_000);
 
-const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'facts-2.0.schema.json'), 'utf8')) as Record<string, unknown>;
+const schema = JSON.parse(readFileSync(join(REPO, 'schemas', 'facts-2.1.schema.json'), 'utf8')) as Record<string, unknown>;
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validate = ajv.compile(schema);
 
@@ -39,7 +39,7 @@ for (const entry of loadIndex().filter((e) => e.kind === 'good' || e.kind === 's
   }
 }
 
-describe('inspect --json validates against schemas/facts-2.0.schema.json', () => {
+describe('inspect --json validates against schemas/facts-2.1.schema.json', () => {
   for (const r of refs) {
     it(r.label, async () => {
       const res = await runCli([...r.args, '--json']);
@@ -51,7 +51,7 @@ describe('inspect --json validates against schemas/facts-2.0.schema.json', () =>
   }
 });
 
-describe('host --json validates against schemas/facts-2.0.schema.json', () => {
+describe('host --json validates against schemas/facts-2.1.schema.json', () => {
   it('this machine', async () => {
     const res = await runCli(['host', '--json']);
     expect(res.code, show(res)).toBe(0);

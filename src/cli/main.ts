@@ -56,7 +56,7 @@ export function program(prog: string): Command {
     .command('inspect')
     .description('image facts and derived requirements')
     .argument('<image>', 'image reference (see below)')
-    .option('--json', 'print JSON (schemas/facts-2.0.schema.json; with --platform all, a list of them)')
+    .option('--json', 'print JSON (schemas/facts-2.1.schema.json; with --platform all, a list of them)')
     .option('--platform <os/arch[/variant]|all>', "platform to pick from a multi-platform index (default: this host's; all: every platform)")
     .addOption(new Option('--parallel <n>', 'layers read at once (default: up to 4)').argParser((v) => parsePositive(v, '--parallel')))
     .option('--identity', "also print the image's content identity (manifest digest; for dir: and tar:, a digest of every file, which reads them all)");
@@ -81,7 +81,7 @@ export function program(prog: string): Command {
   cmd
     .command('host')
     .description("this host's facts (or a mounted / copied host's): CPU target, kernel, libc, MPI, GPU, emulators")
-    .option('--json', 'print JSON (schemas/facts-2.0.schema.json); what check --host and match --hosts read')
+    .option('--json', 'print JSON (schemas/facts-2.1.schema.json); what check --host and match --hosts read')
     .option('--root <dir>', 'root filesystem to read libraries and os-release from', '/')
     .option('--proc <dir>', 'read cpuinfo, kernel and driver files from DIR instead of /proc (as NFD does with /host-proc)')
     .option('--sys <dir>', 'read PCI devices and modules from DIR instead of /sys')
@@ -89,6 +89,7 @@ export function program(prog: string): Command {
     .option('--archspec <file>', 'microarchitectures.json to use (default: the vendored copy, or $CONTAINERSPEC_ARCHSPEC)')
     .option('--cache-dir <dir>', 'where the library scan is kept between runs (default $XDG_CACHE_HOME/containerspec; used only while every directory and file it read is unchanged)')
     .option('--no-cache', 'scan the libraries again, keep nothing')
+    .option('--kernel-config', "keep the kernel's whole build configuration in the facts (default: the options containers depend on)")
     .option('--nfd <file>', 'also write the facts as a Node Feature Discovery local feature file (features.d), replaced atomically')
     .option('--slurm-features', "print the host's Slurm node features (comma-separated, for slurm.conf Features=; with --json, schemas/slurm-1.0.schema.json)")
     .option('--prefix <prefix>', 'prefix of every Slurm feature (default cs_)')
@@ -100,11 +101,11 @@ Examples:
   containerspec host --nfd /etc/kubernetes/node-feature-discovery/features.d/containerspec
   containerspec host --slurm-features            # cs_arch_amd64,cs_zen3,cs_zen2,...,cs_kernel5_15,...
 `)
-    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string; nfd?: string; slurmFeatures?: boolean; prefix?: string; cacheDir?: string; cache?: boolean }) => {
+    .action(async (o: { json?: boolean; root: string; proc?: string; sys?: string; slow?: boolean; archspec?: string; nfd?: string; slurmFeatures?: boolean; prefix?: string; cacheDir?: string; cache?: boolean; kernelConfig?: boolean }) => {
       const { hostFacts } = await import('../host/facts.js');
       await assertDirs([o.root, o.proc, o.sys], ['--root', '--proc', '--sys']);
       if (o.prefix !== undefined && !o.slurmFeatures) throw new (await import('../errors/index.js')).UsageError('--prefix goes with --slurm-features');
-      const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec, cache: o.cache === false ? false : o.cacheDir });
+      const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec, cache: o.cache === false ? false : o.cacheDir, kernelConfig: o.kernelConfig });
       if (o.slurmFeatures) {
         const { slurmFeatures, DEFAULT_SLURM_PREFIX } = await import('../sched/slurm.js');
         const archspec = o.archspec ? (await import('../arch/index.js')).loadArchspec(o.archspec) : undefined;

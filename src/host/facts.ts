@@ -33,6 +33,8 @@ export interface HostOptions {
    * containerspec cache directory. None when `CONTAINERSPEC_NO_CACHE=1`, whatever this says.
    */
   cache?: string | false | undefined;
+  /** Keep the kernel's whole build configuration (default: only the options in src/host/kernel.ts `SELECTED_KCONFIG`). */
+  kernelConfig?: boolean | undefined;
 }
 
 /** Library directories read on a host root, relative to it. Subdirectories one level down are read too (nvidia/current, openmpi/lib). */
@@ -187,7 +189,7 @@ export async function hostFacts(opts: HostOptions = {}): Promise<HostFacts> {
   const cpuinfo = await readTextQuiet(procPath(paths, 'cpuinfo'));
   const [scan, kernel, gpu, binfmt, system] = await Promise.all([
     scanRoot(paths, cpuinfo, opts.cache),
-    kernelFacts(paths),
+    kernelFacts(paths, { fullConfig: Boolean(opts.kernelConfig) }),
     gpuFacts(paths),
     binfmtEmulators(paths),
     systemFacts({ slow: Boolean(opts.slow), paths, cpuinfo }),

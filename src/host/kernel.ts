@@ -35,11 +35,39 @@ export const SELECTED_SYSCTLS = [
   'kernel.randomize_va_space',
 ] as const;
 
+/**
+ * The build options host facts keep by default (the whole configuration, thousands of lines, only
+ * with `host --kernel-config`): what container runtimes and HPC jobs depend on. Namespaces (user
+ * namespaces decide whether unprivileged Charliecloud runs), cgroups, the file systems images are
+ * mounted with (overlay, SquashFS, FUSE), binfmt_misc (emulation), seccomp and the LSMs, NUMA and
+ * huge pages, InfiniBand, perf events, checkpoint/restore, and the tick and preemption model that
+ * Node Feature Discovery reports by default (NO_HZ*, PREEMPT).
+ */
+export const SELECTED_KCONFIG: readonly string[] = [
+  'CONFIG_NAMESPACES', 'CONFIG_USER_NS', 'CONFIG_PID_NS', 'CONFIG_NET_NS', 'CONFIG_UTS_NS', 'CONFIG_IPC_NS',
+  'CONFIG_CGROUPS', 'CONFIG_MEMCG', 'CONFIG_CGROUP_PIDS', 'CONFIG_CPUSETS', 'CONFIG_CGROUP_BPF',
+  'CONFIG_OVERLAY_FS', 'CONFIG_SQUASHFS', 'CONFIG_SQUASHFS_XZ', 'CONFIG_SQUASHFS_ZSTD', 'CONFIG_FUSE_FS', 'CONFIG_BINFMT_MISC',
+  'CONFIG_SECCOMP', 'CONFIG_SECCOMP_FILTER', 'CONFIG_SECURITY_APPARMOR', 'CONFIG_SECURITY_SELINUX',
+  'CONFIG_NUMA', 'CONFIG_HUGETLBFS', 'CONFIG_TRANSPARENT_HUGEPAGE', 'CONFIG_INFINIBAND', 'CONFIG_PERF_EVENTS', 'CONFIG_CHECKPOINT_RESTORE',
+  'CONFIG_NO_HZ', 'CONFIG_NO_HZ_IDLE', 'CONFIG_NO_HZ_FULL', 'CONFIG_PREEMPT',
+];
+
+/** Only the {@link SELECTED_KCONFIG} options of a whole configuration (`complete: false`). */
+export function selectedConfig(c: KernelConfig): KernelConfig {
+  const keep = new Set(SELECTED_KCONFIG);
+  const options: Record<string, string> = {};
+  for (const k of SELECTED_KCONFIG) if (k in c.options) options[k] = c.options[k]!;
+  return { source: c.source, path: c.path, options, notSet: c.notSet.filter((n) => keep.has(n)), complete: false };
+}
+
 /** Largest decompressed `/proc/config.gz` accepted (real ones are about 250 KiB). */
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
-/** Read the kernel facts from `paths.proc` and `paths.root`. Never throws; missing files become null or empty. */
-export async function kernelFacts(paths: HostPaths): Promise<KernelFacts> {
+/**
+ * Read the kernel facts from `paths.proc` and `paths.root`. Never throws; missing files become null
+ * or empty. The build configuration holds the {@link SELECTED_KCONFIG} options unless `fullConfig`.
+ */
+export async function kernelFacts(paths: HostPaths, { fullConfig = false }: { fullConfig?: boolean } = {}): Promise<KernelFacts> {
   const evidence: Evidence[] = [];
   const proc = (rel: string) => procPath(paths, rel);
 
@@ -66,7 +94,7 @@ export async function kernelFacts(paths: HostPaths): Promise<KernelFacts> {
   const builtinModules = await readBuiltinModules(paths, release, evidence);
   const userNamespaces = judgeUserNamespaces(sysctls, config, evidence);
 
-  return { release, version, machine, config, cmdline, modules, builtinModules, sysctls, userNamespaces, evidence };
+  return { release, version, machine, config: config && !fullConfig ? selectedConfig(config) : config, cmdline, modules, builtinModules, sysctls, userNamespaces, evidence };
 }
 
 function nonEmpty(s: string | null): string | null {
@@ -145,7 +173,7 @@ async function readKernelConfig(paths: HostPaths, release: string | null, eviden
       const text = gunzipSync(gz.data, { maxOutputLength: MAX_CONFIG_BYTES }).toString('utf8');
       const parsed = parseKernelConfig(text);
       evidence.push({ source: 'kernel.config', path: gzPath, detail: `${Object.keys(parsed.options).length} options set, ${parsed.notSet.length} not set` });
-      return { source: 'proc-config-gz', path: gzPath, ...parsed };
+      return { source: 'proc-config-gz', path: gzPath, ...parsed, complete: true };
     } catch (e) {
       evidence.push({ source: 'kernel.config', path: gzPath, detail: `cannot gunzip: ${shorten(e instanceof Error ? e.message : String(e))}` });
     }
@@ -176,7 +204,7 @@ async function readKernelConfig(paths: HostPaths, release: string | null, eviden
     }
     const parsed = parseKernelConfig(r.data.toString('utf8'));
     evidence.push({ source: 'kernel.config', path, detail: `${Object.keys(parsed.options).length} options set, ${parsed.notSet.length} not set` });
-    return { source, path, ...parsed };
+    return { source, path, ...parsed, complete: true };
   }
   return null;
 }

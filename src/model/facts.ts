@@ -1,13 +1,13 @@
 /**
  * The facts model: what containerspec knows about an image ({@link ImageFacts}) or a host
  * ({@link HostFacts}), built from shared parts. Probes and extractors fill these types directly;
- * the JSON form is `schemas/facts-2.0.schema.json` (documents of version 1.0 are still read, and
+ * the JSON form is `schemas/facts-2.1.schema.json` (documents of versions 1.0 and 2.0 are still read, and
  * upgraded by `upgradeFacts`). Bump FACTS_SCHEMA_VERSION, and add a schema file beside the old
  * ones, whenever the shape changes: a published schema is never edited.
  */
 
 /** Version of the facts JSON this code writes. */
-export const FACTS_SCHEMA_VERSION = '2.0';
+export const FACTS_SCHEMA_VERSION = '2.1';
 
 // ---- shared parts ------------------------------------------------------------------------------
 
@@ -213,6 +213,8 @@ export interface KernelConfig {
   options: Record<string, string>;
   /** Names given as `# CONFIG_X is not set`, i.e. explicitly off. */
   notSet: string[];
+  /** True when `options` and `notSet` are the whole build configuration; false when only the selected ones (src/host/kernel.ts `SELECTED_KCONFIG`). */
+  complete: boolean;
 }
 
 /** Facts about the running kernel: the DSI SystemKernel set. */

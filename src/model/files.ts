@@ -20,7 +20,7 @@ import { readLimits } from '../limits.js';
 import { readRegularFile } from '../util/files.js';
 
 /** Facts schema versions this code reads. */
-export const READABLE_FACTS_VERSIONS = ['1.0', FACTS_SCHEMA_VERSION] as const;
+export const READABLE_FACTS_VERSIONS = ['1.0', '2.0', FACTS_SCHEMA_VERSION] as const;
 
 const MAKE_FACTS = { host: 'containerspec host --json', image: 'containerspec inspect IMAGE --json' } as const;
 
@@ -64,7 +64,7 @@ function upgradeHost(d: Doc): HostFacts {
       version: str(kernel.version),
       machine: str(kernel.machine),
       cmdline: str(kernel.cmdline),
-      config: config ? { source: 'unknown', path: str(kernel.configSource) ?? '', options: config, notSet: [] } : null,
+      config: config ? { source: 'unknown', path: str(kernel.configSource) ?? '', options: config, notSet: [], complete: true } : null,
       modules: list<string>(kernel.modules),
       builtinModules: null,
       sysctls: obj(kernel.sysctls) as Record<string, string | null>,
@@ -146,6 +146,13 @@ function upgradeImage(d: Doc): ImageFacts {
   return f;
 }
 
+/** A 2.0 document as 2.1: the same, but a host's kernel config (always the whole one in 2.0) says it is complete. */
+function upgrade20(d: Doc): Facts {
+  const f = { ...d, schemaVersion: FACTS_SCHEMA_VERSION } as unknown as Facts;
+  if (f.kind === 'host' && f.kernel.config) f.kernel = { ...f.kernel, config: { ...f.kernel.config, complete: true } };
+  return f;
+}
+
 /**
  * Upgrade a facts document of any readable version to the current model. The document must already
  * be valid against its version's schema.
@@ -153,7 +160,8 @@ function upgradeImage(d: Doc): ImageFacts {
 export function upgradeFacts(doc: unknown): Facts {
   const d = obj(doc);
   if (d.schemaVersion === FACTS_SCHEMA_VERSION) return d as unknown as Facts;
-  if (d.schemaVersion !== '1.0') throw new FactsError(`unsupported facts schemaVersion ${JSON.stringify(d.schemaVersion)} (this version reads ${READABLE_FACTS_VERSIONS.join(' and ')})`);
+  if (d.schemaVersion === '2.0') return upgrade20(d);
+  if (d.schemaVersion !== '1.0') throw new FactsError(`unsupported facts schemaVersion ${JSON.stringify(d.schemaVersion)} (this version reads ${READABLE_FACTS_VERSIONS.join(', ')})`);
   return d.kind === 'host' ? upgradeHost(d) : upgradeImage(d);
 }
 
@@ -178,19 +186,20 @@ export async function parseFacts(data: Buffer, kind: 'host' | 'image', where: st
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FactsError(`${where}: not a JSON object`);
   if (v.kind !== kind) throw new FactsError(`${where}: not ${kind} facts (kind is ${JSON.stringify(v.kind)}; make one with "${MAKE_FACTS[kind]}")`);
   if (v.schemaVersion === '1.0') await assertValid('facts-1.0', v, where);
-  else if (v.schemaVersion === FACTS_SCHEMA_VERSION) await assertValid('facts-2.0', v, where);
+  else if (v.schemaVersion === '2.0') await assertValid('facts-2.0', v, where);
+  else if (v.schemaVersion === FACTS_SCHEMA_VERSION) await assertValid('facts-2.1', v, where);
   else {
-    throw new FactsError(`${where}: unsupported schemaVersion ${JSON.stringify(v.schemaVersion)} (this version reads ${READABLE_FACTS_VERSIONS.join(' and ')}; make a new one with "${MAKE_FACTS[kind]}")`);
+    throw new FactsError(`${where}: unsupported schemaVersion ${JSON.stringify(v.schemaVersion)} (this version reads ${READABLE_FACTS_VERSIONS.join(', ')}; make a new one with "${MAKE_FACTS[kind]}")`);
   }
   return upgradeFacts(v);
 }
 
-/** Read and validate a host facts file (from `containerspec host --json`, version 1.0 or 2.0). */
+/** Read and validate a host facts file (from `containerspec host --json`, version 1.0, 2.0 or 2.1). */
 export function readHostFacts(file: string): Promise<HostFacts> {
   return readFactsFile(file, 'host');
 }
 
-/** Read and validate an image facts file (from `containerspec inspect --json`, version 1.0 or 2.0). */
+/** Read and validate an image facts file (from `containerspec inspect --json`, version 1.0, 2.0 or 2.1). */
 export function readImageFacts(file: string): Promise<ImageFacts> {
   return readFactsFile(file, 'image');
 }

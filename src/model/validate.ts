@@ -5,15 +5,18 @@ type Validator = ((data: unknown) => boolean) & { errors?: { instancePath: strin
 const cache = new Map<string, Validator>();
 
 /** The project's schema files, by name: versioned facts schemas, the report and match schemas. */
-export type SchemaName = 'facts-1.0' | 'facts-2.0' | 'report' | 'match';
+export type SchemaName = 'facts-1.0' | 'facts-2.0' | 'facts-2.1' | 'report' | 'match';
 
 /** A validator for one of the project's schemas (`schemas/<name>.schema.json`): the facts schemas precompiled, the others compiled once. */
 export async function validator(name: SchemaName): Promise<Validator> {
   const hit = cache.get(name);
   if (hit) return hit;
-  if (name === 'facts-1.0' || name === 'facts-2.0') {
+  if (name === 'facts-1.0' || name === 'facts-2.0' || name === 'facts-2.1') {
     // Read on every check (host files, attached facts): compiled ahead of time (scripts/gen-validators.mjs).
-    const v = name === 'facts-1.0' ? ((await import('./generated/facts-1.0-validator.js')) as { factsV1: Validator }).factsV1 : ((await import('./generated/facts-2.0-validator.js')) as { factsV2: Validator }).factsV2;
+    const v =
+      name === 'facts-1.0' ? ((await import('./generated/facts-1.0-validator.js')) as { factsV1: Validator }).factsV1
+      : name === 'facts-2.0' ? ((await import('./generated/facts-2.0-validator.js')) as { factsV2: Validator }).factsV2
+      : ((await import('./generated/facts-2.1-validator.js')) as { factsV21: Validator }).factsV21;
     cache.set(name, v);
     return v;
   }
