@@ -1,16 +1,21 @@
 // GPU hosts can be decided (issue 13): host facts record the NVIDIA GPUs' brand and compute
 // capability (nvidia-smi on the live host, else the driver's model names through the vendored GPU
 // model table), --set cuda.version (conda's CONDA_OVERRIDE_CUDA habit), and match --set.
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applySets, parseSets } from '../src/check/overrides.js';
 import { combineGpus, gpuModel, parseNvidiaSmiQuery } from '../src/gpu/gpu-models.js';
+import { gpuNameByPciId } from '../src/gpu/gpu-pci.js';
+import { gpuFacts } from '../src/host/gpu.js';
+import { hostPaths } from '../src/host/paths.js';
 import { minimumDriverFor } from '../src/gpu/cuda-table.js';
 import { emptyHostFacts, emptyImageFacts } from '../src/model/empty.js';
 import { buildCli, errorLine, runCli, show } from './helpers/cli.js';
 import { hostJson, makeFakeHost, nvidiaVersionFile, put, writeFacts } from './helpers/fake-host.js';
+import { debianPackages } from './helpers/libcuda1.js';
 import { schemaErrors } from './helpers/schemas.js';
 
 const base = mkdtempSync(join(tmpdir(), 'cs-gpuid-'));
@@ -43,6 +48,58 @@ describe('the GPU model table', () => {
     expect(combineGpus([{ brand: 'tesla', computeCapability: '10.0' }, { brand: 'geforce', computeCapability: '9.0' }])).toEqual({ brand: null, computeCapability: '9.0' });
     expect(combineGpus([{ brand: 'tesla', computeCapability: null }])).toEqual({ brand: 'tesla', computeCapability: null });
   });
+});
+
+/** An NVIDIA GPU in a sysfs tree as the kernel lists it (display class, the PCI device id). */
+function pciGpu(sys: string, bus: string, device: string): void {
+  put(sys, `bus/pci/devices/${bus}/vendor`, '0x10de\n');
+  put(sys, `bus/pci/devices/${bus}/class`, '0x030200\n');
+  put(sys, `bus/pci/devices/${bus}/device`, `${device}\n`);
+}
+
+describe('a GPU the driver names no model for: its PCI device id, through the pci.ids names (data/nvidia-pci-ids.json)', () => {
+  it('PCI ids as pci.ids names them: 0x1db1 is a Tesla V100 SXM2 (tesla, 7.0), 0x2330 an H100 SXM5 (9.0), 0x20b2 an A100 SXM4 80GB (8.0)', () => {
+    expect(gpuNameByPciId('0x1db1')).toBe('Tesla V100 SXM2 16GB');
+    expect(gpuNameByPciId('2330')).toBe('H100 SXM5 80GB');
+    expect(gpuNameByPciId('0x20B2')).toBe('A100 SXM4 80GB');
+    expect(gpuNameByPciId('0xffff')).toBeNull();
+    expect(gpuNameByPciId(null)).toBeNull();
+    expect(gpuModel(gpuNameByPciId('0x2330')!)).toMatchObject({ computeCapability: '9.0' });
+    expect(gpuModel(gpuNameByPciId('0x20b2')!)).toMatchObject({ computeCapability: '8.0' });
+  });
+  it('a V100 node whose driver lists no gpus/ (sysfs only): brand tesla, compute 7.0 from the ids; an unknown id leaves both unknown, naming the device', async () => {
+    const h = makeFakeHost(base, { name: 'v100-pci', arch: 'x86_64', nvidiaVersion: nvidiaVersionFile('535.104.05') });
+    pciGpu(h.sys, '0000:3b:00.0', '0x1db1');
+    pciGpu(h.sys, '0000:86:00.0', '0x1db1');
+    const { facts } = await hostJson(h);
+    expect(schemaErrors('facts-2.1', facts)).toBeNull();
+    expect([facts.gpu.brand, facts.gpu.computeCapability]).toEqual(['tesla', '7.0']);
+    expect(facts.gpu.devices.map((d) => d.id)).toEqual(['0x1db1', '0x1db1']);
+    expect(facts.gpu.evidence.find((e) => e.source === 'nvidia.identity')?.detail).toMatch(/^PCI device ids through data\/nvidia-pci-ids\.json: Tesla V100 SXM2 16GB \(brand tesla, compute 7\.0\)/);
+    pciGpu(h.sys, '0000:af:00.0', '0xffff');
+    const mixed = (await hostJson(h)).facts;
+    expect([mixed.gpu.brand, mixed.gpu.computeCapability]).toEqual([null, null]);
+    expect(mixed.gpu.evidence.find((e) => e.source === 'nvidia.identity')?.detail).toContain('no model name for PCI device 0xffff');
+  });
+  it("the real nvidia-smi (Debian's, with its libnvidia-ml) on a host whose driver is not loaded fails, is not believed, and the PCI ids answer", async (ctx) => {
+    const debs = await debianPackages(['nvidia-smi', 'libnvidia-ml1']);
+    if (!Array.isArray(debs)) {
+      console.warn(`skipping the real nvidia-smi test: ${debs.reason}`);
+      return ctx.skip(debs.reason);
+    }
+    const dir = mkdtempSync(join(base, 'smi-'));
+    for (const d of debs) expect(spawnSync('dpkg-deb', ['-x', d, dir]).status).toBe(0);
+    const smi = join(dir, 'nvidia-smi');
+    writeFileSync(smi, `#!/bin/sh\nLD_LIBRARY_PATH=${join(dir, 'usr/lib/x86_64-linux-gnu/nvidia/current')} exec ${join(dir, 'usr/lib/nvidia/current/nvidia-smi')} "$@"\n`, { mode: 0o755 });
+    if (existsSync('/proc/driver/nvidia/version')) return ctx.skip('this machine has an NVIDIA driver loaded: the failure path cannot be shown');
+    const sys = join(base, 'smi-sys');
+    pciGpu(sys, '0000:3b:00.0', '0x1db1');
+    const gpu = await gpuFacts(hostPaths({ sys }), { nvidiaSmi: smi });
+    const said = gpu.evidence.filter((e) => e.source === 'nvidia.identity').map((e) => e.detail);
+    expect(said[0]).toMatch(/--query-gpu=name,compute_cap failed \(exit 9: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.*\); not believed$/);
+    expect(said[1]).toMatch(/^PCI device ids/);
+    expect([gpu.driver, gpu.brand, gpu.computeCapability]).toEqual([null, 'tesla', '7.0']);
+  }, 300_000);
 });
 
 describe('host records brand and compute capability from the driver\'s model names', () => {

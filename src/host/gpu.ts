@@ -8,6 +8,7 @@ import { readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { maxCudaForDriver } from '../gpu/cuda-table.js';
 import { combineGpus, gpuModel, parseNvidiaSmiQuery } from '../gpu/gpu-models.js';
+import { gpuNameByPciId } from '../gpu/gpu-pci.js';
 import type { GpuDevice, GpuFacts, NvidiaLibrary } from '../model/facts.js';
 import { compareVersions } from '../util/version.js';
 import {
@@ -18,6 +19,7 @@ import {
   readTextEvidence,
   readTextQuiet,
   resolveInRoot,
+  shorten,
   sysPath,
 } from './paths.js';
 
@@ -68,13 +70,14 @@ const VENDOR_AMD = '0x1002';
  * from the driver table), its libraries, the GPUs of both vendors, ROCm. Never throws; with no GPU
  * the device list is empty and the drivers null. The NVIDIA GPUs' brand and compute capability
  * (what NVIDIA_REQUIRE_* `brand=` and `arch` compare) come from nvidia-smi when it is installed on
- * the live host, else from the model names through the GPU model table (gpu-models.ts), else null.
+ * the live host, else from the model names the driver lists, else from the PCI device ids (gpu-pci.ts),
+ * through the GPU model table (gpu-models.ts), else null.
  */
 export async function gpuFacts(paths: HostPaths, opts: { nvidiaSmi?: string | null } = {}): Promise<GpuFacts> {
   const pci = await readPciDisplayDevices(paths);
   const [nvidia, amd] = await Promise.all([nvidiaFacts(paths, pci), amdFacts(paths, pci)]);
   const live = paths.proc === '/proc' && paths.root === '/';
-  const { brand, computeCapability } = nvidia.driver ? await nvidiaIdentity(nvidia.devices, nvidia.evidence, live ? opts.nvidiaSmi ?? 'nvidia-smi' : null) : { brand: null, computeCapability: null };
+  const { brand, computeCapability } = nvidia.driver || nvidia.devices.length ? await nvidiaIdentity(nvidia.devices, nvidia.evidence, live ? opts.nvidiaSmi ?? 'nvidia-smi' : null) : { brand: null, computeCapability: null };
   return {
     driver: nvidia.driver,
     driverSource: nvidia.source,
@@ -91,25 +94,38 @@ export async function gpuFacts(paths: HostPaths, opts: { nvidiaSmi?: string | nu
   };
 }
 
-/** Run `nvidia-smi --query-gpu=name,compute_cap` (5 s at most); null when it is missing or fails. */
-function queryNvidiaSmi(bin: string): Promise<string | null> {
+/** Run `nvidia-smi --query-gpu=name,compute_cap` (5 s at most): its output, or why it gave none (not installed, or its own first line and exit status). */
+function queryNvidiaSmi(bin: string): Promise<{ out: string } | { failed: string | null }> {
   return new Promise((resolve) => {
-    execFile(bin, ['--query-gpu=name,compute_cap', '--format=csv,noheader'], { timeout: 5000, maxBuffer: 1 << 20 }, (err, stdout) => resolve(err ? null : String(stdout)));
+    execFile(bin, ['--query-gpu=name,compute_cap', '--format=csv,noheader'], { timeout: 5000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (!err) return resolve({ out: String(stdout) });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve({ failed: null }); // not installed: nothing to say
+      const said = `${String(stdout)}\n${String(stderr)}`.split('\n').map((l) => l.trim()).find(Boolean);
+      resolve({ failed: `${err.killed ? 'timed out' : `exit ${String(err.code ?? 'unknown')}`}${said ? `: ${shorten(said)}` : ''}` });
+    });
   });
 }
 
 /**
  * Brand and compute capability of the host's NVIDIA GPUs: nvidia-smi's names and compute
- * capabilities when `smi` runs (the live host), else the model names the driver lists in /proc;
- * brands (and capabilities nvidia-smi did not give) through the GPU model table. Evidence says which.
+ * capabilities when `smi` runs (the live host), else the model names the driver lists in /proc,
+ * else (a GPU without them) the name pci.ids gives its device id; brands (and capabilities
+ * nvidia-smi did not give) through the GPU model table. Evidence says which.
  */
 async function nvidiaIdentity(devices: readonly GpuDevice[], evidence: Evidence[], smi: string | null): Promise<{ brand: string | null; computeCapability: string | null }> {
-  const fromSmi = smi ? await queryNvidiaSmi(smi) : null;
-  const listed = fromSmi !== null ? parseNvidiaSmiQuery(fromSmi) : devices.filter((d) => d.model).map((d) => ({ name: d.model!, computeCapability: null as string | null }));
+  const asked = smi ? await queryNvidiaSmi(smi) : null;
+  const fromSmi = asked && 'out' in asked ? asked.out : null;
+  if (asked && 'failed' in asked && asked.failed !== null) evidence.push({ source: 'nvidia.identity', detail: `${smi} --query-gpu=name,compute_cap failed (${asked.failed}); not believed` });
+  // Each GPU's name: the driver's model name, else the one pci.ids gives its device id; a GPU with neither leaves the host's identity unknown.
+  const named = devices.map((d) => ({ name: d.model ?? gpuNameByPciId(d.id), byId: d.model === null, id: d.id }));
+  const unnamed = named.filter((g) => g.name === null);
+  const listed = fromSmi !== null ? parseNvidiaSmiQuery(fromSmi) : unnamed.length ? [] : named.map((g) => ({ name: g.name!, computeCapability: null as string | null }));
   if (listed.length === 0) {
-    evidence.push({ source: 'nvidia.identity', detail: 'no GPU model name (no nvidia-smi, no /proc/driver/nvidia/gpus/*/information): brand and compute capability unknown' });
+    const why = devices.length === 0 ? 'no GPU model name (no nvidia-smi, no /proc/driver/nvidia/gpus/*/information, no GPU in sysfs)' : `no model name for ${unnamed.map((g) => `PCI device ${g.id ?? 'of unknown id'}`).join(', ')} (no nvidia-smi, no /proc/driver/nvidia/gpus/*/information, not in the PCI id table)`;
+    evidence.push({ source: 'nvidia.identity', detail: `${why}: brand and compute capability unknown` });
     return { brand: null, computeCapability: null };
   }
+  const how = fromSmi !== null ? 'nvidia-smi --query-gpu=name,compute_cap' : named.some((g) => g.byId) ? (named.every((g) => g.byId) ? 'PCI device ids through data/nvidia-pci-ids.json' : 'model names in /proc/driver/nvidia/gpus and PCI device ids') : 'model names in /proc/driver/nvidia/gpus';
   const gpus = listed.map((g) => {
     const row = gpuModel(g.name);
     return { name: g.name, brand: row?.brand ?? null, computeCapability: g.computeCapability ?? row?.computeCapability ?? null, known: row !== null };
@@ -117,7 +133,7 @@ async function nvidiaIdentity(devices: readonly GpuDevice[], evidence: Evidence[
   const out = combineGpus(gpus);
   evidence.push({
     source: 'nvidia.identity',
-    detail: `${fromSmi !== null ? 'nvidia-smi --query-gpu=name,compute_cap' : 'model names in /proc/driver/nvidia/gpus'}: ${gpus.map((g) => `${g.name} (brand ${g.brand ?? 'unknown'}, compute ${g.computeCapability ?? 'unknown'}${g.known ? '' : ', not in the GPU model table'})`).join('; ')}`,
+    detail: `${how}: ${gpus.map((g) => `${g.name} (brand ${g.brand ?? 'unknown'}, compute ${g.computeCapability ?? 'unknown'}${g.known ? '' : ', not in the GPU model table'})`).join('; ')}`,
   });
   return out;
 }

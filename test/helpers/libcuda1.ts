@@ -21,8 +21,8 @@ export interface Libcuda1 {
 
 const CACHE = join(tmpdir(), `containerspec-test-cache-${process.getuid?.() ?? 'u'}`, 'libcuda1');
 
-function debIn(dir: string): string | null {
-  const f = existsSync(dir) ? readdirSync(dir).find((n) => /^libcuda1_.*\.deb$/.test(n)) : undefined;
+function debIn(dir: string, name = 'libcuda1'): string | null {
+  const f = existsSync(dir) ? readdirSync(dir).find((n) => n.startsWith(`${name}_`) && n.endsWith('.deb')) : undefined;
   return f ? join(dir, f) : null;
 }
 
@@ -51,27 +51,24 @@ function systemArchive(): { uri: string; suite: string; signedBy: string | null 
   return entries.find((e) => /debian/.test(e.uri) && !/security/.test(e.uri) && !e.suite.includes('-') && !e.suite.includes('/')) ?? null;
 }
 
-/** The package, downloading it on first use; or the reason it cannot be had. */
-export async function libcuda1(): Promise<Libcuda1 | { reason: string }> {
-  for (const tool of ['apt-get', 'dpkg-deb']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return { reason: `${tool} is not installed` };
-  }
-  mkdirSync(CACHE, { recursive: true });
-  return withLock(`${CACHE}.lock`, () => {
+/** The .deb of a Debian package of the system's suite (main, else non-free through private apt state), downloaded once into `dir`; or why it cannot be had. */
+function nonFreeDeb(name: string, dir: string): string | { reason: string } {
+    mkdirSync(dir, { recursive: true });
     const attempts: string[] = [];
     const download = (extra: string[]): string | null => {
-      const r = spawnSync('apt-get', [...extra, '-o', 'APT::Sandbox::User=root', 'download', 'libcuda1'], { cwd: CACHE, encoding: 'utf8', timeout: 240_000 });
-      const deb = debIn(CACHE);
+      const r = spawnSync('apt-get', [...extra, '-o', 'APT::Sandbox::User=root', 'download', name], { cwd: dir, encoding: 'utf8', timeout: 240_000 });
+      const deb = debIn(dir, name);
       if (r.status === 0 && deb) return deb;
       attempts.push(`${extra.length ? 'private non-free sources' : 'system sources'}: ${lastLine(r.stderr || r.error?.message || `exit ${r.status}`)}`);
       return null;
     };
-    let deb = debIn(CACHE) ?? download([]);
+    let deb = debIn(dir, name) ?? download([]);
     if (deb === null) {
       const a = systemArchive();
       if (!a) attempts.push('no Debian archive in the apt sources');
       else {
         const state = join(CACHE, 'apt');
+        mkdirSync(state, { recursive: true });
         for (const d of ['lists/partial', 'cache/archives/partial']) mkdirSync(join(state, d), { recursive: true });
         const opt = a.signedBy && existsSync(a.signedBy) ? `[signed-by=${a.signedBy}]` : '[trusted=yes]';
         writeFileSync(join(state, 'sources.list'), `deb ${opt} ${a.uri} ${a.suite} non-free\n`);
@@ -87,7 +84,32 @@ export async function libcuda1(): Promise<Libcuda1 | { reason: string }> {
         else attempts.push(`apt-get update (private non-free): ${lastLine(up.stderr || `exit ${up.status}`)}`);
       }
     }
-    if (deb === null) return { reason: `cannot download libcuda1: ${attempts.join('; ')}` };
+    return deb ?? { reason: `cannot download ${name}: ${attempts.join('; ')}` };
+}
+
+/** Debian's real packages `names` (non-free allowed), downloaded once each; their .deb files, or why not. */
+export async function debianPackages(names: readonly string[]): Promise<string[] | { reason: string }> {
+  for (const tool of ['apt-get', 'dpkg-deb']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return { reason: `${tool} is not installed` };
+  }
+  mkdirSync(CACHE, { recursive: true });
+  return withLock(`${CACHE}.lock`, () => {
+    const debs: string[] = [];
+    for (const n of names) {
+      const d = nonFreeDeb(n, n === 'libcuda1' ? CACHE : join(CACHE, 'debs', n));
+      if (typeof d !== 'string') return d;
+      debs.push(d);
+    }
+    return debs;
+  });
+}
+
+/** The package, downloading it on first use; or the reason it cannot be had. */
+export async function libcuda1(): Promise<Libcuda1 | { reason: string }> {
+  const got = await debianPackages(['libcuda1']);
+  if (!Array.isArray(got)) return got;
+  const deb = got[0]!;
+  {
     const listing = spawnSync('dpkg-deb', ['-c', deb], { encoding: 'utf8', maxBuffer: 16 << 20 });
     if (listing.status !== 0) return { reason: `dpkg-deb -c ${deb}: ${lastLine(listing.stderr)}` };
     const files = listing.stdout
@@ -98,7 +120,7 @@ export async function libcuda1(): Promise<Libcuda1 | { reason: string }> {
       .filter((x) => x.m !== null);
     if (files.length !== 1) return { reason: `libcuda1 (${deb}) holds ${files.length} versioned libcuda files, expected 1` };
     return { deb, relPath: files[0]!.p, version: files[0]!.m![1]! };
-  });
+  }
 }
 
 /** Unpack the package into a root directory (`dpkg-deb -x`). */
