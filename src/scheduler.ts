@@ -88,7 +88,7 @@ export async function slurmSubmit(ref: string, sbatchArgs: readonly string[], co
   if ('impossible' in plan) {
     const facts = opts.hosts?.length ? await nodeHosts(opts.hosts) : [];
     const byNode = new Map(facts.map((f) => [f.node, f.facts]));
-    const reasons = await Promise.all(
+    const reasons: { node: string; lines: string[] }[] = await Promise.all(
       plan.byNode.map(async ({ node, rules }) => {
         const host = byNode.get(node);
         if (!host) return { node, lines: rules.map((r) => `${r}: the node lacks the features this needs`) };
@@ -97,6 +97,7 @@ export async function slurmSubmit(ref: string, sbatchArgs: readonly string[], co
         return { node, lines: failing.length ? failing.map((c) => `${c.id}: ${c.message}`) : rules.map((r) => `${r}: the node's features do not say it meets this (run containerspec slurm sync)`) };
       }),
     );
+    for (const { node, state } of plan.unavailable) reasons.push({ node, lines: [`could run it, but takes no jobs now (State=${state}): resume it (scontrol update NodeName=${node} State=RESUME) or wait`] });
     return { kind: 'refused', refusal: plan, reasons, image };
   }
   if (opts.dryRun) return { kind: 'planned', plan };

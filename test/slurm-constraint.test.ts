@@ -320,3 +320,11 @@ describe('the CLI', () => {
     expect(expectOneLineError(await runCli(['check', oci('bullseye-openmpi'), '--cluster']))).toMatch(/go with --slurm-constraint/);
   }, 60_000);
 });
+
+describe('node states: which nodes Slurm would start a job on', () => {
+  it('idle, allocated, mixed and powered-down nodes take jobs; down, drained, draining, failing, not responding and future ones do not', async () => {
+    const { nodeAvailable } = await import('../src/sched/slurm-cluster.js');
+    for (const s of ['IDLE', 'ALLOCATED', 'MIXED', 'IDLE+POWERED_DOWN', 'MIXED+COMPLETING', 'IDLE+CLOUD']) expect(nodeAvailable(s), s).toBe(true);
+    for (const s of ['DOWN', 'DOWN*', 'IDLE*', 'IDLE+DRAIN', 'MIXED+DRAIN', 'DRAINED', 'ALLOCATED+DRAIN', 'DOWN+NOT_RESPONDING', 'FUTURE', 'IDLE+FAIL', 'MIXED+FAILING', 'UNKNOWN']) expect(nodeAvailable(s), s).toBe(false);
+  });
+});

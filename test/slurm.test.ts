@@ -186,6 +186,24 @@ describe('containerspec sbatch', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^sbatch -t 5 '--constraint=.*cs_x86_64_v4.*' '--wrap=ch-run \/.*img-avx512 -- \/bin\/busybox sh -c '/);
   });
+  it('a node that could run the image but is drained does not count: refused with its State, until it is resumed', async (ctx) => {
+    if (!ready()) return ctx.skip();
+    const drain = await cluster!.run('scontrol', ['update', 'NodeName=n1', 'State=DRAIN', 'Reason=containerspec-test']);
+    expect(drain.status, drain.stderr).toBe(0);
+    try {
+      const r = await cs(['sbatch', '--dry-run', images.avx512!, ...NODE_CMD]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/no node of the cluster that can run .*avx512.* takes jobs now \(1 down or drained\); not submitted/);
+      expect(r.stderr).toMatch(/n1: could run it, but takes no jobs now \(State=\S*DRAIN\S*\): resume it/);
+      // The generic image still has n2 and n3.
+      const g = await cs(['sbatch', '--dry-run', images.generic!, ...NODE_CMD]);
+      expect(g.code, g.stderr).toBe(0);
+    } finally {
+      await cluster!.run('scontrol', ['update', 'NodeName=n1', 'State=RESUME']);
+    }
+    const again = await cs(['sbatch', '--dry-run', images.avx512!, ...NODE_CMD]);
+    expect(again.code, again.stderr).toBe(0);
+  });
   it('an image ch-run cannot run as given is a usage error', async (ctx) => {
     if (!ready()) return ctx.skip();
     const r = await cs(['sbatch', images.gpu!, ...NODE_CMD]);

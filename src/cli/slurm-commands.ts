@@ -109,7 +109,8 @@ Examples:
       ...(o.dryRun ? { dryRun: true } : {}),
     }).finally(() => p.end());
     if (r.kind === 'refused') {
-      process.stderr.write(`containerspec sbatch: no node of the cluster can run ${image}; not submitted\n`);
+      const down = r.refusal.unavailable.length;
+      process.stderr.write(`containerspec sbatch: ${down ? `no node of the cluster that can run ${image} takes jobs now (${down} down or drained)` : `no node of the cluster can run ${image}`}; not submitted\n`);
       for (const { node, lines } of r.reasons) for (const l of lines) process.stderr.write(`  ${node}: ${l}\n`);
       process.exitCode = 1;
       return;

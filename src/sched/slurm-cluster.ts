@@ -83,6 +83,17 @@ export function parseScontrol(line: string): Map<string, string> {
   return out;
 }
 
+/**
+ * Whether Slurm would start a job on a node in `state` (`scontrol show node` State: `IDLE`,
+ * `MIXED+DRAIN`, `DOWN*`, `IDLE+POWERED_DOWN`, ...): not when it is down, drained or draining,
+ * failed or failing, not responding (`*`), or a future node. A powered-down node is powered up on
+ * demand, so it counts.
+ */
+export function nodeAvailable(state: string): boolean {
+  if (state.endsWith('*')) return false;
+  return !state.toUpperCase().split('+').some((s) => /^(DOWN|DRAIN|DRAINED|DRAINING|FAIL|FAILING|FUTURE|NOT_RESPONDING|UNKNOWN|INVAL)$/.test(s));
+}
+
 const featureList = (v: string | undefined): string[] => (!v || v === '(null)' ? [] : v.split(',').filter(Boolean));
 
 /** The cluster's nodes and their features (`scontrol show node -o`). */
@@ -180,7 +191,7 @@ export function takeConstraint(args: readonly string[]): { rest: string[]; const
 export interface SubmitPlan {
   /** The constraint added to the job (ANDed with the user's). */
   constraint: string;
-  /** Nodes whose active features meet containerspec's constraint (and the user's, when it could be read). */
+  /** Nodes that can take the job now: their active features meet containerspec's constraint (and the user's, when it could be read), and their state lets Slurm start jobs. */
   nodes: string[];
   /** `sbatch` arguments. */
   sbatch: string[];
@@ -188,10 +199,12 @@ export interface SubmitPlan {
   notes: string[];
 }
 
-/** Why no node can run an image: per node, the rules whose needs it does not meet. */
+/** Why no node can run an image: per node, the rules whose needs it does not meet, or (for a node that would fit) its state. */
 export interface NoNode {
   impossible: string[];
   byNode: { node: string; rules: string[] }[];
+  /** Nodes whose features fit but that take no jobs now (down, drained, ...), with their State. */
+  unavailable: { node: string; state: string }[];
 }
 
 /**
@@ -216,14 +229,20 @@ export function planSubmit(
   // The user's constraint, when we can read it, also decides which nodes may run the job (Slurm decides otherwise).
   const userExpr = user === null ? null : parseSlurmConstraint(user);
   const meetsUser = (n: SlurmNode) => userExpr === null || satisfies(userExpr, (f) => n.active.includes(f));
-  const fitting = c.constraint === null ? [] : nodes.filter((n) => satisfies(c.expr, (f) => n.active.includes(f)) && meetsUser(n));
+  const fits = c.constraint === null ? [] : nodes.filter((n) => satisfies(c.expr, (f) => n.active.includes(f)) && meetsUser(n));
+  const fitting = fits.filter((n) => nodeAvailable(n.state));
   if (c.constraint === null || fitting.length === 0) {
     const prefix = slurmPrefix(opts.prefix);
     const failing = (n: SlurmNode) => [
       ...needs.byRule.filter((r) => !satisfies(r.needs.expr, (f) => n.active.includes(prefix + f))).map((r) => r.id),
       ...(meetsUser(n) ? [] : ['your --constraint']),
     ];
-    return { impossible: c.impossible, byNode: nodes.map((n) => ({ node: n.name, rules: failing(n) })) };
+    const down = new Set(fits.map((n) => n.name));
+    return {
+      impossible: c.impossible,
+      byNode: nodes.filter((n) => !down.has(n.name)).map((n) => ({ node: n.name, rules: failing(n) })),
+      unavailable: fits.map((n) => ({ node: n.name, state: n.state })),
+    };
   }
   const combined = andConstraint(user, c.constraint);
   const problem = slurmSyntaxProblem(combined);
