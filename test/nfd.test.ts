@@ -515,8 +515,11 @@ describe('image specs', () => {
     }
   });
 
-  it('ask for the archspec target (local) and its CPU instructions under NFD cpuid names', () => {
-    if (!images['built-for-haswell']) return; // needs this machine's x86-64 glibc
+  it('ask for the archspec target (local) and its CPU instructions under NFD cpuid names', (ctx) => {
+    if (!images['built-for-haswell']) {
+      console.warn("skipping the NFD cpuid test: the built-for-haswell image needs this machine's x86-64 glibc");
+      return ctx.skip("the built-for-haswell image needs this machine's x86-64 glibc");
+    }
     const s = nfdImageCompatibility(images['built-for-haswell']);
     const cpuid = allRules(s).flatMap((r) => r.matchFeatures ?? []).find((t) => t.feature === 'cpu.cpuid')!;
     expect(Object.keys(cpuid.matchExpressions!)).toEqual(expect.arrayContaining(['AVX2', 'FMA3', 'BMI2', 'SSE42', 'SSE4', 'MOVBE', 'AESNI']));
