@@ -150,7 +150,7 @@ async function loadValidators() {
   const mod = await import(pathToFileURL(path.join(REPO, 'node_modules/ajv/dist/ajv.js')).href);
   const Ajv = mod.default?.default ?? mod.default ?? mod;
   const compile = (name) => new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(path.join(REPO, 'schemas', `${name}.schema.json`), 'utf8')));
-  validators = { facts: compile('facts-2.0'), report: compile('report-2.0'), match: compile('match-1.1'), error: compile('error-1.0') };
+  validators = { facts: compile('facts-2.1'), report: compile('report-2.1'), match: compile('match-1.1'), error: compile('error-1.0') };
   return validators;
 }
 
