@@ -16,7 +16,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors/index.js';
-import { TABLES, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
+import { TABLES, indexName, rowDecoder, selectDistinct, selectRows, checkIdentifier, columnTypeOf, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
 import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, Where } from './types.js';
 
 /** How long a writer waits for another process's write lock before giving up (ms). */
@@ -192,6 +192,13 @@ export class SqliteStore implements StoreBackend {
     for (const c of t.columns) {
       if (!have.has(c.name)) this.#addColumn(t.name, c.name, c.type, have);
     }
+    if (t.indexes?.length) {
+      const present = new Set((this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?`).all(t.name) as { name: string }[]).map((r) => r.name));
+      for (const c of t.indexes) {
+        const name = indexName(t.name, c);
+        if (!present.has(name)) this.db.exec(`CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${quoteIdent(t.name)} (${quoteIdent(c)})`);
+      }
+    }
     return have;
   }
 
@@ -256,8 +263,27 @@ export class SqliteStore implements StoreBackend {
     if (!q) return [];
     const { sql, params } = q;
     try {
-      const rows = this.db.prepare(sql).safeIntegers(true).all(...params) as Record<string, unknown>[];
-      return rows.map((r) => decodeRow(table, r));
+      // Arrays, decoded by a decoder made once for the columns: about twice as fast as row objects.
+      const stmt = this.db.prepare(sql).safeIntegers(true).raw(true);
+      const decode = rowDecoder(table, stmt.columns().map((c) => c.name));
+      return (stmt.all(...params) as unknown[][]).map(decode);
+    } catch (e) {
+      sqliteError(e, this.location, `reading ${table}`);
+    }
+  }
+
+  #distinctNow(table: string, column: string, where: Where = {}): (number | bigint | string | Buffer)[] {
+    checkIdentifier(table, 'table', this.location);
+    const have = this.#readColumns(table);
+    if (!have.size) {
+      if (tableSpec(table)) return [];
+      throw new StoreError(`no table ${table} in ${this.location}`, this.location);
+    }
+    const q = selectDistinct(table, have, column, where, this.location, () => '?');
+    if (!q) return [];
+    try {
+      const values = this.db.prepare(q.sql).pluck().safeIntegers(true).all(...q.params) as (bigint | number | string | Uint8Array)[];
+      return values.map((v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v) : v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v) : (v as number | string | Buffer)));
     } catch (e) {
       sqliteError(e, this.location, `reading ${table}`);
     }
@@ -279,6 +305,10 @@ export class SqliteStore implements StoreBackend {
           live();
           return this.#rowsNow(table, where, options);
         },
+        distinct: async (table, column, where) => {
+          live();
+          return this.#distinctNow(table, column, where);
+        },
       },
       end: () => (open = false),
     };
@@ -294,6 +324,10 @@ export class SqliteStore implements StoreBackend {
 
   rows(table: string, where?: Where, options?: RowsOptions): Promise<StoredRow[]> {
     return this.#serial(() => this.#rowsNow(table, where, options));
+  }
+
+  distinct(table: string, column: string, where?: Where): Promise<(number | bigint | string | Buffer)[]> {
+    return this.#serial(() => this.#distinctNow(table, column, where));
   }
 
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {
