@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { affected, storeRuns } from '../src/runspec/affected.js';
+import { affected, compileQuery, narrowedWhere, storeRuns, type RunsQuery } from '../src/runspec/affected.js';
 import { imageLibraries } from '../src/runspec/producer.js';
 import { inspect } from '../src/inspect.js';
 import { openStore } from '../src/store/open.js';
@@ -121,5 +121,69 @@ describe.each(backends)('store affected on $name', (b) => {
     expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--library', 'openmpi@>>4']))).toMatch(/not a version or version range/);
     expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--host', 'colour=blue']))).toMatch(/unknown key/);
     expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--since', 'yesterday-ish']))).toMatch(/not a time/);
+  }, 120_000);
+
+  it('the answer narrowed in the store equals reading every run and testing it in code, odd values included', async (ctx) => {
+    const why = fixtureSkip ?? b.skip();
+    if (why) {
+      console.warn(`skipping: ${why}`);
+      return ctx.skip();
+    }
+    const libsB = { ...libsA, openmpi: '4.1.6' };
+    const kernels = ['4.18.0-513.el8.x86_64', '5.14.0-362.el9.x86_64', '6.1.0-18-amd64', 'unknown', null];
+    const drivers = ['470.223.02', '535.104.05', null, 'n/a'];
+    const libs = [libsA, libsB, {}, null, { openmpi: 4.1 }, { mpich: '4.2.1', cuda: '12.4' }];
+    const mpis = ['openmpi@4.1.4', 'mpich@4.2.1,openmpi@4.1.6', null];
+    const rows = Array.from({ length: 120 }, (_, i) => {
+      const digest = i % 4 === 3 ? B : A;
+      return row([c1, c2, c3][i % 3]!, digest, `reg.lab/hpc/ompi:${digest === A ? '4.1.0' : '4.1.6'}@${digest}`, libs[i % libs.length] as Record<string, string>, { kernel: kernels[i % kernels.length] as string, driver: drivers[i % drivers.length] ?? null }, new Date(Date.UTC(2025, 0, 1 + i)).toISOString(), {
+        refused: i % 7 === 0 ? 1 : 0,
+        host_mpi: mpis[i % mpis.length],
+        microarch: i % 2 ? 'zen3' : null,
+        host_name: `node${i % 5}`,
+      });
+    });
+    const queries: RunsQuery[] = [
+      { libraries: ['openmpi@4.1.0'] },
+      { libraries: ['openmpi@>=4.1.1'] },
+      { libraries: ['openmpi'] },
+      { libraries: ['glibc@<2.34', 'openmpi@4.1'] },
+      { libraries: ['cuda@>=12 <12.4'] },
+      { libraries: ['cuda@12.4'], hosts: ['gpu.driver>=535'] },
+      { hosts: ['kernel<5.0'] },
+      { hosts: ['kernel!=6.1.0'] },
+      { hosts: ['gpu.driver<535'] },
+      { hosts: ['gpu.driver@>=470 <536', 'kernel>=5'] },
+      { hosts: ['mpi=openmpi'] },
+      { hosts: ['mpi!=mpich'] },
+      { hosts: ['microarch!=zen3'] },
+      { hosts: ['host=node3'], libraries: ['glibc'] },
+      { image: 'reg.lab/hpc/ompi:4.1.6' },
+      { image: 'reg.lab/hpc/ompi', hosts: ['kernel>=4'] },
+      { image: A, libraries: ['openmpi@4.1.0'] },
+      { commit: c2.slice(0, 9), hosts: ['glibc>=2.36'] },
+      { since: '2025-02-01', until: '2025-03-15', libraries: ['openmpi'] },
+      { includeRefused: true, hosts: ['kernel<5.0'] },
+    ];
+    const store = await openStore(await b.spec());
+    try {
+      await store.appendMany('Producer', rows);
+      for (const q of queries) {
+        const narrowed = await affected(q, { store });
+        const plain = await affected(q, { store, narrow: false });
+        expect(narrowed.runs, JSON.stringify(q)).toEqual(plain.runs);
+        expect(narrowed.commits, JSON.stringify(q)).toEqual(plain.commits);
+      }
+      expect((await affected({ hosts: ['kernel<5.0'] }, { store })).runs.length).toBeGreaterThan(0);
+      // and it did narrow: the library condition became a list of the stored texts that passed
+      const where = await narrowedWhere(store, compileQuery({ libraries: ['openmpi@4.1.0'], hosts: ['kernel<5.0'] }));
+      expect(where.image_libraries).toEqual([JSON.stringify(libsA)]);
+      expect(where.kernel_release).toEqual(['4.18.0-513.el8.x86_64']);
+      expect(await narrowedWhere(store, compileQuery({ hosts: ['gpu.driver!=535.104.05'] }))).toEqual({ gpu_driver: ['470.223.02'] });
+      expect(await narrowedWhere(store, compileQuery({ hosts: ['microarch!=zen3'] }))).toEqual({ microarch: [null] });
+      expect(await narrowedWhere(store, compileQuery({ commit: c2.slice(0, 9), image: B }))).toEqual({ commit_hash: { prefix: c2.slice(0, 9) }, image_digest: B });
+    } finally {
+      await store.close();
+    }
   }, 120_000);
 });

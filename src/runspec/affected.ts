@@ -335,17 +335,26 @@ export interface RunsAnswer {
   commits: string[];
 }
 
-/**
- * `store runs` / `store affected`: the recorded replays that match every condition of `q`.
- * `store` is a store spec (or an open store, which is left open).
- */
-export async function affected(q: RunsQuery, opts: { store?: string | StoreBackend | undefined } = {}): Promise<RunsAnswer> {
+/** Options of {@link affected} and {@link storeRuns}. */
+export interface AffectedOptions {
+  /** A store spec (default `$CONTAINERSPEC_STORE`, else the SQLite default), or an open store, which is left open. */
+  store?: string | StoreBackend | undefined;
+  /**
+   * Narrow in the store (default true). False: read every run's small columns and test them in code,
+   * the plain way the narrowed answer must equal (for tests and the benchmark's reference).
+   */
+  narrow?: boolean | undefined;
+}
+
+/** `store runs` / `store affected`: the recorded replays that match every condition of `q`. */
+export async function affected(q: RunsQuery, opts: AffectedOptions = {}): Promise<RunsAnswer> {
   const compiled = compileQuery(q);
   const own = typeof opts.store !== 'object';
   const store = typeof opts.store === 'object' ? opts.store : await (await import('../store/open.js')).openStore(opts.store);
   try {
     if (own) await store.init();
-    const rows = await store.rows('Producer', await narrowedWhere(store, compiled), { columns: COLUMNS });
+    const where = opts.narrow === false ? {} : await narrowedWhere(store, compiled);
+    const rows = await store.rows('Producer', where, { columns: COLUMNS });
     const { test } = compiled;
     const runs: RunRecord[] = [];
     for (const r of rows) {
@@ -359,6 +368,6 @@ export async function affected(q: RunsQuery, opts: { store?: string | StoreBacke
 }
 
 /** `store runs [--commit C] [--image DIGEST]`: every recorded replay (refusals included) that matches. */
-export function storeRuns(q: Pick<RunsQuery, 'commit' | 'image'>, opts: { store?: string | StoreBackend | undefined } = {}): Promise<RunsAnswer> {
+export function storeRuns(q: Pick<RunsQuery, 'commit' | 'image'>, opts: AffectedOptions = {}): Promise<RunsAnswer> {
   return affected({ ...q, includeRefused: true }, opts);
 }
