@@ -401,14 +401,21 @@ describe.each([sqliteBackend, postgresBackend])('the provenance store on $name',
       expect(await ids({ no_such_column: [null, 'x'] })).toEqual([1, 2, 3, 4]); // every row is NULL there
       expect(await ids({ no_such_column: ['x'] })).toEqual([]);
       // a JSON column compares (and comes back from distinct) as its stored text
-      expect((await s.distinct('Producer', 'kernel_release')).sort()).toEqual(['4.18.0', '6.1.0']);
-      expect((await s.distinct('Producer', 'image_libraries')).sort()).toEqual(['{"openmpi":"4.1.0"}', '{"openmpi":"4.1.6"}']);
+      const byValue = (vs: { value: unknown; rows: number }[]) => [...vs].sort((x, y) => String(x.value).localeCompare(String(y.value)));
+      expect(byValue(await s.distinct('Producer', 'kernel_release'))).toEqual([{ value: '4.18.0', rows: 1 }, { value: '6.1.0', rows: 2 }]);
+      expect(byValue(await s.distinct('Producer', 'image_libraries'))).toEqual([{ value: '{"openmpi":"4.1.0"}', rows: 2 }, { value: '{"openmpi":"4.1.6"}', rows: 1 }]);
       expect(await ids({ image_libraries: ['{"openmpi":"4.1.0"}'] })).toEqual([1, 4]);
-      expect(await s.distinct('Producer', 'kernel_release', { commit_hash: { prefix: 'abc1' } })).toEqual(['4.18.0']);
+      expect(await s.distinct('Producer', 'kernel_release', { commit_hash: { prefix: 'abc1' } })).toEqual([{ value: '4.18.0', rows: 1 }]);
       expect(await s.distinct('Producer', 'no_such_column')).toEqual([]);
       expect(await s.distinct('SystemKernel', 'uid')).toEqual([]);
       // inside a transaction too
-      expect(await s.transaction((tx) => tx.distinct('Producer', 'kernel_release', { kernel_release: ['6.1.0'] }))).toEqual(['6.1.0']);
+      expect(await s.transaction((tx) => tx.distinct('Producer', 'kernel_release', { kernel_release: ['6.1.0'] }))).toEqual([{ value: '6.1.0', rows: 2 }]);
+      // reading by one column's index: the same rows, the other conditions (text, number, null) still hold
+      const by = async (where: Parameters<StoreBackend['rows']>[1], column: string) => (await s.rows('Producer', where, { columns: ['commit_hash'], by: column })).map((r) => r.id);
+      expect(await by({ kernel_release: ['6.1.0', null], image_libraries: ['{"openmpi":"4.1.0"}'] }, 'image_libraries')).toEqual([4]);
+      expect(await by({ kernel_release: [null], image_libraries: [null] }, 'kernel_release')).toEqual([3]);
+      expect(await by({ kernel_release: ['6.1.0'], id: [2, 4], commit_hash: { prefix: 'abc' } }, 'kernel_release')).toEqual([4]);
+      expect(await by({ kernel_release: ['6.1.0'], id: 4 }, 'not_in_where')).toEqual([4]);
       await expect(s.rows('Producer', { kernel_release: Array.from({ length: 30_001 }, (_, i) => String(i)) })).rejects.toThrow(StoreError);
     });
   });

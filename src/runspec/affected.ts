@@ -309,22 +309,29 @@ export const MAX_NARROWING_VALUES = 5000;
  * The store conditions for a compiled query: its plain conditions, and for each column tested, the
  * list of that column's stored values that pass every test on it (null too when a run without the
  * value passes). A column holding a value that is not text, or more than
- * {@link MAX_NARROWING_VALUES} values, is left to the test of the rows read.
+ * {@link MAX_NARROWING_VALUES} values, is left to the test of the rows read. `by`: the narrowed column
+ * whose list holds the fewest rows (when there is no plain condition), for the store to read through
+ * its index.
  */
-export async function narrowedWhere(store: Pick<StoreBackend, 'distinct'>, c: CompiledQuery): Promise<Record<string, Condition>> {
+export async function narrowedWhere(store: Pick<StoreBackend, 'distinct'>, c: CompiledQuery): Promise<{ where: Record<string, Condition>; by: string | undefined }> {
   const where: Record<string, Condition> = { ...c.where };
   const byColumn = new Map<string, ColumnTest['test'][]>();
   for (const t of c.columns) byColumn.set(t.column, [...(byColumn.get(t.column) ?? []), t.test]);
+  let by: { column: string; rows: number } | undefined;
   for (const [column, tests] of byColumn) {
     if (column in where) continue;
     const values = await store.distinct('Producer', column);
-    if (values.length > MAX_NARROWING_VALUES || values.some((v) => typeof v !== 'string')) continue;
+    if (values.length > MAX_NARROWING_VALUES || values.some((v) => typeof v.value !== 'string')) continue;
     const pass = (v: string | null) => tests.every((t) => t(v));
-    const list: (string | null)[] = (values as string[]).filter(pass);
+    const hits = values.filter((v) => pass(v.value as string));
+    const list: (string | null)[] = hits.map((v) => v.value as string);
     if (pass(null)) list.push(null);
     where[column] = list;
+    // Rows without a value are not counted: a list holding null is never the one to read by.
+    const rows = list.includes(null) ? Infinity : hits.reduce((n, v) => n + v.rows, 0);
+    if (!by || rows < by.rows) by = { column, rows };
   }
-  return where;
+  return { where, by: Object.keys(c.where).length || by?.rows === Infinity ? undefined : by?.column };
 }
 
 /** The answer to a query: the runs (in id order) and their distinct commits (in order of first run). */
@@ -353,8 +360,8 @@ export async function affected(q: RunsQuery, opts: AffectedOptions = {}): Promis
   const store = typeof opts.store === 'object' ? opts.store : await (await import('../store/open.js')).openStore(opts.store);
   try {
     if (own) await store.init();
-    const where = opts.narrow === false ? {} : await narrowedWhere(store, compiled);
-    const rows = await store.rows('Producer', where, { columns: COLUMNS });
+    const { where, by } = opts.narrow === false ? { where: {}, by: undefined } : await narrowedWhere(store, compiled);
+    const rows = await store.rows('Producer', where, { columns: COLUMNS, ...(by !== undefined ? { by } : {}) });
     const { test } = compiled;
     const runs: RunRecord[] = [];
     for (const r of rows) {

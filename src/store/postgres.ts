@@ -17,7 +17,7 @@ import { isPostgresUrl } from './location.js';
 
 export { isPostgresUrl } from './location.js';
 import { TABLES, indexName, selectDistinct, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
-import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, Where } from './types.js';
+import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, ValueCount, Where } from './types.js';
 
 /** How long connecting may take before the store is called unreachable (ms). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -368,7 +368,7 @@ export class PostgresStore implements StoreBackend {
     return r.rows.map((row) => decodeRow(table, row));
   }
 
-  async #distinctNow(c: pg.ClientBase | pg.Pool, table: string, column: string, where: Where = {}): Promise<(number | bigint | string | Buffer)[]> {
+  async #distinctNow(c: pg.ClientBase | pg.Pool, table: string, column: string, where: Where = {}): Promise<ValueCount[]> {
     checkIdentifier(table, 'table', this.location);
     const have = (await this.#readColumns(c, [table])).get(table);
     if (!have) {
@@ -377,8 +377,8 @@ export class PostgresStore implements StoreBackend {
     }
     const q = selectDistinct(table, have, column, where, this.location, (i) => `$${i}`);
     if (!q) return [];
-    const r = await c.query<{ v: number | bigint | string | Buffer }>(q.sql, q.params);
-    return r.rows.map((row) => row.v);
+    const r = await c.query<{ v: ValueCount['value']; n: number | bigint }>(q.sql, q.params);
+    return r.rows.map((row) => ({ value: row.v, rows: Number(row.n) }));
   }
 
   append<R extends RowInput<R>>(table: string, row: R): Promise<number> {
@@ -403,7 +403,7 @@ export class PostgresStore implements StoreBackend {
     }
   }
 
-  async distinct(table: string, column: string, where?: Where): Promise<(number | bigint | string | Buffer)[]> {
+  async distinct(table: string, column: string, where?: Where): Promise<ValueCount[]> {
     if (this.#closed) throw new StoreError(`${this.location}: the store is closed`, this.location);
     try {
       return await this.#distinctNow(this.pool, table, column, where);

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors/index.js';
 import { TABLES, indexName, rowDecoder, selectDistinct, selectRows, checkIdentifier, columnTypeOf, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
-import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, Where } from './types.js';
+import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, ValueCount, Where } from './types.js';
 
 /** How long a writer waits for another process's write lock before giving up (ms). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -272,7 +272,7 @@ export class SqliteStore implements StoreBackend {
     }
   }
 
-  #distinctNow(table: string, column: string, where: Where = {}): (number | bigint | string | Buffer)[] {
+  #distinctNow(table: string, column: string, where: Where = {}): ValueCount[] {
     checkIdentifier(table, 'table', this.location);
     const have = this.#readColumns(table);
     if (!have.size) {
@@ -282,8 +282,9 @@ export class SqliteStore implements StoreBackend {
     const q = selectDistinct(table, have, column, where, this.location, () => '?');
     if (!q) return [];
     try {
-      const values = this.db.prepare(q.sql).pluck().safeIntegers(true).all(...q.params) as (bigint | number | string | Uint8Array)[];
-      return values.map((v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v) : v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v) : (v as number | string | Buffer)));
+      const rows = this.db.prepare(q.sql).safeIntegers(true).raw(true).all(...q.params) as [unknown, bigint][];
+      const decode = rowDecoder('', ['v']);
+      return rows.map(([v, n]) => ({ value: decode([v]).v as ValueCount['value'], rows: Number(n) }));
     } catch (e) {
       sqliteError(e, this.location, `reading ${table}`);
     }
@@ -326,7 +327,7 @@ export class SqliteStore implements StoreBackend {
     return this.#serial(() => this.#rowsNow(table, where, options));
   }
 
-  distinct(table: string, column: string, where?: Where): Promise<(number | bigint | string | Buffer)[]> {
+  distinct(table: string, column: string, where?: Where): Promise<ValueCount[]> {
     return this.#serial(() => this.#distinctNow(table, column, where));
   }
 

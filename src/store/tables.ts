@@ -10,6 +10,9 @@
 import { StoreError } from '../errors/index.js';
 import type { ColumnType, Condition, JsonValue, Row, StoredRow, StoredValue, Value } from './types.js';
 
+/** A table's columns as a backend has them: name to type. */
+export type Columns = ReadonlyMap<string, ColumnType>;
+
 /** One declared column. */
 export interface ColumnSpec {
   name: string;
@@ -340,22 +343,26 @@ export const MAX_PARAMS = 30_000;
  * null when no row can match. Written once for both backends (see {@link Condition}).
  */
 export function whereSql(
-  have: { has(column: string): boolean },
+  have: Columns,
   where: { readonly [column: string]: Condition },
   params: SqlValue[],
   location: string,
   mark: Mark,
+  by?: string,
 ): string[] | null {
   const conds: string[] = [];
   for (const [k, v] of Object.entries(where)) {
     checkIdentifier(k, 'column', location);
     const list = Array.isArray(v) ? (v as readonly (number | string | null)[]) : null;
-    if (!have.has(k)) {
+    const type = have.get(k);
+    if (type === undefined) {
       // A column no row has: every row is NULL there.
       if (v === null || list?.includes(null)) continue;
       return null;
     }
-    const col = quoteIdent(k);
+    // With `by` naming another column, this one is written as an expression (the same values, NULL
+    // staying NULL on both backends), which no index serves: the planner uses by's index.
+    const col = by === undefined || by === k ? quoteIdent(k) : type === 'VARCHAR' ? `(${quoteIdent(k)} || '')` : type === 'BLOB' ? quoteIdent(k) : `(${quoteIdent(k)} + 0)`;
     if (v === null) conds.push(`${col} IS NULL`);
     else if (list) {
       const values = list.filter((x): x is number | string => x !== null);
@@ -389,14 +396,15 @@ export function whereSql(
  */
 export function selectRows(
   table: string,
-  have: { has(column: string): boolean },
+  have: Columns,
   where: { readonly [column: string]: Condition },
-  options: { afterId?: number | undefined; limit?: number | undefined; columns?: readonly string[] | undefined },
+  options: { afterId?: number | undefined; limit?: number | undefined; columns?: readonly string[] | undefined; by?: string | undefined },
   location: string,
   mark: Mark,
 ): { sql: string; params: SqlValue[] } | null {
   const params: SqlValue[] = [];
-  const conds = whereSql(have, where, params, location, mark);
+  if (options.by !== undefined) checkIdentifier(options.by, 'column', location);
+  const conds = whereSql(have, where, params, location, mark, options.by !== undefined && options.by in where ? options.by : undefined);
   if (!conds) return null;
   if (options.afterId !== undefined) {
     params.push(options.afterId);
@@ -413,10 +421,10 @@ export function selectRows(
   return { sql, params };
 }
 
-/** The `SELECT DISTINCT` of `distinct()`, written once for both backends. Null when no value can come back. */
+/** The `SELECT ... GROUP BY` of `distinct()` (each value and its row count), written once for both backends. Null when no value can come back. */
 export function selectDistinct(
   table: string,
-  have: { has(column: string): boolean },
+  have: Columns,
   column: string,
   where: { readonly [column: string]: Condition },
   location: string,
@@ -429,5 +437,5 @@ export function selectDistinct(
   if (!conds) return null;
   const col = quoteIdent(column);
   conds.push(`${col} IS NOT NULL`);
-  return { sql: `SELECT DISTINCT ${col} AS v FROM ${quoteIdent(table)} WHERE ${conds.join(' AND ')}`, params };
+  return { sql: `SELECT ${col} AS v, count(*) AS n FROM ${quoteIdent(table)} WHERE ${conds.join(' AND ')} GROUP BY ${col}`, params };
 }

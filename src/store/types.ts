@@ -78,6 +78,19 @@ export interface RowsOptions {
    * a query over many rows. A named column the table lacks is left out of the rows read.
    */
   columns?: readonly string[];
+  /**
+   * Find the rows through the index on this column: the caller knows its condition to be the most
+   * selective (from {@link StoreWriter.distinct}'s counts). Conditions on other columns are then
+   * checked on the rows it gives rather than used to pick an index: without table statistics SQLite
+   * may otherwise pick the index of a condition that holds for many more rows. Same rows either way.
+   */
+  by?: string;
+}
+
+/** One value of a column, and how many rows hold it. */
+export interface ValueCount {
+  value: number | bigint | string | Buffer;
+  rows: number;
 }
 
 /** What a transaction can do: append and read, all on one connection, all committed or none. */
@@ -88,11 +101,12 @@ export interface StoreWriter {
   rows(table: string, where?: Where, options?: RowsOptions): Promise<StoredRow[]>;
   /**
    * The distinct non-null values of one column among the rows that match `where`, as stored (a JSON
-   * column's text, not parsed; integers as numbers, bigint only past 2^53), in no particular order. A
-   * column the table lacks has none. For queries that test a few distinct values in code (a semver
-   * range) and then read only the rows holding the values that passed (`rows(table, { column: [...] })`).
+   * column's text, not parsed; integers as numbers, bigint only past 2^53), each with how many of
+   * those rows hold it, in no particular order. A column the table lacks has none. For queries that
+   * test a few distinct values in code (a semver range) and then read only the rows holding the values
+   * that passed (`rows(table, { column: [...] }, { by: column })`).
    */
-  distinct(table: string, column: string, where?: Where): Promise<(number | bigint | string | Buffer)[]>;
+  distinct(table: string, column: string, where?: Where): Promise<ValueCount[]>;
 }
 
 /** A provenance store. */
