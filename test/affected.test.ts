@@ -14,6 +14,7 @@ import { openStore } from '../src/store/open.js';
 import { buildCli, expectOneLineError, runCli, show } from './helpers/cli.js';
 import { ensureFixtures, oci } from './helpers/images.js';
 import { startPostgres, type Pg } from './helpers/postgres.js';
+import { schemaErrors } from './helpers/schemas.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'cs-affected-'));
 const started = await startPostgres({ fsync: false });
@@ -114,6 +115,12 @@ describe.each(backends)('store affected on $name', (b) => {
     const j = await runCli(['store', 'affected', '--store', spec, '--library', 'openmpi@4.1.0', '--host', 'kernel<5.0', '--json']);
     expect(j.code, show(j)).toBe(0);
     expect(JSON.parse(j.stdout)).toMatchObject({ schemaVersion: '1.0', commits: [c1], runs: [{ id: 1, commit: c1, image: { digest: A }, libraries: { openmpi: '4.1.0' }, host: { kernel: '4.18.0-513.el8.x86_64' } }] });
+    expect(schemaErrors('runs-1.0', JSON.parse(j.stdout))).toBeNull();
+    const all = await runCli(['store', 'runs', '--store', spec, '--json']);
+    expect(all.code, show(all)).toBe(0);
+    expect(JSON.parse(all.stdout).runs.map((r: { refused: boolean }) => r.refused)).toEqual([false, false, false, true]);
+    expect(schemaErrors('runs-1.0', JSON.parse(all.stdout))).toBeNull();
+    expect(schemaErrors('runs-1.0', { ...JSON.parse(all.stdout), runs: [{ id: 1 }] }), 'the schema says what a run holds').not.toBeNull();
     const t = await runCli(['store', 'runs', '--store', spec, '--image', B]);
     expect(t.code, show(t)).toBe(0);
     expect(t.stdout).toMatch(/1 runs of 1 commit/);
@@ -173,6 +180,7 @@ describe.each(backends)('store affected on $name', (b) => {
         const plain = await affected(q, { store, narrow: false });
         expect(narrowed.runs, JSON.stringify(q)).toEqual(plain.runs);
         expect(narrowed.commits, JSON.stringify(q)).toEqual(plain.commits);
+        expect(schemaErrors('runs-1.0', JSON.parse(JSON.stringify(narrowed))), JSON.stringify(q)).toBeNull();
       }
       expect((await affected({ hosts: ['kernel<5.0'] }, { store })).runs.length).toBeGreaterThan(0);
       // and it did narrow: the library condition became a list of the stored texts that passed

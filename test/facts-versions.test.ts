@@ -35,6 +35,9 @@ const PUBLISHED: Record<string, string> = {
   'report-2.0.schema.json': '0c0c4dbb1f67e848f721fcfb57366f2707a89b6d57ab611e01de556609c70499',
   'match-1.1.schema.json': '60d8ab472b81826ec1590870f93458233407eebd5161a3d2709999b2db1ea926',
   'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',
+  // issue 10: replay --json (one replay, or --affected's replays and summary), store runs|affected --json
+  'replay-1.0.schema.json': '8526618372bc4d9de4498d07281b55325fae9d347bc7ad6590e56efbd3bc65a3',
+  'runs-1.0.schema.json': 'e5c003ac7611925517297d46b1e8542f2b18124b5fbc26c68c819352b584df1a',
 };
 
 /** Schemas of what containerspec reads, written from other projects' formats (not versions of ours). */

@@ -20,7 +20,7 @@ import { UsageError } from '../errors/index.js';
 import { parseDockerReference } from '../image/docker-reference.js';
 import type { Condition, StoreBackend, StoredRow } from '../store/types.js';
 
-/** Version of the `store runs --json` / `store affected --json` document (no schema file yet). */
+/** Version of the `store runs --json` / `store affected --json` document (`schemas/runs-1.0.schema.json`). */
 export const RUNS_SCHEMA_VERSION = '1.0';
 
 /** One recorded replay, as the queries list it. */
