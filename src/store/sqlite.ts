@@ -259,7 +259,8 @@ export class SqliteStore implements StoreBackend {
       if (tableSpec(table)) return [];
       throw new StoreError(`no table ${table} in ${this.location}`, this.location);
     }
-    const q = selectRows(table, have, where, options, this.location, () => '?');
+    // Unary + is SQLite's way to keep a term from choosing the index (the same value otherwise).
+    const q = selectRows(table, have, where, options, this.location, () => '?', (c) => `+${c}`);
     if (!q) return [];
     const { sql, params } = q;
     try {

@@ -349,6 +349,7 @@ export function whereSql(
   location: string,
   mark: Mark,
   by?: string,
+  unindexed: (column: string) => string = (c) => c,
 ): string[] | null {
   const conds: string[] = [];
   for (const [k, v] of Object.entries(where)) {
@@ -360,9 +361,9 @@ export function whereSql(
       if (v === null || list?.includes(null)) continue;
       return null;
     }
-    // With `by` naming another column, this one is written as an expression (the same values, NULL
-    // staying NULL on both backends), which no index serves: the planner uses by's index.
-    const col = by === undefined || by === k ? quoteIdent(k) : type === 'VARCHAR' ? `(${quoteIdent(k)} || '')` : type === 'BLOB' ? quoteIdent(k) : `(${quoteIdent(k)} + 0)`;
+    // With `by` naming another column, this one is written as the backend's `unindexed` form of it
+    // (the same value, which no index serves), so the planner reads through by's index.
+    const col = by === undefined || by === k ? quoteIdent(k) : unindexed(quoteIdent(k));
     if (v === null) conds.push(`${col} IS NULL`);
     else if (list) {
       const values = list.filter((x): x is number | string => x !== null);
@@ -392,7 +393,9 @@ export function whereSql(
 
 /**
  * The `SELECT` of `rows()`, written once for both backends: the {@link whereSql} conditions, `afterId`,
- * `limit`, in id order. Null when no row can match.
+ * `limit`, in id order. Null when no row can match. `unindexed(column)`: the backend's way to write a
+ * column so that its index is not used (SQLite's unary `+`), for `by`; a backend whose planner has
+ * statistics (PostgreSQL) leaves it out and picks the index itself.
  */
 export function selectRows(
   table: string,
@@ -401,10 +404,11 @@ export function selectRows(
   options: { afterId?: number | undefined; limit?: number | undefined; columns?: readonly string[] | undefined; by?: string | undefined },
   location: string,
   mark: Mark,
+  unindexed?: (column: string) => string,
 ): { sql: string; params: SqlValue[] } | null {
   const params: SqlValue[] = [];
   if (options.by !== undefined) checkIdentifier(options.by, 'column', location);
-  const conds = whereSql(have, where, params, location, mark, options.by !== undefined && options.by in where ? options.by : undefined);
+  const conds = whereSql(have, where, params, location, mark, options.by !== undefined && options.by in where ? options.by : undefined, unindexed);
   if (!conds) return null;
   if (options.afterId !== undefined) {
     params.push(options.afterId);

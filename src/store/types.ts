@@ -82,7 +82,8 @@ export interface RowsOptions {
    * Find the rows through the index on this column: the caller knows its condition to be the most
    * selective (from {@link StoreWriter.distinct}'s counts). Conditions on other columns are then
    * checked on the rows it gives rather than used to pick an index: without table statistics SQLite
-   * may otherwise pick the index of a condition that holds for many more rows. Same rows either way.
+   * may otherwise pick the index of a condition that holds for many more rows (PostgreSQL, which
+   * has statistics, picks for itself). A hint: the same rows come back either way.
    */
   by?: string;
 }
