@@ -191,10 +191,13 @@ describe.each(backends)('store affected on $name', (b) => {
       });
       expect(await narrowedWhere(store, compileQuery({ hosts: ['gpu.driver!=535.104.05'] }))).toEqual({ where: { gpu_driver: ['470.223.02'] }, by: 'gpu_driver' });
       expect(await narrowedWhere(store, compileQuery({ hosts: ['microarch!=zen3'] }))).toEqual({ where: { microarch: [null] }, by: undefined });
+      // B is in 30 runs, kernel 4.18 in 24: read by the kernel's index; a prefix is never read by
       expect(await narrowedWhere(store, compileQuery({ commit: c2.slice(0, 9), image: B, hosts: ['kernel<5'] }))).toEqual({
         where: { commit_hash: { prefix: c2.slice(0, 9) }, image_digest: B, kernel_release: ['4.18.0-513.el8.x86_64'] },
-        by: undefined,
+        by: 'kernel_release',
       });
+      expect((await narrowedWhere(store, compileQuery({ commit: c2, hosts: ['kernel<5'] }))).by).toBe('kernel_release'); // c2: 40 runs
+      expect((await narrowedWhere(store, compileQuery({ image: B, hosts: ['kernel!=4.18.0'] }))).by).toBe('image_digest'); // 30 against 48
     } finally {
       await store.close();
     }

@@ -309,15 +309,20 @@ export const MAX_NARROWING_VALUES = 5000;
  * The store conditions for a compiled query: its plain conditions, and for each column tested, the
  * list of that column's stored values that pass every test on it (null too when a run without the
  * value passes). A column holding a value that is not text, or more than
- * {@link MAX_NARROWING_VALUES} values, is left to the test of the rows read. `by`: the narrowed column
- * whose list holds the fewest rows (when there is no plain condition), for the store to read through
- * its index.
+ * {@link MAX_NARROWING_VALUES} values, is left to the test of the rows read. `by`: the column whose
+ * condition holds for the fewest rows (a narrowed list, or a digest or commit the query names), for the
+ * store to read through its index.
  */
 export async function narrowedWhere(store: Pick<StoreBackend, 'distinct'>, c: CompiledQuery): Promise<{ where: Record<string, Condition>; by: string | undefined }> {
   const where: Record<string, Condition> = { ...c.where };
   const byColumn = new Map<string, ColumnTest['test'][]>();
   for (const t of c.columns) byColumn.set(t.column, [...(byColumn.get(t.column) ?? []), t.test]);
   let by: { column: string; rows: number } | undefined;
+  for (const [column, cond] of Object.entries(c.where)) {
+    if (typeof cond !== 'string') continue; // a prefix is no index lookup
+    const rows = (await store.distinct('Producer', column, { [column]: cond })).reduce((n, v) => n + v.rows, 0);
+    if (!by || rows < by.rows) by = { column, rows };
+  }
   for (const [column, tests] of byColumn) {
     if (column in where) continue;
     const values = await store.distinct('Producer', column);
@@ -331,7 +336,7 @@ export async function narrowedWhere(store: Pick<StoreBackend, 'distinct'>, c: Co
     const rows = list.includes(null) ? Infinity : hits.reduce((n, v) => n + v.rows, 0);
     if (!by || rows < by.rows) by = { column, rows };
   }
-  return { where, by: Object.keys(c.where).length || by?.rows === Infinity ? undefined : by?.column };
+  return { where, by: by?.rows === Infinity ? undefined : by?.column };
 }
 
 /** The answer to a query: the runs (in id order) and their distinct commits (in order of first run). */
