@@ -305,11 +305,15 @@ function parseJson(text: string): unknown {
 /** A column with more distinct values than this is not narrowed by (its condition is tested on the rows read). */
 export const MAX_NARROWING_VALUES = 5000;
 
+/** At most this many listed values in one query, all columns together (well under what a statement binds). */
+const MAX_LISTED = 20_000;
+
 /**
  * The store conditions for a compiled query: its plain conditions, and for each column tested, the
  * list of that column's stored values that pass every test on it (null too when a run without the
  * value passes). A column holding a value that is not text, or more than
- * {@link MAX_NARROWING_VALUES} values, is left to the test of the rows read. `by`: the column whose
+ * {@link MAX_NARROWING_VALUES} values, or whose list would make the query bind too many, is left to
+ * the test of the rows read. `by`: the column whose
  * condition holds for the fewest rows (a narrowed list, or a digest or commit the query names), for the
  * store to read through its index.
  */
@@ -318,6 +322,7 @@ export async function narrowedWhere(store: Pick<StoreBackend, 'distinct'>, c: Co
   const byColumn = new Map<string, ColumnTest['test'][]>();
   for (const t of c.columns) byColumn.set(t.column, [...(byColumn.get(t.column) ?? []), t.test]);
   let by: { column: string; rows: number } | undefined;
+  let listed = 0;
   for (const [column, cond] of Object.entries(c.where)) {
     if (typeof cond !== 'string') continue; // a prefix is no index lookup
     const rows = (await store.distinct('Producer', column, { [column]: cond })).reduce((n, v) => n + v.rows, 0);
@@ -331,6 +336,8 @@ export async function narrowedWhere(store: Pick<StoreBackend, 'distinct'>, c: Co
     const hits = values.filter((v) => pass(v.value as string));
     const list: (string | null)[] = hits.map((v) => v.value as string);
     if (pass(null)) list.push(null);
+    if (listed + list.length > MAX_LISTED) continue;
+    listed += list.length;
     where[column] = list;
     // Rows without a value are not counted: a list holding null is never the one to read by.
     const rows = list.includes(null) ? Infinity : hits.reduce((n, v) => n + v.rows, 0);
