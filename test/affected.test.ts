@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { affected, compileQuery, narrowedWhere, storeRuns, type RunsQuery } from '../src/runspec/affected.js';
+import { affected, compileQuery, MAX_NARROWING_VALUES, narrowedWhere, storeRuns, type RunsQuery } from '../src/runspec/affected.js';
 import { imageLibraries } from '../src/runspec/producer.js';
 import { inspect } from '../src/inspect.js';
 import { openStore } from '../src/store/open.js';
@@ -198,6 +198,26 @@ describe.each(backends)('store affected on $name', (b) => {
       });
       expect((await narrowedWhere(store, compileQuery({ commit: c2, hosts: ['kernel<5'] }))).by).toBe('kernel_release'); // c2: 40 runs
       expect((await narrowedWhere(store, compileQuery({ image: B, hosts: ['kernel!=4.18.0'] }))).by).toBe('image_digest'); // 30 against 48
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  it('a column with more distinct values than are listed is tested on the rows read, with the same answer', async (ctx) => {
+    const why = fixtureSkip ?? b.skip();
+    if (why) {
+      console.warn(`skipping: ${why}`);
+      return ctx.skip();
+    }
+    const store = await openStore(await b.spec());
+    try {
+      const n = MAX_NARROWING_VALUES + 1;
+      await store.appendMany('Producer', Array.from({ length: n }, (_, i) => row(c1, A, `reg.lab/hpc/ompi:4.1.0@${A}`, libsA, { kernel: `5.${i}.0`, driver: null }, '2025-01-10T00:00:00.000Z', { host_name: `node${i % 3}` })));
+      const q = { hosts: ['kernel<5.10', 'host=node1'] };
+      expect(await narrowedWhere(store, compileQuery(q))).toEqual({ where: { host_name: ['node1'] }, by: 'host_name' });
+      const runs = (await affected(q, { store })).runs;
+      expect(runs.map((r) => r.host.kernel)).toEqual(['5.1.0', '5.4.0', '5.7.0']);
+      expect(runs).toEqual((await affected(q, { store, narrow: false })).runs);
     } finally {
       await store.close();
     }
