@@ -1,7 +1,8 @@
 // The Producer (issue 10): real replays with the real ch-run of fixture images pushed to the TLS test
 // registry, recorded with `runspec commit --pull`, pulled by digest into fresh Charliecloud storage;
-// refusals (arm64 image, a what-if GPU host with no driver), drift, tampering, SIGTERM, and the
-// affected queries on both store backends.
+// refusals (arm64 image, a what-if GPU host with no driver), drift, tampering, SIGTERM, and
+// `replay --affected` end to end (the queries themselves, on both store backends, are in
+// test/affected.test.ts). Every --json output is validated against schemas/replay-1.0.schema.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

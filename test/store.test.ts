@@ -417,6 +417,7 @@ describe.each([sqliteBackend, postgresBackend])('the provenance store on $name',
       expect(await by({ kernel_release: ['6.1.0'], id: [2, 4], commit_hash: { prefix: 'abc' } }, 'kernel_release')).toEqual([4]);
       expect(await by({ kernel_release: ['6.1.0'], id: 4 }, 'not_in_where')).toEqual([4]);
       await expect(s.rows('Producer', { kernel_release: Array.from({ length: 30_001 }, (_, i) => String(i)) })).rejects.toThrow(StoreError);
+      await expect(s.rows('Producer', { exit_status: { prefix: '1' } })).rejects.toThrow(/needs a VARCHAR column/);
     });
   });
 

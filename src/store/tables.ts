@@ -379,6 +379,7 @@ export function whereSql(
     } else if (typeof v === 'object') {
       const prefix = (v as { prefix?: unknown }).prefix;
       if (typeof prefix !== 'string') throw new StoreError(`a condition on ${k} is neither a value, a list nor { prefix }`, location);
+      if (type !== 'VARCHAR') throw new StoreError(`a prefix condition needs a VARCHAR column; ${k} is ${type}`, location);
       if (prefix === '') continue;
       params.push(prefix);
       // substr counts characters on both backends and compares case-sensitively (LIKE does not on SQLite).
