@@ -3,7 +3,8 @@
 // run (see bench/README.md). Asserts nothing; exits 0 unless something crashes.
 //
 //   npm run bench                     build, then every figure
-//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec, replay)
+//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec, replay;
+//                                     affected: only the store affected figures of replay)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -13,7 +14,9 @@ import { fmtMB, log } from './lib/util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const all = ['inspect', 'host', 'match', 'registry', 'slurm', 'store', 'runspec', 'replay'];
-const wanted = process.argv.slice(2).filter((a) => all.includes(a));
+// Named only, never part of "all": a part of another figure (`affected` is in `replay`).
+const parts = ['affected'];
+const wanted = process.argv.slice(2).filter((a) => all.includes(a) || parts.includes(a));
 const figures = wanted.length ? wanted : all;
 
 if (!existsSync(join(root, 'dist', 'inspect.js'))) {
@@ -127,6 +130,10 @@ if (figures.includes('runspec')) {
 if (figures.includes('replay')) {
   const { benchReplay } = await import('./lib/replay-bench.js');
   rows.push(...(await benchReplay(root)));
+}
+if (figures.includes('affected') && !figures.includes('replay')) {
+  const { benchAffected } = await import('./lib/replay-bench.js');
+  rows.push(...(await benchAffected(root)));
 }
 table(rows);
 log(`\nbench finished in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -59,7 +59,7 @@ export { imageInStorage } from './charliecloud/verify.js';
 export { storageDir } from './charliecloud/storage.js';
 export { commitRunSpec, cloneRunSpec, pullRunSpec, pushRunSpec, type ConsumerOptions, type Recorded } from './runspec/consumer.js';
 export { replay, runHistory, planCommands, exitKindOf, imageLibraries, REPLAY_SCHEMA_VERSION, OUTPUT_KEEP, type ReplayOptions, type ReplayResult, type ReplayPlan, type ExitKind } from './runspec/producer.js';
-export { affected, storeRuns, compileQuery, parseLibraryFilter, parseHostFilter, RUNS_SCHEMA_VERSION, type RunsQuery, type RunsAnswer, type RunRecord } from './runspec/affected.js';
+export { affected, storeRuns, compileQuery, parseLibraryFilter, parseHostFilter, RUNS_SCHEMA_VERSION, type AffectedOptions, type RunsQuery, type RunsAnswer, type RunRecord } from './runspec/affected.js';
 export { provenanceDrift, PROVENANCE_KEYS, type Drift, type ProvenanceKey } from './check/rules/provenance.js';
 export type { ProvenanceFacts } from './check/rule.js';
 export { openStore } from './store/open.js';

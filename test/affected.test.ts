@@ -7,13 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { affected, storeRuns } from '../src/runspec/affected.js';
+import { affected, compileQuery, MAX_NARROWING_VALUES, narrowedWhere, storeRuns, type RunsQuery } from '../src/runspec/affected.js';
 import { imageLibraries } from '../src/runspec/producer.js';
 import { inspect } from '../src/inspect.js';
 import { openStore } from '../src/store/open.js';
 import { buildCli, expectOneLineError, runCli, show } from './helpers/cli.js';
 import { ensureFixtures, oci } from './helpers/images.js';
 import { startPostgres, type Pg } from './helpers/postgres.js';
+import { schemaErrors } from './helpers/schemas.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'cs-affected-'));
 const started = await startPostgres({ fsync: false });
@@ -114,6 +115,12 @@ describe.each(backends)('store affected on $name', (b) => {
     const j = await runCli(['store', 'affected', '--store', spec, '--library', 'openmpi@4.1.0', '--host', 'kernel<5.0', '--json']);
     expect(j.code, show(j)).toBe(0);
     expect(JSON.parse(j.stdout)).toMatchObject({ schemaVersion: '1.0', commits: [c1], runs: [{ id: 1, commit: c1, image: { digest: A }, libraries: { openmpi: '4.1.0' }, host: { kernel: '4.18.0-513.el8.x86_64' } }] });
+    expect(schemaErrors('runs-1.0', JSON.parse(j.stdout))).toBeNull();
+    const all = await runCli(['store', 'runs', '--store', spec, '--json']);
+    expect(all.code, show(all)).toBe(0);
+    expect(JSON.parse(all.stdout).runs.map((r: { refused: boolean }) => r.refused)).toEqual([false, false, false, true]);
+    expect(schemaErrors('runs-1.0', JSON.parse(all.stdout))).toBeNull();
+    expect(schemaErrors('runs-1.0', { ...JSON.parse(all.stdout), runs: [{ id: 1 }] }), 'the schema says what a run holds').not.toBeNull();
     const t = await runCli(['store', 'runs', '--store', spec, '--image', B]);
     expect(t.code, show(t)).toBe(0);
     expect(t.stdout).toMatch(/1 runs of 1 commit/);
@@ -121,5 +128,98 @@ describe.each(backends)('store affected on $name', (b) => {
     expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--library', 'openmpi@>>4']))).toMatch(/not a version or version range/);
     expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--host', 'colour=blue']))).toMatch(/unknown key/);
     expect(expectOneLineError(await runCli(['store', 'affected', '--store', spec, '--since', 'yesterday-ish']))).toMatch(/not a time/);
+  }, 120_000);
+
+  it('the answer narrowed in the store equals reading every run and testing it in code, odd values included', async (ctx) => {
+    const why = fixtureSkip ?? b.skip();
+    if (why) {
+      console.warn(`skipping: ${why}`);
+      return ctx.skip();
+    }
+    const libsB = { ...libsA, openmpi: '4.1.6' };
+    const kernels = ['4.18.0-513.el8.x86_64', '5.14.0-362.el9.x86_64', '6.1.0-18-amd64', 'unknown', null];
+    const drivers = ['470.223.02', '535.104.05', null, 'n/a'];
+    const libs = [libsA, libsB, {}, null, { openmpi: 4.1 }, { mpich: '4.2.1', cuda: '12.4' }];
+    const mpis = ['openmpi@4.1.4', 'mpich@4.2.1,openmpi@4.1.6', null];
+    const rows = Array.from({ length: 120 }, (_, i) => {
+      const digest = i % 4 === 3 ? B : A;
+      return row([c1, c2, c3][i % 3]!, digest, `reg.lab/hpc/ompi:${digest === A ? '4.1.0' : '4.1.6'}@${digest}`, libs[i % libs.length] as Record<string, string>, { kernel: kernels[i % kernels.length] as string, driver: drivers[i % drivers.length] ?? null }, new Date(Date.UTC(2025, 0, 1 + i)).toISOString(), {
+        refused: i % 7 === 0 ? 1 : 0,
+        host_mpi: mpis[i % mpis.length],
+        microarch: i % 2 ? 'zen3' : null,
+        host_name: `node${i % 5}`,
+      });
+    });
+    const queries: RunsQuery[] = [
+      { libraries: ['openmpi@4.1.0'] },
+      { libraries: ['openmpi@>=4.1.1'] },
+      { libraries: ['openmpi'] },
+      { libraries: ['glibc@<2.34', 'openmpi@4.1'] },
+      { libraries: ['cuda@>=12 <12.4'] },
+      { libraries: ['cuda@12.4'], hosts: ['gpu.driver>=535'] },
+      { hosts: ['kernel<5.0'] },
+      { hosts: ['kernel!=6.1.0'] },
+      { hosts: ['gpu.driver<535'] },
+      { hosts: ['gpu.driver@>=470 <536', 'kernel>=5'] },
+      { hosts: ['mpi=openmpi'] },
+      { hosts: ['mpi!=mpich'] },
+      { hosts: ['microarch!=zen3'] },
+      { hosts: ['host=node3'], libraries: ['glibc'] },
+      { image: 'reg.lab/hpc/ompi:4.1.6' },
+      { image: 'reg.lab/hpc/ompi', hosts: ['kernel>=4'] },
+      { image: A, libraries: ['openmpi@4.1.0'] },
+      { commit: c2.slice(0, 9), hosts: ['glibc>=2.36'] },
+      { since: '2025-02-01', until: '2025-03-15', libraries: ['openmpi'] },
+      { includeRefused: true, hosts: ['kernel<5.0'] },
+    ];
+    const store = await openStore(await b.spec());
+    try {
+      await store.appendMany('Producer', rows);
+      for (const q of queries) {
+        const narrowed = await affected(q, { store });
+        const plain = await affected(q, { store, narrow: false });
+        expect(narrowed.runs, JSON.stringify(q)).toEqual(plain.runs);
+        expect(narrowed.commits, JSON.stringify(q)).toEqual(plain.commits);
+        expect(schemaErrors('runs-1.0', JSON.parse(JSON.stringify(narrowed))), JSON.stringify(q)).toBeNull();
+      }
+      expect((await affected({ hosts: ['kernel<5.0'] }, { store })).runs.length).toBeGreaterThan(0);
+      // and it did narrow: the library condition became a list of the stored texts that passed
+      // kernel 4.18 is in 24 runs, libsA in 20: read through the libraries' index
+      expect(await narrowedWhere(store, compileQuery({ libraries: ['openmpi@4.1.0'], hosts: ['kernel<5.0'] }))).toEqual({
+        where: { image_libraries: [JSON.stringify(libsA)], kernel_release: ['4.18.0-513.el8.x86_64'] },
+        by: 'image_libraries',
+      });
+      expect(await narrowedWhere(store, compileQuery({ hosts: ['gpu.driver!=535.104.05'] }))).toEqual({ where: { gpu_driver: ['470.223.02'] }, by: 'gpu_driver' });
+      expect(await narrowedWhere(store, compileQuery({ hosts: ['microarch!=zen3'] }))).toEqual({ where: { microarch: [null] }, by: undefined });
+      // B is in 30 runs, kernel 4.18 in 24: read by the kernel's index; a prefix is never read by
+      expect(await narrowedWhere(store, compileQuery({ commit: c2.slice(0, 9), image: B, hosts: ['kernel<5'] }))).toEqual({
+        where: { commit_hash: { prefix: c2.slice(0, 9) }, image_digest: B, kernel_release: ['4.18.0-513.el8.x86_64'] },
+        by: 'kernel_release',
+      });
+      expect((await narrowedWhere(store, compileQuery({ commit: c2, hosts: ['kernel<5'] }))).by).toBe('kernel_release'); // c2: 40 runs
+      expect((await narrowedWhere(store, compileQuery({ image: B, hosts: ['kernel!=4.18.0'] }))).by).toBe('image_digest'); // 30 against 48
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  it('a column with more distinct values than are listed is tested on the rows read, with the same answer', async (ctx) => {
+    const why = fixtureSkip ?? b.skip();
+    if (why) {
+      console.warn(`skipping: ${why}`);
+      return ctx.skip();
+    }
+    const store = await openStore(await b.spec());
+    try {
+      const n = MAX_NARROWING_VALUES + 1;
+      await store.appendMany('Producer', Array.from({ length: n }, (_, i) => row(c1, A, `reg.lab/hpc/ompi:4.1.0@${A}`, libsA, { kernel: `5.${i}.0`, driver: null }, '2025-01-10T00:00:00.000Z', { host_name: `node${i % 3}` })));
+      const q = { hosts: ['kernel<5.10', 'host=node1'] };
+      expect(await narrowedWhere(store, compileQuery(q))).toEqual({ where: { host_name: ['node1'] }, by: 'host_name' });
+      const runs = (await affected(q, { store })).runs;
+      expect(runs.map((r) => r.host.kernel)).toEqual(['5.1.0', '5.4.0', '5.7.0']);
+      expect(runs).toEqual((await affected(q, { store, narrow: false })).runs);
+    } finally {
+      await store.close();
+    }
   }, 120_000);
 });

@@ -1,7 +1,8 @@
 // The Producer (issue 10): real replays with the real ch-run of fixture images pushed to the TLS test
 // registry, recorded with `runspec commit --pull`, pulled by digest into fresh Charliecloud storage;
-// refusals (arm64 image, a what-if GPU host with no driver), drift, tampering, SIGTERM, and the
-// affected queries on both store backends.
+// refusals (arm64 image, a what-if GPU host with no driver), drift, tampering, SIGTERM, and
+// `replay --affected` end to end (the queries themselves, on both store backends, are in
+// test/affected.test.ts). Every --json output is validated against schemas/replay-1.0.schema.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { buildCli, expectOneLineError, REPO, runCli, show } from './helpers/cli.
 import { ensureFixtures, oci } from './helpers/images.js';
 import { startPostgres, type Pg } from './helpers/postgres.js';
 import { registryMissing, removeTestCerts, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { schemaErrors } from './helpers/schemas.js';
 
 const missing = registryMissing() ?? (spawnSync('sh', ['-c', 'command -v ch-image && command -v ch-run && command -v git']).status === 0 ? null : 'ch-image, ch-run or git is not installed');
 if (missing) console.warn(`skipping the Producer tests: ${missing}`);
@@ -123,6 +125,8 @@ describe('replay with the real ch-run', () => {
     expect(again.code, show(again)).toBe(0);
     const j = JSON.parse(again.stdout);
     expect(j).toMatchObject({ outcome: 'ran', image: { acquired: 'present' }, history: 1, drift: [] });
+    expect(schemaErrors('replay-1.0', j)).toBeNull();
+    expect(schemaErrors('report', j.report)).toBeNull();
     expect(j.report.checks.find((c: { id: string }) => c.id === 'provenance').status).toBe('pass');
     expect(j.report.score).toBe(row.score);
     expect(again.stderr).toContain('first-out'); // with --json the run's stdout goes to stderr
@@ -155,6 +159,81 @@ describe('replay with the real ch-run', () => {
     expect(r.stdout).not.toContain('\nhi there');
     expect(producerRows(store)).toHaveLength(0);
   }, 180_000);
+});
+
+describe('replay --affected, end to end', () => {
+  it('re-runs exactly the commits whose runs match, each gated and recorded, with a summary; a refusal on the way is exit 1', async (ctx) => {
+    if (skip()) return ctx.skip();
+    const store = newStore();
+    // Three recorded commits: X ran on a what-if host with kernel 4.18, Y on one with kernel 6.1, and
+    // Z (the arm64 image) was refused here, so it ran nowhere and no query finds it.
+    const x = await recorded(store, 'RUN ["/bin/busybox", "echo", "x-ran"]\n');
+    const y = await recorded(store, 'RUN ["/bin/busybox", "echo", "y-ran"]\n');
+    const z = process.arch === 'x64' ? await recorded(store, 'RUN ["/bin/echo", "z-ran"]\n', images.arm) : null;
+    for (const [c, kernel] of [[x, '4.18.0'], [y, '6.1.0']] as const) {
+      const r = await cs(['replay', c, '--store', store, '--set', `kernel=${kernel}`, '--quiet']);
+      expect(r.code, show(r)).toBe(0);
+    }
+    if (z) expect((await cs(['replay', z, '--store', store])).code).toBe(1);
+    const before = producerRows(store).length;
+
+    // a dry run of one commit validates against the same schema (planned, nothing recorded)
+    const dry = await cs(['replay', x, '--store', store, '--dry-run', '--json']);
+    expect(dry.code, show(dry)).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ outcome: 'planned', producerId: null, run: null });
+    expect(schemaErrors('replay-1.0', JSON.parse(dry.stdout))).toBeNull();
+
+    // kernel<5.0 touched X only: X is replayed on this host, Y is not
+    const a = await cs(['replay', '--affected', '--host', 'kernel<5.0', '--store', store, '--json']);
+    expect(a.code, show(a)).toBe(0);
+    const j = JSON.parse(a.stdout);
+    expect(schemaErrors('replay-1.0', j)).toBeNull();
+    expect(schemaErrors('replay-1.0', { ...j.replays[0], outcome: 'maybe' }), 'the schema says what a replay holds').not.toBeNull();
+    expect(schemaErrors('replay-1.0', { ...j, summary: { commits: 1 } })).not.toBeNull();
+    expect(j.summary).toEqual({ commits: 1, ran: 1, succeeded: 1, refused: 0, forced: 0 });
+    expect(j.replays.map((r: { commit: string }) => r.commit)).toEqual([x]);
+    expect(j.replays[0]).toMatchObject({ outcome: 'ran', exitCode: 0, history: 1, run: { exitKind: 'exited', exitStatus: 0, stepsRun: 1 } });
+    expect(j.replays[0].drift.map((d: { fact: string; then: string }) => [d.fact, d.then])).toContainEqual(['kernel', '4.18.0']);
+    expect(a.stderr).toContain('x-ran'); // with --json the run's output goes to stderr
+    expect(a.stderr).not.toContain('y-ran');
+    let rows = producerRows(store);
+    expect(rows).toHaveLength(before + 1);
+    expect(rows.at(-1)).toMatchObject({ id: j.replays[0].producerId, commit_hash: x, exit_kind: 'exited', exit_status: 0, refused: 0, kernel_release: expect.not.stringMatching(/^4\.18\.0$/) });
+
+    // a library X and Y share (their image has musl 1.2.3): both replayed, in order; the human summary
+    const b = await cs(['replay', '--affected', '--library', 'musl@1.2', '--store', store]);
+    expect(b.code, show(b)).toBe(0);
+    expect(b.stdout.indexOf('x-ran')).toBeGreaterThanOrEqual(0);
+    expect(b.stdout.indexOf('x-ran')).toBeLessThan(b.stdout.indexOf('y-ran'));
+    expect(b.stdout).toMatch(/replayed 2 commits: 2 succeeded, 0 failed, 0 refused/);
+    expect(producerRows(store)).toHaveLength(before + 3);
+
+    // each replay is gated: on a what-if arm64 host X is refused, recorded, and the batch exits 1
+    const c = await cs(['replay', '--affected', '--host', 'kernel<5.0', '--set', 'arch=arm64', '--set', 'emulators=none', '--store', store, '--json']);
+    expect(c.code, show(c)).toBe(1);
+    const k = JSON.parse(c.stdout);
+    expect(schemaErrors('replay-1.0', k)).toBeNull();
+    expect(k.summary).toEqual({ commits: 1, ran: 0, succeeded: 0, refused: 1, forced: 0 });
+    expect(k.replays[0]).toMatchObject({ commit: x, outcome: 'refused', run: null, exitCode: 1 });
+    expect(k.replays[0].refusal).toMatch(/arch/);
+    expect(c.stderr).not.toContain('x-ran');
+    rows = producerRows(store);
+    expect(rows).toHaveLength(before + 4);
+    expect(rows.at(-1)).toMatchObject({ commit_hash: x, refused: 1, exit_kind: 'refused', steps_run: 0 });
+
+    // nothing matches (Z only ever refused; an Open MPI no image has): exit 0, nothing run or recorded
+    const none = await cs(['replay', '--affected', '--library', 'openmpi', '--store', store]);
+    expect(none.code, show(none)).toBe(0);
+    expect(none.stdout).toMatch(/no runs in .* match the query/);
+    expect(none.stdout).toMatch(/replayed 0 commits/);
+    if (z) {
+      const zq = await cs(['replay', '--affected', '--image', images.arm.replace(/@.*$/, ''), '--store', store, '--json']);
+      expect(zq.code, show(zq)).toBe(0);
+      expect(JSON.parse(zq.stdout)).toMatchObject({ replays: [], summary: { commits: 0 } });
+    }
+    expect(producerRows(store)).toHaveLength(before + 4);
+    expect(expectOneLineError(await cs(['replay', '--affected', x, '--store', store]))).toMatch(/takes query flags, not a COMMIT/);
+  }, 300_000);
 });
 
 describe('the gate', () => {
@@ -194,6 +273,7 @@ describe('the gate', () => {
     expect(r.code, show(r)).toBe(1);
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ outcome: 'refused', run: null });
+    expect(schemaErrors('replay-1.0', j)).toBeNull();
     expect(j.refusal).toMatch(/gpu/);
     const [row] = producerRows(store);
     expect(row).toMatchObject({ refused: 1, exit_kind: 'refused' });
@@ -210,6 +290,7 @@ describe('the gate', () => {
     expect(r.code, show(r)).toBe(0);
     const j = JSON.parse(r.stdout);
     const now = JSON.parse(first.stdout);
+    expect(schemaErrors('replay-1.0', j)).toBeNull();
     const facts = ['kernel', 'glibc'];
     expect(j.drift.map((d: { fact: string }) => d.fact)).toEqual(facts);
     expect(j.drift[0]).toMatchObject({ fact: 'kernel', then: '4.18.0' });

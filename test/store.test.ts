@@ -51,6 +51,8 @@ interface Backend {
   tableIdentity(spec: string, table: string): Promise<string>;
   /** Raw SQL against the store, bypassing the backend (to build an "old" store). */
   exec(spec: string, sql: string): Promise<void>;
+  /** The names of the indexes on a table, sorted. */
+  indexes(spec: string, table: string): Promise<string[]>;
 }
 
 const sqliteBackend: Backend = {
@@ -73,6 +75,14 @@ const sqliteBackend: Backend = {
     const db = new Database(spec);
     try {
       db.exec(sql);
+    } finally {
+      db.close();
+    }
+  },
+  async indexes(spec, table) {
+    const db = new Database(spec, { readonly: true });
+    try {
+      return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name NOT LIKE 'sqlite_%' ORDER BY name").all(table) as { name: string }[]).map((r) => r.name);
     } finally {
       db.close();
     }
@@ -100,6 +110,16 @@ const postgresBackend: Backend = {
     await c.connect();
     try {
       await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  },
+  async indexes(spec, table) {
+    const c = new pg.Client({ connectionString: spec });
+    await c.connect();
+    try {
+      const r = await c.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 AND indexname NOT LIKE '%_pkey' ORDER BY indexname", [table]);
+      return r.rows.map((x) => x.indexname);
     } finally {
       await c.end();
     }
@@ -358,6 +378,89 @@ describe.each([sqliteBackend, postgresBackend])('the provenance store on $name',
       expect(old).toMatchObject({ id: 1, recorded_at: '2024-01-01T00:00:00.000Z', commit_hash: 'abc', image_acquired: null, host_facts: null });
     });
     expect(await b.tableIdentity(spec, 'Consumer')).toBe(identity);
+  });
+
+  it.skipIf(b.skip !== null)('conditions: a list (IN; a null item matches NULL), an empty list, a case-sensitive prefix, a column the table lacks; distinct values as stored', async () => {
+    const spec = await b.fresh();
+    await withOpen(spec, async (s) => {
+      const run = (commit: string, kernel: string | null, libs: object | null) => ({ commit_hash: commit, image_digest: 'sha256:1', kernel_release: kernel, image_libraries: libs });
+      await s.appendMany('Producer', [
+        run('abc1111', '4.18.0', { openmpi: '4.1.0' }),
+        run('ABC2222', '6.1.0', { openmpi: '4.1.6' }),
+        run('abd3333', null, null),
+        run('abc4444', '6.1.0', { openmpi: '4.1.0' }),
+      ]);
+      const ids = async (where: Parameters<StoreBackend['rows']>[1]) => (await s.rows('Producer', where, { columns: ['commit_hash'] })).map((r) => r.id);
+      expect(await ids({ kernel_release: ['4.18.0', '6.1.0'] })).toEqual([1, 2, 4]);
+      expect(await ids({ kernel_release: ['6.1.0', null] })).toEqual([2, 3, 4]);
+      expect(await ids({ kernel_release: [null] })).toEqual([3]);
+      expect(await ids({ kernel_release: [] })).toEqual([]);
+      expect(await ids({ commit_hash: { prefix: 'abc' } })).toEqual([1, 4]); // not ABC2222
+      expect(await ids({ commit_hash: { prefix: 'abc' }, kernel_release: ['6.1.0'] })).toEqual([4]);
+      expect(await ids({ commit_hash: { prefix: '' } })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ no_such_column: [null, 'x'] })).toEqual([1, 2, 3, 4]); // every row is NULL there
+      expect(await ids({ no_such_column: ['x'] })).toEqual([]);
+      // a JSON column compares (and comes back from distinct) as its stored text
+      const byValue = (vs: { value: unknown; rows: number }[]) => [...vs].sort((x, y) => String(x.value).localeCompare(String(y.value)));
+      expect(byValue(await s.distinct('Producer', 'kernel_release'))).toEqual([{ value: '4.18.0', rows: 1 }, { value: '6.1.0', rows: 2 }]);
+      expect(byValue(await s.distinct('Producer', 'image_libraries'))).toEqual([{ value: '{"openmpi":"4.1.0"}', rows: 2 }, { value: '{"openmpi":"4.1.6"}', rows: 1 }]);
+      expect(await ids({ image_libraries: ['{"openmpi":"4.1.0"}'] })).toEqual([1, 4]);
+      expect(await s.distinct('Producer', 'kernel_release', { commit_hash: { prefix: 'abc1' } })).toEqual([{ value: '4.18.0', rows: 1 }]);
+      expect(await s.distinct('Producer', 'no_such_column')).toEqual([]);
+      expect(await s.distinct('SystemKernel', 'uid')).toEqual([]);
+      // inside a transaction too
+      expect(await s.transaction((tx) => tx.distinct('Producer', 'kernel_release', { kernel_release: ['6.1.0'] }))).toEqual([{ value: '6.1.0', rows: 2 }]);
+      // reading by one column's index: the same rows, the other conditions (text, number, null) still hold
+      const by = async (where: Parameters<StoreBackend['rows']>[1], column: string) => (await s.rows('Producer', where, { columns: ['commit_hash'], by: column })).map((r) => r.id);
+      expect(await by({ kernel_release: ['6.1.0', null], image_libraries: ['{"openmpi":"4.1.0"}'] }, 'image_libraries')).toEqual([4]);
+      expect(await by({ kernel_release: [null], image_libraries: [null] }, 'kernel_release')).toEqual([3]);
+      expect(await by({ kernel_release: ['6.1.0'], id: [2, 4], commit_hash: { prefix: 'abc' } }, 'kernel_release')).toEqual([4]);
+      expect(await by({ kernel_release: ['6.1.0'], id: 4 }, 'not_in_where')).toEqual([4]);
+      await expect(s.rows('Producer', { kernel_release: Array.from({ length: 30_001 }, (_, i) => String(i)) })).rejects.toThrow(StoreError);
+      await expect(s.rows('Producer', { exit_status: { prefix: '1' } })).rejects.toThrow(/needs a VARCHAR column/);
+    });
+  });
+
+  it.skipIf(b.skip !== null)('init adds the declared indexes to an older store without rebuilding its table; with or without them, store affected gives the same runs', async () => {
+    const spec = await b.fresh();
+    const cols = TABLES.find((t) => t.name === 'Producer')!.columns.filter((c) => c.name !== 'host_mpi');
+    const type = (t: string) => (b.name === 'postgres' ? { INTEGER: 'BIGINT', FLOAT: 'DOUBLE PRECISION', VARCHAR: 'TEXT', BLOB: 'BYTEA' }[t] : t);
+    const id = b.name === 'postgres' ? '"id" BIGSERIAL PRIMARY KEY' : '"id" INTEGER PRIMARY KEY AUTOINCREMENT';
+    const insert = (commit: string, libs: string, kernel: string, refused = 0) =>
+      `INSERT INTO "Producer" ("recorded_at", "commit_hash", "image_digest", "image_libraries", "kernel_release", "exit_kind", "exit_status", "refused") VALUES ('2024-01-01T00:00:00.000Z', '${commit}', 'sha256:1', '${libs}', '${kernel}', 'exited', 0, ${refused});`;
+    // An "old" Producer table: no host_mpi column, no index, three rows (one not JSON where JSON is expected).
+    await b.exec(
+      spec,
+      `CREATE TABLE "Producer" (${id}, "recorded_at" ${type('VARCHAR')} NOT NULL, ${cols.map((c) => `"${c.name}" ${type(c.type)}`).join(', ')});
+       ${insert('a'.repeat(40), '{"openmpi":"4.1.0","glibc":"2.31"}', '4.18.0-513.el8.x86_64')}
+       ${insert('b'.repeat(40), '{"openmpi":"4.1.6","glibc":"2.36"}', '6.1.0-18-amd64')}
+       ${insert('c'.repeat(40), 'not json', '5.14.0')}`,
+    );
+    expect(await b.indexes(spec, 'Producer')).toEqual([]);
+    const identity = await b.tableIdentity(spec, 'Producer');
+    const { affected } = await import('../src/runspec/affected.js');
+    const queries = [
+      { libraries: ['openmpi@4.1.0'] },
+      { libraries: ['glibc@<2.34'], hosts: ['kernel<5.0'] },
+      { hosts: ['kernel>=5'] },
+      { hosts: ['mpi!=openmpi'] }, // a column the old table lacks: every run has no MPI recorded
+      { hosts: ['mpi=openmpi'] },
+      { libraries: ['openmpi'], commit: 'bbbbbbbb' },
+    ];
+    const answer = async (s: StoreBackend) => Promise.all(queries.map(async (q) => (await affected(q, { store: s })).runs.map((r) => r.id)));
+    const expected = [[1], [1], [2, 3], [1, 2, 3], [], [2]];
+    const before = await openStore(spec, { create: false });
+    try {
+      expect(await answer(before)).toEqual(expected);
+    } finally {
+      await before.close();
+    }
+    await withOpen(spec, async (s) => {
+      expect(await answer(s)).toEqual(expected);
+    });
+    const want = TABLES.find((t) => t.name === 'Producer')!.indexes!.map((c) => `Producer_${c}_idx`).sort();
+    expect(await b.indexes(spec, 'Producer')).toEqual(want);
+    expect(await b.tableIdentity(spec, 'Producer')).toBe(identity);
   });
 
   it.skipIf(b.skip !== null)('8 processes opening a new store and appending at once leave exactly 8 intact rows', async () => {

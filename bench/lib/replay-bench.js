@@ -3,8 +3,13 @@
 //     process (restore the stored repository, verify the image by digest, host facts, the gate,
 //     ch-run, one SQLite transaction) minus the same ch-run command run directly (the one replay
 //     ran, taken from the Producer row), interleaved in the same run. Target <= 0.5 s.
-//  2. `store affected --library openmpi@4.1.0` over 100,000 recorded runs on SQLite (library API
-//     on an open store: the query and its filters, not process start-up). Target <= 0.2 s.
+//  2. `store affected --library openmpi@4.1.0 --host 'kernel<5.0'` over 100,000 recorded runs on
+//     SQLite (library API on an open store: the query and its filters, not process start-up).
+//     Target <= 0.2 s. The bench's runs cycle through three library sets and three kernels in step,
+//     so this query matches a third of them (33,334 runs, each read and decoded); the reference is
+//     the same query reading every run and testing it in code (`narrow: false`, what it did before
+//     the store narrowed). A selective query (one image of 50 and one library version: 667 runs)
+//     is printed beside it against the same target.
 //
 //   const { benchReplay } = await import('./lib/replay-bench.js');
 //   rows.push(...(await benchReplay(root)));          // root: the repository (for dist/)
@@ -89,17 +94,28 @@ async function affectedFigure(total) {
       await store.appendMany('Producer', batch);
     }
     log(`  appended ${total} Producer rows in ${fmtMs(performance.now() - t0)}`);
-    await affected({ libraries: ['openmpi@4.1.0'] }, { store }); // warm: page cache, JIT
-    const times = [];
-    let found = 0;
-    for (let i = 0; i < 5; i++) {
-      const s = performance.now();
-      found = (await affected({ libraries: ['openmpi@4.1.0'], hosts: ['kernel<5.0'] }, { store })).runs.length;
-      times.push(performance.now() - s);
-    }
-    const m = median(times);
-    log(`  store affected --library openmpi@4.1.0 --host 'kernel<5.0' over ${total} runs: median ${fmtMs(m)} (${found} runs found)`);
-    return { figure: `store affected, ${total} runs (SQLite)`, measured: fmtMs(m), reference: '-', ratio: null, target: '<= 200 ms', met: m <= 200 };
+    const timed = async (query, opts = {}, n = 5) => {
+      await affected(query, { store, ...opts }); // warm: page cache, JIT
+      const times = [];
+      let found = 0;
+      for (let i = 0; i < n; i++) {
+        const s = performance.now();
+        found = (await affected(query, { store, ...opts })).runs.length;
+        times.push(performance.now() - s);
+      }
+      return { ms: median(times), found };
+    };
+    const wide = await timed({ libraries: ['openmpi@4.1.0'], hosts: ['kernel<5.0'] });
+    const plain = await timed({ libraries: ['openmpi@4.1.0'], hosts: ['kernel<5.0'] }, { narrow: false }, 3);
+    if (plain.found !== wide.found) throw new Error(`narrowed and plain answers differ: ${wide.found} vs ${plain.found} runs`);
+    log(`  store affected --library openmpi@4.1.0 --host 'kernel<5.0' over ${total} runs: median ${fmtMs(wide.ms)} (${wide.found} runs found; target <= 200 ms)`);
+    log(`    reference, every run read and tested in code: median ${fmtMs(plain.ms)} (same ${plain.found} runs) -> ${(plain.ms / wide.ms).toFixed(1)}x faster`);
+    const narrow = await timed({ image: 'reg.lab/hpc/app7', libraries: ['openmpi@4.1.0'] });
+    log(`  store affected --image reg.lab/hpc/app7 --library openmpi@4.1.0 over ${total} runs: median ${fmtMs(narrow.ms)} (${narrow.found} runs found; target <= 200 ms)`);
+    return [
+      { figure: `store affected, ${total} runs, ${wide.found} found (SQLite)`, measured: fmtMs(wide.ms), reference: fmtMs(plain.ms), ratio: wide.ms / plain.ms, target: '<= 200 ms', met: wide.ms <= 200 },
+      { figure: `store affected, ${total} runs, ${narrow.found} found (SQLite)`, measured: fmtMs(narrow.ms), reference: '-', ratio: null, target: '<= 200 ms', met: narrow.ms <= 200 },
+    ];
   } finally {
     await store.close();
     rmSync(tmp, { recursive: true, force: true });
@@ -108,5 +124,11 @@ async function affectedFigure(total) {
 
 export async function benchReplay(root, { runs = 8, total = 100_000 } = {}) {
   log('\n== Replay ==');
-  return [await overhead(root, runs), await affectedFigure(total)];
+  return [await overhead(root, runs), ...(await affectedFigure(total))];
+}
+
+/** Only the `store affected` figures (`node bench/run.js affected`): no registry, no ch-run. */
+export async function benchAffected(root, { total = 100_000 } = {}) {
+  log('\n== store affected ==');
+  return affectedFigure(total);
 }

@@ -101,7 +101,7 @@ export function addReplayCommand(cmd: Command): void {
       .option('--affected', 're-run every commit whose runs match the query flags below, each gated, with a summary')
       .option('--tls-verify <bool>', 'for a pull: verify the registry certificate', parseBool)
       .option('--ca-file <file>', 'for a pull: PEM CA certificates to trust for the registry')
-      .option('--json', 'print JSON (schemaVersion 1.0; with --affected, {schemaVersion, replays, summary}); the run\'s own output then goes to stderr'),
+      .option('--json', 'print JSON (schemas/replay-1.0.schema.json; with --affected, {schemaVersion, store, replays, summary}); the run\'s own output then goes to stderr'),
   )
     .addHelpText('after', `
 The stored repository is restored (checked against its sha256) and the commit checked out; the image
@@ -182,7 +182,7 @@ export function addQueryCommands(store: Command): void {
     .option('--store <path|url>', STORE_OPTION_HELP)
     .option('--commit <hash>', 'runs of this commit (7+ hex digits)')
     .option('--image <digest|name>', 'runs of this image (sha256:... or a name)')
-    .option('--json', 'print JSON (schemaVersion 1.0: {store, runs, commits})')
+    .option('--json', 'print JSON (schemas/runs-1.0.schema.json: {schemaVersion, store, runs, commits})')
     .addHelpText('after', `
 Examples:
   containerspec store runs
@@ -199,7 +199,7 @@ Examples:
       .command('affected')
       .description('which recorded runs (that ran) used an image, a library version or host facts, and when: the runs and their commits')
       .option('--store <path|url>', STORE_OPTION_HELP)
-      .option('--json', 'print JSON (schemaVersion 1.0: {store, runs, commits})'),
+      .option('--json', 'print JSON (schemas/runs-1.0.schema.json: {schemaVersion, store, runs, commits})'),
   )
     .addHelpText('after', `
 Every condition given must hold. Versions compare as semver after coercion (2.31 is 2.31.0,

@@ -48,7 +48,7 @@ export function addStoreCommands(cmd: Command): void {
 
   storeSub(
     'init',
-    'create the store and its tables (Consumer, Producer, SystemKernel), or add the columns an older store lacks',
+    'create the store and its tables (Consumer, Producer, SystemKernel), or add the columns and indexes an older store lacks',
     `  containerspec store init
   containerspec store init --store /local/scratch/$USER/provenance.db
   containerspec store init --store postgres://prov@db.lab:5432/provenance

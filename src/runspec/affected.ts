@@ -3,16 +3,24 @@
  * hosts with facts Z, and when. This is the Arvados question: when a bug is found in a tool or a
  * library, which results are affected (and re-run them with `replay --affected`).
  *
- * Only the small columns are read (never stdout, stderr, the report or the full host facts), and
- * versions compare as semver after coercion (`2.31` is 2.31.0, `6.1.0-18-amd64` is 6.1.0,
+ * Versions compare as semver after coercion (`2.31` is 2.31.0, `6.1.0-18-amd64` is 6.1.0,
  * `535.104.05` is 535.104.5), so a range such as `<2.34` means what it says.
+ *
+ * The store does the narrowing: a semver range cannot be written in SQL, but the values a column holds
+ * are few (one libraries text per image, one kernel release per kernel build), so each condition on a
+ * column is tested in code on the column's distinct values (`StoreBackend.distinct`, an index-only read
+ * where the column has an index), and only the rows holding the values that passed are read
+ * (`column IN (...)`); a digest, a full commit or a commit prefix is a plain SQL condition. Only the
+ * small columns of those rows are read and decoded (never stdout, stderr, the report or the full host
+ * facts), and every condition is tested again on each of them, so the answer is the same whatever
+ * the store narrowed (a column with very many values, or times, are tested on the rows read).
  */
 import semver from 'semver';
 import { UsageError } from '../errors/index.js';
 import { parseDockerReference } from '../image/docker-reference.js';
-import type { StoredRow } from '../store/types.js';
+import type { Condition, StoreBackend, StoredRow } from '../store/types.js';
 
-/** Version of the `store runs --json` / `store affected --json` document (no schema file yet). */
+/** Version of the `store runs --json` / `store affected --json` document (`schemas/runs-1.0.schema.json`). */
 export const RUNS_SCHEMA_VERSION = '1.0';
 
 /** One recorded replay, as the queries list it. */
@@ -58,8 +66,12 @@ const COLUMNS = ['commit_hash', 'runspec_path', 'image_digest', 'image_reference
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
 
+/** The libraries of an `image_libraries` value (parsed JSON, or text that was not JSON), name to version. */
+function librariesOf(libs: unknown): Record<string, string> {
+  return typeof libs === 'object' && libs !== null && !Array.isArray(libs) ? (Object.fromEntries(Object.entries(libs).filter(([, v]) => typeof v === 'string')) as Record<string, string>) : {};
+}
+
 function toRecord(r: StoredRow): RunRecord {
-  const libs = r.image_libraries;
   return {
     id: num(r.id)!,
     recordedAt: String(r.recorded_at),
@@ -76,7 +88,7 @@ function toRecord(r: StoredRow): RunRecord {
     score: num(r.score),
     hostName: str(r.host_name),
     host: { kernel: str(r.kernel_release), driver: str(r.gpu_driver), glibc: str(r.glibc_version), microarch: str(r.microarch), mpi: str(r.host_mpi) },
-    libraries: typeof libs === 'object' && libs !== null && !Array.isArray(libs) ? (Object.fromEntries(Object.entries(libs).filter(([, v]) => typeof v === 'string')) as Record<string, string>) : {},
+    libraries: librariesOf(r.image_libraries),
   };
 }
 
@@ -107,37 +119,88 @@ export function parseLibraryFilter(s: string): { name: string; range: semver.Ran
 const VERSION_KEYS = { kernel: 'kernel', 'gpu.driver': 'driver', driver: 'driver', 'cuda.driver': 'driver', glibc: 'glibc' } as const;
 const TEXT_KEYS = { microarch: 'microarch', mpi: 'mpi', host: 'hostName' } as const;
 
-/** A host condition, parsed: a predicate on a run. */
-export function parseHostFilter(s: string): (r: RunRecord) => boolean {
+/** The Producer column each host key reads, and where a {@link RunRecord} holds it. */
+const HOST_COLUMNS = {
+  kernel: { column: 'kernel_release', get: (r: RunRecord) => r.host.kernel },
+  driver: { column: 'gpu_driver', get: (r: RunRecord) => r.host.driver },
+  glibc: { column: 'glibc_version', get: (r: RunRecord) => r.host.glibc },
+  microarch: { column: 'microarch', get: (r: RunRecord) => r.host.microarch },
+  mpi: { column: 'host_mpi', get: (r: RunRecord) => r.host.mpi },
+  hostName: { column: 'host_name', get: (r: RunRecord) => r.hostName },
+} as const;
+
+/**
+ * A condition on one VARCHAR column of a run, as the store holds it: the column, and the test of
+ * its value (null: the run has none, or it is not text).
+ */
+export interface ColumnTest {
+  column: string;
+  test: (value: string | null) => boolean;
+}
+
+/**
+ * `test`, remembering its answer for each value (a semver comparison parses the version each time;
+ * the values of a column are few, the rows read many). Stops remembering past 10,000 values.
+ */
+function memo(test: (v: string | null) => boolean): (v: string | null) => boolean {
+  const seen = new Map<string | null, boolean>();
+  return (v) => {
+    let r = seen.get(v);
+    if (r === undefined) {
+      r = test(v);
+      if (seen.size < 10_000) seen.set(v, r);
+    }
+    return r;
+  };
+}
+
+/** A host condition, parsed: the column it reads and the test of its value. */
+function hostCondition(s: string): ColumnTest & { get: (r: RunRecord) => string | null } {
+  const c = hostConditionOnce(s);
+  return { ...c, test: memo(c.test) };
+}
+
+function hostConditionOnce(s: string): ColumnTest & { get: (r: RunRecord) => string | null } {
   const m = /^\s*([a-z.]+)\s*(<=|>=|==|!=|<|>|=|@)\s*(.+?)\s*$/.exec(s);
   const keys = [...Object.keys(VERSION_KEYS), ...Object.keys(TEXT_KEYS)].join(', ');
   if (!m) throw new UsageError(`--host ${s}: expected KEY OP VALUE, e.g. kernel<5.0, gpu.driver<535, microarch=zen3 (keys: ${keys})`);
   const [, key, op, value] = m as unknown as [string, string, string, string];
   if (key in VERSION_KEYS) {
-    const field = VERSION_KEYS[key as keyof typeof VERSION_KEYS];
+    const field = HOST_COLUMNS[VERSION_KEYS[key as keyof typeof VERSION_KEYS]];
     if (op === '!=') {
       const v = coerce(value);
       if (!v) throw new UsageError(`--host ${s}: ${JSON.stringify(value)} is not a version`);
-      return (r) => {
-        const have = coerce(r.host[field]);
-        return have !== null && semver.neq(have, v);
+      return {
+        ...field,
+        test: (text) => {
+          const have = coerce(text);
+          return have !== null && semver.neq(have, v);
+        },
       };
     }
     const range = rangeOf(op === '@' ? value : `${op === '==' || op === '=' ? '' : op}${value}`, `--host ${s}`);
     // A fact the run did not have (no GPU driver) matches no comparison.
-    return (r) => {
-      const have = coerce(r.host[field]);
-      return have !== null && range.test(have);
+    return {
+      ...field,
+      test: (text) => {
+        const have = coerce(text);
+        return have !== null && range.test(have);
+      },
     };
   }
   if (key in TEXT_KEYS) {
     if (op !== '=' && op !== '==' && op !== '!=') throw new UsageError(`--host ${s}: ${key} compares with = or != only`);
-    const field = TEXT_KEYS[key as keyof typeof TEXT_KEYS];
-    const get = (r: RunRecord): string | null => (field === 'hostName' ? r.hostName : r.host[field]);
+    const field = HOST_COLUMNS[TEXT_KEYS[key as keyof typeof TEXT_KEYS]];
     const eq = key === 'mpi' ? (have: string | null) => (have ?? '').split(',').some((x) => x === value || x.split('@')[0] === value) : (have: string | null) => have === value;
-    return op === '!=' ? (r) => !eq(get(r)) : (r) => eq(get(r));
+    return { ...field, test: op === '!=' ? (v) => !eq(v) : eq };
   }
   throw new UsageError(`--host ${s}: unknown key ${JSON.stringify(key)} (keys: ${keys})`);
+}
+
+/** A host condition, parsed: a predicate on a run. */
+export function parseHostFilter(s: string): (r: RunRecord) => boolean {
+  const c = hostCondition(s);
+  return (r) => c.test(c.get(r));
 }
 
 function timeOf(s: string, flag: string): number {
@@ -146,8 +209,8 @@ function timeOf(s: string, flag: string): number {
   return t;
 }
 
-/** An image condition: a digest, or a name with or without tag. */
-function imageFilter(s: string): { digest: string } | ((r: RunRecord) => boolean) {
+/** An image condition: a digest, or a test of the reference (a name with or without tag). */
+function imageFilter(s: string): { digest: string } | ((reference: string | null) => boolean) {
   if (/^sha256:[0-9a-f]{64}$/.test(s)) return { digest: s };
   let want;
   try {
@@ -157,10 +220,10 @@ function imageFilter(s: string): { digest: string } | ((r: RunRecord) => boolean
   }
   if (want.digest) return { digest: want.digest };
   const tag = want.tagDefaulted ? null : want.tag;
-  return (r) => {
-    if (!r.image.reference) return false;
+  return (reference) => {
+    if (!reference) return false;
     try {
-      const have = parseDockerReference(r.image.reference);
+      const have = parseDockerReference(reference);
       return have.name === want.name && (tag === null || have.tag === tag);
     } catch {
       return false;
@@ -168,32 +231,57 @@ function imageFilter(s: string): { digest: string } | ((r: RunRecord) => boolean
   };
 }
 
+/** A query compiled: SQL conditions, tests of one column's value each, and the test of a whole run. */
+export interface CompiledQuery {
+  /** Plain conditions the store evaluates as they are (a digest, a commit or a commit prefix). */
+  where: Record<string, Condition>;
+  /** Conditions on one column each, which the store narrows by through that column's distinct values. */
+  columns: ColumnTest[];
+  /** Every condition, on a run read: the final word. */
+  test: (r: RunRecord) => boolean;
+}
+
 /** Every condition of a query, checked before the store is read (bad input is a UsageError). */
-export function compileQuery(q: RunsQuery): { where: Record<string, string | number>; test: (r: RunRecord) => boolean } {
-  const where: Record<string, string | number> = {};
+export function compileQuery(q: RunsQuery): CompiledQuery {
+  const where: Record<string, Condition> = {};
+  const columns: ColumnTest[] = [];
   const tests: ((r: RunRecord) => boolean)[] = [];
   if (q.commit !== undefined) {
     if (!/^[0-9a-f]{7,64}$/i.test(q.commit)) throw new UsageError(`--commit ${q.commit}: not a commit hash (7 to 64 hex digits)`);
     const c = q.commit.toLowerCase();
     if (c.length === 40 || c.length === 64) where.commit_hash = c;
-    else tests.push((r) => r.commit.startsWith(c));
+    else {
+      where.commit_hash = { prefix: c };
+      tests.push((r) => r.commit.startsWith(c));
+    }
   }
   if (q.image !== undefined) {
     const f = imageFilter(q.image);
-    if (typeof f === 'function') tests.push(f);
-    else where.image_digest = f.digest;
+    if (typeof f === 'function') {
+      columns.push({ column: 'image_reference', test: f });
+      tests.push((r) => f(r.image.reference));
+    } else where.image_digest = f.digest;
   }
   for (const l of q.libraries ?? []) {
     const { name, range } = parseLibraryFilter(l);
-    tests.push((r) => {
-      const v = r.libraries[name];
-      if (v === undefined) return false;
-      if (!range) return true;
+    const inRange = memo((v) => {
       const sv = coerce(v);
-      return sv !== null && range.test(sv);
+      return sv !== null && range!.test(sv);
     });
+    const has = (libs: Record<string, string>): boolean => {
+      const v = libs[name];
+      if (v === undefined) return false;
+      return !range || inRange(v);
+    };
+    // The stored text, decoded as a row's is (text that is not JSON holds no library).
+    columns.push({ column: 'image_libraries', test: (text) => has(librariesOf(text === null ? null : parseJson(text))) });
+    tests.push((r) => has(r.libraries));
   }
-  for (const h of q.hosts ?? []) tests.push(parseHostFilter(h));
+  for (const h of q.hosts ?? []) {
+    const c = hostCondition(h);
+    columns.push({ column: c.column, test: c.test });
+    tests.push((r) => c.test(c.get(r)));
+  }
   if (q.since !== undefined) {
     const t = timeOf(q.since, '--since');
     tests.push((r) => Date.parse(r.startedAt ?? r.recordedAt) >= t);
@@ -203,7 +291,59 @@ export function compileQuery(q: RunsQuery): { where: Record<string, string | num
     tests.push((r) => Date.parse(r.startedAt ?? r.recordedAt) < t);
   }
   if (!q.includeRefused) tests.push((r) => !r.refused);
-  return { where, test: (r) => tests.every((t) => t(r)) };
+  return { where, columns, test: (r) => tests.every((t) => t(r)) };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** A column with more distinct values than this is not narrowed by (its condition is tested on the rows read). */
+export const MAX_NARROWING_VALUES = 5000;
+
+/** At most this many listed values in one query, all columns together (well under what a statement binds). */
+const MAX_LISTED = 20_000;
+
+/**
+ * The store conditions for a compiled query: its plain conditions, and for each column tested, the
+ * list of that column's stored values that pass every test on it (null too when a run without the
+ * value passes). A column holding a value that is not text, or more than
+ * {@link MAX_NARROWING_VALUES} values, or whose list would make the query bind too many, is left to
+ * the test of the rows read. `by`: the column whose
+ * condition holds for the fewest rows (a narrowed list, or a digest or commit the query names), for the
+ * store to read through its index.
+ */
+export async function narrowedWhere(store: Pick<StoreBackend, 'distinct'>, c: CompiledQuery): Promise<{ where: Record<string, Condition>; by: string | undefined }> {
+  const where: Record<string, Condition> = { ...c.where };
+  const byColumn = new Map<string, ColumnTest['test'][]>();
+  for (const t of c.columns) byColumn.set(t.column, [...(byColumn.get(t.column) ?? []), t.test]);
+  let by: { column: string; rows: number } | undefined;
+  let listed = 0;
+  for (const [column, cond] of Object.entries(c.where)) {
+    if (typeof cond !== 'string') continue; // a prefix is no index lookup
+    const rows = (await store.distinct('Producer', column, { [column]: cond })).reduce((n, v) => n + v.rows, 0);
+    if (!by || rows < by.rows) by = { column, rows };
+  }
+  for (const [column, tests] of byColumn) {
+    if (column in where) continue;
+    const values = await store.distinct('Producer', column);
+    if (values.length > MAX_NARROWING_VALUES || values.some((v) => typeof v.value !== 'string')) continue;
+    const pass = (v: string | null) => tests.every((t) => t(v));
+    const hits = values.filter((v) => pass(v.value as string));
+    const list: (string | null)[] = hits.map((v) => v.value as string);
+    if (pass(null)) list.push(null);
+    if (listed + list.length > MAX_LISTED) continue;
+    listed += list.length;
+    where[column] = list;
+    // Rows without a value are not counted: a list holding null is never the one to read by.
+    const rows = list.includes(null) ? Infinity : hits.reduce((n, v) => n + v.rows, 0);
+    if (!by || rows < by.rows) by = { column, rows };
+  }
+  return { where, by: by?.rows === Infinity ? undefined : by?.column };
 }
 
 /** The answer to a query: the runs (in id order) and their distinct commits (in order of first run). */
@@ -214,17 +354,27 @@ export interface RunsAnswer {
   commits: string[];
 }
 
-/**
- * `store runs` / `store affected`: the recorded replays that match every condition of `q`.
- * `store` is a store spec (or an open store, which is left open).
- */
-export async function affected(q: RunsQuery, opts: { store?: string | import('../store/types.js').StoreBackend | undefined } = {}): Promise<RunsAnswer> {
-  const { where, test } = compileQuery(q);
+/** Options of {@link affected} and {@link storeRuns}. */
+export interface AffectedOptions {
+  /** A store spec (default `$CONTAINERSPEC_STORE`, else the SQLite default), or an open store, which is left open. */
+  store?: string | StoreBackend | undefined;
+  /**
+   * Narrow in the store (default true). False: read every run's small columns and test them in code,
+   * the plain way the narrowed answer must equal (for tests and the benchmark's reference).
+   */
+  narrow?: boolean | undefined;
+}
+
+/** `store runs` / `store affected`: the recorded replays that match every condition of `q`. */
+export async function affected(q: RunsQuery, opts: AffectedOptions = {}): Promise<RunsAnswer> {
+  const compiled = compileQuery(q);
   const own = typeof opts.store !== 'object';
   const store = typeof opts.store === 'object' ? opts.store : await (await import('../store/open.js')).openStore(opts.store);
   try {
     if (own) await store.init();
-    const rows = await store.rows('Producer', where, { columns: COLUMNS });
+    const { where, by } = opts.narrow === false ? { where: {}, by: undefined } : await narrowedWhere(store, compiled);
+    const rows = await store.rows('Producer', where, { columns: COLUMNS, ...(by !== undefined ? { by } : {}) });
+    const { test } = compiled;
     const runs: RunRecord[] = [];
     for (const r of rows) {
       const rec = toRecord(r);
@@ -237,6 +387,6 @@ export async function affected(q: RunsQuery, opts: { store?: string | import('..
 }
 
 /** `store runs [--commit C] [--image DIGEST]`: every recorded replay (refusals included) that matches. */
-export function storeRuns(q: Pick<RunsQuery, 'commit' | 'image'>, opts: { store?: string | import('../store/types.js').StoreBackend | undefined } = {}): Promise<RunsAnswer> {
+export function storeRuns(q: Pick<RunsQuery, 'commit' | 'image'>, opts: AffectedOptions = {}): Promise<RunsAnswer> {
   return affected({ ...q, includeRefused: true }, opts);
 }

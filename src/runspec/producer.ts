@@ -20,7 +20,7 @@ import type { Drift } from '../check/rules/provenance.js';
 import type { ProvenanceFacts } from '../check/rule.js';
 import type { RunSpec } from './types.js';
 
-/** Version of the `replay --json` document (no schema file yet). */
+/** Version of the `replay --json` document, with or without `--affected` (`schemas/replay-1.0.schema.json`). */
 export const REPLAY_SCHEMA_VERSION = '1.0';
 
 /** At most this many bytes of each of stdout and stderr are kept in the store (the last ones). */

@@ -16,8 +16,8 @@ import { StoreError, oneLine } from '../errors/index.js';
 import { isPostgresUrl } from './location.js';
 
 export { isPostgresUrl } from './location.js';
-import { TABLES, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
-import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, Where } from './types.js';
+import { TABLES, indexName, selectDistinct, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
+import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, ValueCount, Where } from './types.js';
 
 /** How long connecting may take before the store is called unreachable (ms). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -273,7 +273,22 @@ export class PostgresStore implements StoreBackend {
     for (const col of t.columns) {
       if (!have.has(col.name)) await this.#addColumn(c, t.name, col.name, col.type, have);
     }
+    const present = await this.#readIndexes(c, [t.name]);
+    for (const col of t.indexes ?? []) {
+      const name = indexName(t.name, col);
+      if (present.has(name)) continue;
+      // Text columns get a hash index: equality and IN are all the queries ask of it, and a btree entry
+      // is limited to about 2.7 kB (a longer value would make the INSERT fail).
+      const using = have.get(col) === 'VARCHAR' ? 'hash' : 'btree';
+      await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${quoteIdent(t.name)} USING ${using} (${quoteIdent(col)})`);
+    }
     return have;
+  }
+
+  /** The names of the indexes on the named tables. */
+  async #readIndexes(c: pg.ClientBase | pg.Pool, tables: readonly string[]): Promise<Set<string>> {
+    const r = await c.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ANY($1::text[])`, [tables]);
+    return new Set(r.rows.map((x) => x.indexname));
   }
 
   async #addColumn(c: pg.PoolClient, table: string, name: string, type: ColumnType, have: Map<string, ColumnType>): Promise<void> {
@@ -283,10 +298,11 @@ export class PostgresStore implements StoreBackend {
 
   async init(): Promise<void> {
     const names = TABLES.map((t) => t.name);
-    const complete = (m: Map<string, Map<string, ColumnType>>) => TABLES.every((t) => t.columns.every((col) => m.get(t.name)?.has(col.name)));
+    const complete = (m: Map<string, Map<string, ColumnType>>, idx: Set<string>) =>
+      TABLES.every((t) => t.columns.every((col) => m.get(t.name)?.has(col.name)) && (t.indexes ?? []).every((col) => idx.has(indexName(t.name, col))));
     // Nothing to do (the usual case): no lock taken.
     try {
-      if (complete(await this.#readColumns(this.pool, names))) return;
+      if (complete(await this.#readColumns(this.pool, names), await this.#readIndexes(this.pool, names))) return;
     } catch (e) {
       this.#fail(e, 'reading the tables');
     }
@@ -352,6 +368,19 @@ export class PostgresStore implements StoreBackend {
     return r.rows.map((row) => decodeRow(table, row));
   }
 
+  async #distinctNow(c: pg.ClientBase | pg.Pool, table: string, column: string, where: Where = {}): Promise<ValueCount[]> {
+    checkIdentifier(table, 'table', this.location);
+    const have = (await this.#readColumns(c, [table])).get(table);
+    if (!have) {
+      if (tableSpec(table)) return [];
+      throw new StoreError(`no table ${table} in ${this.location}`, this.location);
+    }
+    const q = selectDistinct(table, have, column, where, this.location, (i) => `$${i}`);
+    if (!q) return [];
+    const r = await c.query<{ v: ValueCount['value']; n: number | bigint }>(q.sql, q.params);
+    return r.rows.map((row) => ({ value: row.v, rows: Number(row.n) }));
+  }
+
   append<R extends RowInput<R>>(table: string, row: R): Promise<number> {
     return this.#write(`appending to ${table}`, (c) => this.#appendNow(c, table, row as Row), true);
   }
@@ -374,6 +403,15 @@ export class PostgresStore implements StoreBackend {
     }
   }
 
+  async distinct(table: string, column: string, where?: Where): Promise<ValueCount[]> {
+    if (this.#closed) throw new StoreError(`${this.location}: the store is closed`, this.location);
+    try {
+      return await this.#distinctNow(this.pool, table, column, where);
+    } catch (e) {
+      this.#fail(e, `reading ${table}`);
+    }
+  }
+
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {
     return this.#write('writing', async (c) => {
       let open = true;
@@ -389,6 +427,10 @@ export class PostgresStore implements StoreBackend {
           rows: async (table, where, options) => {
             live();
             return this.#rowsNow(c, table, where, options);
+          },
+          distinct: async (table, column, where) => {
+            live();
+            return this.#distinctNow(c, table, column, where);
           },
         });
       } finally {

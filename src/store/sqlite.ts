@@ -16,8 +16,8 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors/index.js';
-import { TABLES, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
-import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, Where } from './types.js';
+import { TABLES, indexName, rowDecoder, selectDistinct, selectRows, checkIdentifier, columnTypeOf, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
+import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, ValueCount, Where } from './types.js';
 
 /** How long a writer waits for another process's write lock before giving up (ms). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -192,6 +192,13 @@ export class SqliteStore implements StoreBackend {
     for (const c of t.columns) {
       if (!have.has(c.name)) this.#addColumn(t.name, c.name, c.type, have);
     }
+    if (t.indexes?.length) {
+      const present = new Set((this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?`).all(t.name) as { name: string }[]).map((r) => r.name));
+      for (const c of t.indexes) {
+        const name = indexName(t.name, c);
+        if (!present.has(name)) this.db.exec(`CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${quoteIdent(t.name)} (${quoteIdent(c)})`);
+      }
+    }
     return have;
   }
 
@@ -252,12 +259,33 @@ export class SqliteStore implements StoreBackend {
       if (tableSpec(table)) return [];
       throw new StoreError(`no table ${table} in ${this.location}`, this.location);
     }
-    const q = selectRows(table, have, where, options, this.location, () => '?');
+    // Unary + is SQLite's way to keep a term from choosing the index (the same value otherwise).
+    const q = selectRows(table, have, where, options, this.location, () => '?', (c) => `+${c}`);
     if (!q) return [];
     const { sql, params } = q;
     try {
-      const rows = this.db.prepare(sql).safeIntegers(true).all(...params) as Record<string, unknown>[];
-      return rows.map((r) => decodeRow(table, r));
+      // Arrays, decoded by a decoder made once for the columns: about twice as fast as row objects.
+      const stmt = this.db.prepare(sql).safeIntegers(true).raw(true);
+      const decode = rowDecoder(table, stmt.columns().map((c) => c.name));
+      return (stmt.all(...params) as unknown[][]).map(decode);
+    } catch (e) {
+      sqliteError(e, this.location, `reading ${table}`);
+    }
+  }
+
+  #distinctNow(table: string, column: string, where: Where = {}): ValueCount[] {
+    checkIdentifier(table, 'table', this.location);
+    const have = this.#readColumns(table);
+    if (!have.size) {
+      if (tableSpec(table)) return [];
+      throw new StoreError(`no table ${table} in ${this.location}`, this.location);
+    }
+    const q = selectDistinct(table, have, column, where, this.location, () => '?');
+    if (!q) return [];
+    try {
+      const rows = this.db.prepare(q.sql).safeIntegers(true).raw(true).all(...q.params) as [unknown, bigint][];
+      const decode = rowDecoder('', ['v']);
+      return rows.map(([v, n]) => ({ value: decode([v]).v as ValueCount['value'], rows: Number(n) }));
     } catch (e) {
       sqliteError(e, this.location, `reading ${table}`);
     }
@@ -279,6 +307,10 @@ export class SqliteStore implements StoreBackend {
           live();
           return this.#rowsNow(table, where, options);
         },
+        distinct: async (table, column, where) => {
+          live();
+          return this.#distinctNow(table, column, where);
+        },
       },
       end: () => (open = false),
     };
@@ -294,6 +326,10 @@ export class SqliteStore implements StoreBackend {
 
   rows(table: string, where?: Where, options?: RowsOptions): Promise<StoredRow[]> {
     return this.#serial(() => this.#rowsNow(table, where, options));
+  }
+
+  distinct(table: string, column: string, where?: Where): Promise<ValueCount[]> {
+    return this.#serial(() => this.#distinctNow(table, column, where));
   }
 
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {

@@ -8,7 +8,10 @@
  * encoded for SQL, and how a stored row is decoded.
  */
 import { StoreError } from '../errors/index.js';
-import type { ColumnType, JsonValue, Row, StoredRow, StoredValue, Value } from './types.js';
+import type { ColumnType, Condition, JsonValue, Row, StoredRow, StoredValue, Value } from './types.js';
+
+/** A table's columns as a backend has them: name to type. */
+export type Columns = ReadonlyMap<string, ColumnType>;
 
 /** One declared column. */
 export interface ColumnSpec {
@@ -27,6 +30,11 @@ export interface TableSpec {
   name: string;
   doc: string;
   columns: readonly ColumnSpec[];
+  /**
+   * Columns with an index of their own (named by {@link indexName}), for the queries that narrow by
+   * them (`store affected`). An index changes no row; a store without them answers the same, slower.
+   */
+  indexes?: readonly string[];
 }
 
 /** Columns every table has, set by the store: a row to append never names them. */
@@ -106,8 +114,15 @@ export const TABLES: readonly TableSpec[] = [
       { name: 'microarch', type: 'VARCHAR', doc: 'host archspec CPU target (from host_facts, for queries)' },
       { name: 'host_mpi', type: 'VARCHAR', doc: 'host MPI as impl@version, comma-separated (from host_facts, for queries)' },
     ],
+    // What `store affected` narrows by (src/runspec/affected.ts), and the commit replay's history is read by.
+    indexes: ['commit_hash', 'image_digest', 'image_reference', 'image_libraries', 'host_name', 'kernel_release', 'gpu_driver', 'glibc_version', 'microarch', 'host_mpi'],
   },
 ];
+
+/** The name of the index on `table`.`column`: `<table>_<column>_idx`. */
+export function indexName(table: string, column: string): string {
+  return `${table}_${column}_idx`;
+}
 
 /** The declared table named `name`, if any. */
 export function tableSpec(name: string): TableSpec | undefined {
@@ -290,33 +305,112 @@ export function decodeRow(table: string, raw: Record<string, unknown>): StoredRo
 }
 
 /**
- * The `SELECT` of `rows()`, written once for both backends: equality conditions on the columns the
- * table has (a condition on a column it lacks matches no row, unless it asks for NULL), `afterId`,
- * `limit`, in id order. `mark(i)` is the backend's placeholder for the i-th parameter (`?`, `$1`).
- * Null when no row can match.
+ * {@link decodeRow} for many rows of the same columns, as a driver returns them in array form
+ * (`columns[i]` names `values[i]`): the JSON columns are found once, not once per value.
+ */
+export function rowDecoder(table: string, columns: readonly string[]): (values: readonly unknown[]) => StoredRow {
+  const json = columns.map((c) => jsonColumnsOf(table).has(c));
+  const n = columns.length;
+  return (values) => {
+    const out: Record<string, StoredValue> = {};
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      let value: StoredValue;
+      if (typeof v === 'bigint') value = Number.isSafeInteger(Number(v)) ? Number(v) : v;
+      else if (v instanceof Uint8Array) value = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      else value = (v ?? null) as StoredValue;
+      if (json[i] && typeof value === 'string') {
+        try {
+          value = JSON.parse(value) as JsonValue;
+        } catch {
+          /* not JSON (written by another tool): the text as it is */
+        }
+      }
+      out[columns[i]!] = value;
+    }
+    return out as StoredRow;
+  };
+}
+
+/** The backend's placeholder for the i-th parameter (`?`, `$1`). */
+export type Mark = (i: number) => string;
+
+/** Most parameters one statement binds (SQLite's limit is 32766, PostgreSQL's 65535). */
+export const MAX_PARAMS = 30_000;
+
+/**
+ * The conditions of a {@link Where} as SQL (joined with AND), their parameters pushed onto `params`;
+ * null when no row can match. Written once for both backends (see {@link Condition}).
+ */
+export function whereSql(
+  have: Columns,
+  where: { readonly [column: string]: Condition },
+  params: SqlValue[],
+  location: string,
+  mark: Mark,
+  by?: string,
+  unindexed: (column: string) => string = (c) => c,
+): string[] | null {
+  const conds: string[] = [];
+  for (const [k, v] of Object.entries(where)) {
+    checkIdentifier(k, 'column', location);
+    const list = Array.isArray(v) ? (v as readonly (number | string | null)[]) : null;
+    const type = have.get(k);
+    if (type === undefined) {
+      // A column no row has: every row is NULL there.
+      if (v === null || list?.includes(null)) continue;
+      return null;
+    }
+    // With `by` naming another column, this one is written as the backend's `unindexed` form of it
+    // (the same value, which no index serves), so the planner reads through by's index.
+    const col = by === undefined || by === k ? quoteIdent(k) : unindexed(quoteIdent(k));
+    if (v === null) conds.push(`${col} IS NULL`);
+    else if (list) {
+      const values = list.filter((x): x is number | string => x !== null);
+      const nullToo = values.length < list.length;
+      if (!values.length && !nullToo) return null;
+      if (params.length + values.length > MAX_PARAMS) throw new StoreError(`a condition on ${k} lists ${values.length} values: more than one query can bind (${MAX_PARAMS})`, location);
+      const marks = values.map((x) => {
+        params.push(x);
+        return mark(params.length);
+      });
+      const inList = marks.length ? `${col} IN (${marks.join(', ')})` : null;
+      conds.push(inList && nullToo ? `(${inList} OR ${col} IS NULL)` : (inList ?? `${col} IS NULL`));
+    } else if (typeof v === 'object') {
+      const prefix = (v as { prefix?: unknown }).prefix;
+      if (typeof prefix !== 'string') throw new StoreError(`a condition on ${k} is neither a value, a list nor { prefix }`, location);
+      if (type !== 'VARCHAR') throw new StoreError(`a prefix condition needs a VARCHAR column; ${k} is ${type}`, location);
+      if (prefix === '') continue;
+      params.push(prefix);
+      // substr counts characters on both backends and compares case-sensitively (LIKE does not on SQLite).
+      conds.push(`substr(${col}, 1, ${[...prefix].length}) = ${mark(params.length)}`);
+    } else {
+      params.push(v);
+      conds.push(`${col} = ${mark(params.length)}`);
+    }
+  }
+  return conds;
+}
+
+/**
+ * The `SELECT` of `rows()`, written once for both backends: the {@link whereSql} conditions, `afterId`,
+ * `limit`, in id order. Null when no row can match. `unindexed(column)`: the backend's way to write a
+ * column so that its index is not used (SQLite's unary `+`), for `by`; a backend whose planner has
+ * statistics (PostgreSQL) leaves it out and picks the index itself.
  */
 export function selectRows(
   table: string,
-  have: { has(column: string): boolean },
-  where: { readonly [column: string]: number | string | null },
-  options: { afterId?: number | undefined; limit?: number | undefined; columns?: readonly string[] | undefined },
+  have: Columns,
+  where: { readonly [column: string]: Condition },
+  options: { afterId?: number | undefined; limit?: number | undefined; columns?: readonly string[] | undefined; by?: string | undefined },
   location: string,
-  mark: (i: number) => string,
+  mark: Mark,
+  unindexed?: (column: string) => string,
 ): { sql: string; params: SqlValue[] } | null {
-  const conds: string[] = [];
   const params: SqlValue[] = [];
-  for (const [k, v] of Object.entries(where)) {
-    checkIdentifier(k, 'column', location);
-    if (!have.has(k)) {
-      if (v === null) continue; // a column no row has: every row is NULL there
-      return null;
-    }
-    if (v === null) conds.push(`${quoteIdent(k)} IS NULL`);
-    else {
-      params.push(v);
-      conds.push(`${quoteIdent(k)} = ${mark(params.length)}`);
-    }
-  }
+  if (options.by !== undefined) checkIdentifier(options.by, 'column', location);
+  const conds = whereSql(have, where, params, location, mark, options.by !== undefined && options.by in where ? options.by : undefined, unindexed);
+  if (!conds) return null;
   if (options.afterId !== undefined) {
     params.push(options.afterId);
     conds.push(`${quoteIdent('id')} > ${mark(params.length)}`);
@@ -330,4 +424,23 @@ export function selectRows(
     `SELECT ${list} FROM ${quoteIdent(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${quoteIdent('id')}` +
     (options.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(options.limit))}` : '');
   return { sql, params };
+}
+
+/** The `SELECT ... GROUP BY` of `distinct()` (each value and its row count), written once for both backends. Null when no value can come back. */
+export function selectDistinct(
+  table: string,
+  have: Columns,
+  column: string,
+  where: { readonly [column: string]: Condition },
+  location: string,
+  mark: Mark,
+): { sql: string; params: SqlValue[] } | null {
+  checkIdentifier(column, 'column', location);
+  if (!have.has(column)) return null;
+  const params: SqlValue[] = [];
+  const conds = whereSql(have, where, params, location, mark);
+  if (!conds) return null;
+  const col = quoteIdent(column);
+  conds.push(`${col} IS NOT NULL`);
+  return { sql: `SELECT ${col} AS v, count(*) AS n FROM ${quoteIdent(table)} WHERE ${conds.join(' AND ')} GROUP BY ${col}`, params };
 }

@@ -56,10 +56,18 @@ export interface TableInfo {
 }
 
 /**
- * Which rows to read: every named column equals the value (null: IS NULL). Numbers match INTEGER
- * and FLOAT columns, strings match VARCHAR columns.
+ * A condition on one column. Numbers match INTEGER and FLOAT columns, strings VARCHAR columns (a JSON
+ * column as its stored text).
+ * - a number or a string: equal to it; null: IS NULL;
+ * - an array: equal to one of its items (SQL `IN`); a null item also matches NULL; an empty array matches no row;
+ * - `{ prefix }`: VARCHAR text that starts with `prefix` (case-sensitive, on every backend).
+ *
+ * A condition on a column the table lacks holds exactly when it holds for NULL (every row is NULL there).
  */
-export type Where = { readonly [column: string]: number | string | null };
+export type Condition = number | string | null | readonly (number | string | null)[] | { readonly prefix: string };
+
+/** Which rows to read: every named column meets its {@link Condition}. */
+export type Where = { readonly [column: string]: Condition };
 
 /** Paging for {@link StoreBackend.rows}: rows in `id` order, after `afterId`, at most `limit`. */
 export interface RowsOptions {
@@ -70,6 +78,20 @@ export interface RowsOptions {
    * a query over many rows. A named column the table lacks is left out of the rows read.
    */
   columns?: readonly string[];
+  /**
+   * Find the rows through the index on this column: the caller knows its condition to be the most
+   * selective (from {@link StoreWriter.distinct}'s counts). Conditions on other columns are then
+   * checked on the rows it gives rather than used to pick an index: without table statistics SQLite
+   * may otherwise pick the index of a condition that holds for many more rows (PostgreSQL, which
+   * has statistics, picks for itself). A hint: the same rows come back either way.
+   */
+  by?: string;
+}
+
+/** One value of a column, and how many rows hold it. */
+export interface ValueCount {
+  value: number | bigint | string | Buffer;
+  rows: number;
 }
 
 /** What a transaction can do: append and read, all on one connection, all committed or none. */
@@ -78,6 +100,14 @@ export interface StoreWriter {
   append<R extends RowInput<R>>(table: string, row: R): Promise<number>;
   /** Rows in `id` order. */
   rows(table: string, where?: Where, options?: RowsOptions): Promise<StoredRow[]>;
+  /**
+   * The distinct non-null values of one column among the rows that match `where`, as stored (a JSON
+   * column's text, not parsed; integers as numbers, bigint only past 2^53), each with how many of
+   * those rows hold it, in no particular order. A column the table lacks has none. For queries that
+   * test a few distinct values in code (a semver range) and then read only the rows holding the values
+   * that passed (`rows(table, { column: [...] }, { by: column })`).
+   */
+  distinct(table: string, column: string, where?: Where): Promise<ValueCount[]>;
 }
 
 /** A provenance store. */
@@ -86,8 +116,10 @@ export interface StoreBackend extends StoreWriter {
   /** Where the store is, for display: a file path, or `postgres://user@host:port/db` (never a password). */
   readonly location: string;
   /**
-   * Create the declared tables (src/store/tables.ts) that are missing and add the declared columns
-   * a table lacks (`ALTER TABLE ... ADD COLUMN`). Idempotent, and safe when many processes run it at once.
+   * Create the declared tables (src/store/tables.ts) that are missing, add the declared columns
+   * a table lacks (`ALTER TABLE ... ADD COLUMN`) and create the declared indexes it lacks
+   * (`CREATE INDEX IF NOT EXISTS`, which reads every row once and changes none). Idempotent, and
+   * safe when many processes run it at once.
    */
   init(): Promise<void>;
   /** Every table in the store (declared or not), with typed columns and row counts, sorted by name. */
