@@ -36,7 +36,7 @@ const PUBLISHED: Record<string, string> = {
   'match-1.1.schema.json': '60d8ab472b81826ec1590870f93458233407eebd5161a3d2709999b2db1ea926',
   'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',
   // issue 10: replay --json (one replay, or --affected's replays and summary), store runs|affected --json
-  'replay-1.0.schema.json': '8526618372bc4d9de4498d07281b55325fae9d347bc7ad6590e56efbd3bc65a3',
+  'replay-1.0.schema.json': '9e6d7e95ac8c8d15ab8ed1c05f54225971946b5b1bf30ee01c9ab9ede4b30528',
   'runs-1.0.schema.json': 'e5c003ac7611925517297d46b1e8542f2b18124b5fbc26c68c819352b584df1a',
   // issue 13 item 9: facts 2.1 (kernel.config complete or selected), report 2.1 (a not-applicable status)
   'facts-2.1.schema.json': 'e14d6b7a9bc4ec4aeca98c022d4210e822cf180a051cae664b6f40419f553a32',
