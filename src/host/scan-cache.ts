@@ -3,7 +3,7 @@
  * from files), kept so that the next `host`, `check` or `runspec commit` on the same host does not
  * read them again while nothing they came from changed. An entry lists every path the scan
  * depended on (each directory listed, each file read: `scanTree`'s `touched`) with its stat
- * identity (device, inode, size, mtime and ctime in ns: src/image/rootfs.ts `statIdentity`); it is
+ * identity (device, inode, size, mtime and ctime in ns: src/util/stat-identity.ts); it is
  * used only when every one of them still has that identity. A library installed, removed,
  * replaced or upgraded changes its directory (a new entry, a rename) or the file itself. An entry
  * whose paths changed in the last 2 s before it was written is not written (a change in the same
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { writeAtomic } from '../cache/atomic.js';
 import { buildStamp, SCAN_LIMITS } from '../cache/fingerprint.js';
 import { PACKAGE_VERSION } from '../cache/version.js';
-import { statIdentity } from '../image/rootfs.js';
+import { statIdentity } from '../util/stat-identity.js';
 import { limit } from '../limits.js';
 import type { HostFacts } from '../model/facts.js';
 

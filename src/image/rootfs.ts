@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { FormatError, ImageReferenceError, NotFoundError } from '../errors/index.js';
 import { limit, overLimit } from '../limits.js';
 import { mapLimit } from '../util/limit.js';
+import { statIdentity } from '../util/stat-identity.js';
 import type { Image } from './types.js';
 
 /** sha256 of a file's bytes, streamed. */
@@ -32,15 +33,6 @@ function typeOf(st: Pick<BigIntStats, 'isFile' | 'isDirectory' | 'isSymbolicLink
 
 /** Byte-wise comparison of paths (stable across locales). */
 const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-/**
- * A file's stat identity: device, inode, size, and modification and change times in nanoseconds.
- * While it holds, the file's content is taken to be unchanged (as git's index and rsync do): any
- * write or chmod moves the change time, which only the clock can set back.
- */
-export function statIdentity(st: Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-}
 
 /**
  * Content hashes an earlier listing of the same tree computed, offered to {@link treeListing} so

@@ -1,4 +1,4 @@
-import { highestNeed } from '../../elf/index.js';
+import { highestNeed } from '../../elf/needs.js';
 import { compareVersions } from '../../util/version.js';
 import type { CompiledImage } from '../compile.js';
 import { FAIL, makeCheck, pack, PASS, PENALTY, statusOf, UNKNOWN, type BoundLibrary, type Evaluation, type Rule } from '../rule.js';
