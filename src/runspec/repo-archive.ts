@@ -6,11 +6,12 @@
  * stored beside it.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { FormatError } from '../errors/index.js';
+import { TarParser, type TarHeader } from '../layers/tar.js';
 
 /** A repository larger than this is refused (the store is not a file server). */
 export const REPO_ARCHIVE_MAX = 256 << 20;
@@ -92,40 +93,60 @@ export async function restoreRepo(archive: Buffer, sha256: string | null, dir: s
     throw new FormatError(`${what}: the stored repository is damaged: its tar hashes to sha256:${got.slice(0, 12)}..., the store recorded ${sha256 ? `sha256:${sha256.slice(0, 12)}...` : 'no digest'}`, what);
   }
   const root = resolve(dir);
-  await mkdir(root, { recursive: true });
-  const extract = tar.extract();
   const inside = (name: string): string => {
     const clean = posix.normalize(name.replace(/^\.\/+/, ''));
     const p = resolve(root, clean);
     if (clean.startsWith('..') || posix.isAbsolute(clean) || (p !== root && !p.startsWith(root + sep))) throw new FormatError(`${what}: the stored repository has an entry outside it: ${JSON.stringify(name)}`, what);
     return p;
   };
-  const done = new Promise<void>((ok, fail) => {
-    extract.on('entry', (h, stream, next) => {
-      const p = inside(h.name);
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => {
-        chunks.push(c as Buffer);
-      });
-      stream.on('end', () => {
-        (async () => {
-          if (h.type === 'directory') await mkdir(p, { recursive: true, mode: 0o755 });
-          else if (h.type === 'symlink') {
-            await mkdir(dirname(p), { recursive: true });
-            const target = resolve(dirname(p), h.linkname ?? '');
-            if (relative(root, target).startsWith('..')) throw new FormatError(`${what}: the stored repository has a link outside it: ${h.name}`, what);
-            await symlink(h.linkname ?? '', p);
-          } else if (h.type === 'file') {
-            await mkdir(dirname(p), { recursive: true });
-            await writeFile(p, Buffer.concat(chunks), { mode: (h.mode ?? 0o644) & 0o777 });
-          }
-        })().then(() => next(), fail);
-      });
-      stream.on('error', fail);
-    });
-    extract.on('finish', ok);
-    extract.on('error', (e) => fail(new FormatError(`${what}: the stored repository is not a readable tar (${e.message})`, what)));
+  // The whole archive is in memory: parsed in one pass by the layer walker's tar parser, written synchronously
+  // (a repository is many small files: a stream and a thread-pool round trip per file cost more than the writes).
+  const made = new Set<string>();
+  const dirOf = (p: string) => {
+    if (!made.has(p)) {
+      mkdirSync(p, { recursive: true, mode: 0o755 });
+      made.add(p);
+    }
+  };
+  dirOf(root);
+  let cur: { h: TarHeader; path: string; chunks: Buffer[] } | null = null;
+  const write = (h: TarHeader, p: string, data: Buffer) => {
+    if (h.type === 'directory') dirOf(p);
+    else if (h.type === 'symlink') {
+      dirOf(dirname(p));
+      const target = resolve(dirname(p), h.linkname ?? '');
+      if (relative(root, target).startsWith('..')) throw new FormatError(`${what}: the stored repository has a link outside it: ${h.name}`, what);
+      symlinkSync(h.linkname ?? '', p);
+    } else if (h.type === 'file') {
+      dirOf(dirname(p));
+      writeFileSync(p, data, { mode: (h.mode ?? 0o644) & 0o777 });
+    }
+  };
+  const parser = new TarParser({
+    entry(h) {
+      const path = inside(h.name);
+      if (h.type === 'file' && (h.size ?? 0) > 0) {
+        cur = { h, path, chunks: [] };
+        return true;
+      }
+      write(h, path, Buffer.alloc(0));
+      return false;
+    },
+    data(chunk) {
+      cur!.chunks.push(Buffer.from(chunk)); // a view of the archive: copied, as the parser asks
+      return true;
+    },
+    end() {
+      const c = cur!;
+      cur = null;
+      write(c.h, c.path, Buffer.concat(c.chunks));
+    },
   });
-  Readable.from([archive]).pipe(extract);
-  await done;
+  try {
+    parser.push(archive);
+    parser.end();
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(`${what}: the stored repository is not a readable tar (${(e as Error).message})`, what);
+  }
 }
