@@ -1,0 +1,136 @@
+/**
+ * `dockerfile outdated`: for each FROM that names a registry image, is its pinned digest still the
+ * digest its tag names (for a multi-platform tag: the index's digest, or the platform's manifest
+ * within it), and which newer tags of its family exist (tags.ts)? Every distinct `name:tag` is asked
+ * once and every repository's tag list read once per run (lookup.ts).
+ */
+import { ContainerspecError, DockerfileError } from '../errors/index.js';
+import { formatPlatform } from '../image/platform.js';
+import { hostPlatform } from '../image/platform.js';
+import { Lookups, platformOf, type LookupOptions } from './lookup.js';
+import type { DockerfileFrom, ParsedDockerfile } from './parse.js';
+import { newerTags, parseTag } from './tags.js';
+
+/** Version of the JSON the Dockerfile commands print (`schemas/dockerfile-1.0.schema.json`). */
+export const DOCKERFILE_SCHEMA_VERSION = '1.0';
+
+/**
+ * How a FROM's pin stands: `current` (the pin is the tag's digest, or the platform's manifest in
+ * the tag's index), `stale` (the tag names another digest now), `unpinned` (no digest written),
+ * `digest-only` (a digest and no tag: nothing to compare it with).
+ */
+export type PinStatus = 'current' | 'stale' | 'unpinned' | 'digest-only';
+
+/** One FROM of one Dockerfile, judged. */
+export interface BaseStatus {
+  file: string;
+  line: number;
+  column: number;
+  /** 0-based stage index, and its alias. */
+  stage: number;
+  alias: string | null;
+  /** The image as written and as resolved (ARGs substituted). */
+  raw: string;
+  image: string;
+  /** `docker.io/library/ubuntu` */
+  name: string;
+  tag: string | null;
+  pinned: string | null;
+  /** The digest the tag names now (the index's, for a multi-platform tag); null without a tag. */
+  current: string | null;
+  /** For a multi-platform tag: the platform the pin was judged for, and its manifest's digest now. */
+  platform: string | null;
+  platformDigest: string | null;
+  status: PinStatus;
+  /** Newer tags of the same family, newest first. */
+  newer: string[];
+  /** stale, or a newer tag exists. */
+  outdated: boolean;
+}
+
+/** What `outdated` found. */
+export interface OutdatedResult {
+  schemaVersion: string;
+  kind: 'outdated';
+  files: string[];
+  bases: BaseStatus[];
+  /** Any base outdated (the CLI's exit status 1). */
+  outdated: boolean;
+}
+
+/** Options for {@link outdated}. */
+export interface OutdatedOptions extends LookupOptions {
+  /** Platform a multi-platform pin is judged for when its FROM has no concrete --platform (default: this host's). */
+  platform?: string | undefined;
+  /** Shared answers (pin.ts reuses them); made (and closed) here when absent. */
+  lookups?: Lookups | undefined;
+}
+
+/** A registry failure for a FROM as a DockerfileError naming its file and line. */
+export function atFrom(df: ParsedDockerfile, from: DockerfileFrom, e: unknown): never {
+  if (e instanceof DockerfileError || !(e instanceof ContainerspecError)) throw e;
+  throw new DockerfileError(`${df.file}:${from.place.line}:${from.place.column}: FROM ${from.image}: ${e.message}`, df.file, from.place.line, { cause: e });
+}
+
+/** Judge one FROM (a registry image). */
+export async function judgeFrom(df: ParsedDockerfile, stage: number, lookups: Lookups, platform: string): Promise<BaseStatus> {
+  const s = df.stages[stage]!;
+  const from = s.from;
+  const ref = from.reference!;
+  const tag = ref.tag;
+  const base: Omit<BaseStatus, 'current' | 'platform' | 'platformDigest' | 'status' | 'newer' | 'outdated'> = {
+    file: df.file, line: from.place.line, column: from.place.column, stage, alias: from.alias,
+    raw: from.raw, image: from.image, name: ref.name, tag, pinned: ref.digest,
+  };
+  if (tag === null) return { ...base, current: null, platform: null, platformDigest: null, status: 'digest-only', newer: [], outdated: false };
+  try {
+    const wantsTags = parseTag(tag).family !== null;
+    const [now, list] = await Promise.all([lookups.digestOf(ref, tag), wantsTags ? lookups.tagsOf(ref) : Promise.resolve(null)]);
+    const newer = list ? newerTags(tag, list.tags) : [];
+    let status: PinStatus = ref.digest === null ? 'unpinned' : ref.digest === now.digest ? 'current' : 'stale';
+    let plat: string | null = null;
+    let platformDigest: string | null = null;
+    if (now.index) {
+      plat = platformOf(from.platform, platform);
+      // Only looked up when it decides something: a pin that is not the index may be the platform's manifest.
+      if (status === 'stale') {
+        platformDigest = await lookups.platformManifest(ref, now.digest, plat);
+        if (platformDigest === ref.digest) status = 'current';
+      }
+    }
+    return { ...base, current: now.digest, platform: plat, platformDigest, status, newer, outdated: status === 'stale' || newer.length > 0 };
+  } catch (e) {
+    return atFrom(df, from, e);
+  }
+}
+
+/** Judge every FROM naming a registry image in the Dockerfiles (stages and scratch are skipped). */
+export async function outdated(dfs: readonly ParsedDockerfile[], opts: OutdatedOptions = {}): Promise<OutdatedResult> {
+  const lookups = opts.lookups ?? new Lookups(opts);
+  const platform = opts.platform ?? formatPlatform(hostPlatform());
+  try {
+    const jobs: Promise<BaseStatus>[] = [];
+    for (const df of dfs) for (const s of df.stages) if (s.from.reference) jobs.push(judgeFrom(df, s.index, lookups, platform));
+    // Every look-up starts at once (the clients' connection pools bound them); the first failure in file order is reported.
+    const settled = await Promise.allSettled(jobs);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const bases = settled.map((r) => (r as PromiseFulfilledResult<BaseStatus>).value);
+    return { schemaVersion: DOCKERFILE_SCHEMA_VERSION, kind: 'outdated', files: dfs.map((d) => d.file), bases, outdated: bases.some((b) => b.outdated) };
+  } finally {
+    if (!opts.lookups) await lookups.close();
+  }
+}
+
+/** One line about a base, for text and annotations. */
+export function describeBase(b: BaseStatus): string {
+  const parts: string[] = [];
+  if (b.status === 'stale') parts.push(`${b.image}: pinned digest ${short(b.pinned)} is stale, ${b.name}:${b.tag} is now ${short(b.current)}${b.platformDigest ? ` (${b.platform}: ${short(b.platformDigest)})` : ''}`);
+  else if (b.status === 'current') parts.push(`${b.image}: pinned digest is current`);
+  else if (b.status === 'unpinned') parts.push(`${b.image}: not pinned (${b.name}:${b.tag} is ${short(b.current)})`);
+  else parts.push(`${b.image}: pinned by digest only (no tag to compare)`);
+  if (b.newer.length) parts.push(`newer tag${b.newer.length > 1 ? 's' : ''}: ${b.newer.slice(0, 5).join(', ')}${b.newer.length > 5 ? `, ... (${b.newer.length})` : ''}`);
+  return parts.join('; ');
+}
+
+const short = (d: string | null): string => (d ? `${d.slice(0, 19)}...` : '(none)');

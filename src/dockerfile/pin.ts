@@ -1,0 +1,259 @@
+/**
+ * `dockerfile pin`: pin each FROM to `name:tag@sha256:...` (the digest its tag names now), with
+ * `update` move a stale pin to the tag's current digest (with `toNewest`, to the newest tag of its
+ * family and its digest), and keep the `org.opencontainers.image.base.name` / `.base.digest` labels
+ * of the built image right: set after the final stage's FROM (its value replaced in place where the
+ * label is there already), deleted from the stages the final one builds on, where they would
+ * describe an old base. Every other byte of the file stays as it was: the edits are splices of the
+ * text at offsets parse.ts recorded, the line ending is the file's own.
+ *
+ * {@link planPins} computes the new texts (and their diffs); {@link writePins} writes them
+ * atomically, refusing a file that changed since it was read.
+ */
+import { readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { DockerfileError } from '../errors/index.js';
+import { tempNameFor } from '../cache/atomic.js';
+import { unifiedDiff } from './diff.js';
+import { Lookups, type LookupOptions } from './lookup.js';
+import { atFrom, judgeFrom, DOCKERFILE_SCHEMA_VERSION } from './outdated.js';
+import { baseOfFinal, type DockerfileLabel, type ParsedDockerfile, type Span } from './parse.js';
+import { formatPlatform, hostPlatform } from '../image/platform.js';
+
+/** The label naming the base image (OCI image annotations). */
+export const BASE_NAME_LABEL = 'org.opencontainers.image.base.name';
+/** The label holding the base image's digest. */
+export const BASE_DIGEST_LABEL = 'org.opencontainers.image.base.digest';
+
+/** What happened to one FROM. */
+export interface PinChange {
+  file: string;
+  line: number;
+  /** The image word before and after (equal when nothing changed). */
+  from: string;
+  to: string;
+  /**
+   * `pinned` (a digest added), `updated` (a stale digest replaced), `newer-tag` (moved to a newer
+   * tag), `current` (nothing to do), `stale` (a stale pin left alone: no `update`), `skipped` (not
+   * rewritten: see `note`).
+   */
+  action: 'pinned' | 'updated' | 'newer-tag' | 'current' | 'stale' | 'skipped';
+  note: string | null;
+}
+
+/** The plan for one file. */
+export interface PinnedFile {
+  file: string;
+  /** The text as read and as it would be written. */
+  before: string;
+  after: string;
+  /** `diff -u` of the two ('' when unchanged). */
+  diff: string;
+  changes: PinChange[];
+}
+
+/** What `pin` did. */
+export interface PinResult {
+  schemaVersion: string;
+  kind: 'pin';
+  files: { file: string; changed: boolean; written: boolean; diff: string }[];
+  changes: PinChange[];
+}
+
+/** Options for {@link planPins}. */
+export interface PinOptions extends LookupOptions {
+  /** Move stale pins to the tag's current digest. */
+  update?: boolean | undefined;
+  /** With `update`: move to the newest tag of the family (and its digest). */
+  toNewest?: boolean | undefined;
+  /** Platform a multi-platform pin is judged for (default: this host's). */
+  platform?: string | undefined;
+  lookups?: Lookups | undefined;
+}
+
+interface Edit extends Span {
+  text: string;
+}
+
+/** `name[:tag][@digest]` as written, split into the name, the tag and the digest parts. */
+function splitWord(word: string): { name: string; tag: string | null; digest: string | null } {
+  const at = word.indexOf('@');
+  const digest = at < 0 ? null : word.slice(at + 1);
+  const rest = at < 0 ? word : word.slice(0, at);
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) return { name: rest.slice(0, colon), tag: rest.slice(colon + 1), digest };
+  return { name: rest, tag: null, digest };
+}
+
+/** A label value, double-quoted for a LABEL instruction (quotes, `$` and the escape character escaped). */
+function quoteLabel(v: string, escape: string): string {
+  const special = new Set(['"', '$', escape]);
+  return `"${[...v].map((c) => (special.has(c) ? escape + c : c)).join('')}"`;
+}
+
+/** The edit deleting one label: its whole instruction when it is alone there, else the pair and the blanks before it. */
+function deleteLabel(text: string, l: DockerfileLabel): Edit {
+  if (l.siblings === 1) return { ...l.instruction, text: '' };
+  let start = l.span.start;
+  while (start > 0 && (text[start - 1] === ' ' || text[start - 1] === '\t')) start--;
+  return { start, end: l.span.end, text: '' };
+}
+
+/** Apply non-overlapping edits to a text. */
+function apply(text: string, edits: Edit[]): string {
+  const sorted = [...edits].sort((a, b) => b.start - a.start || b.end - a.end);
+  let out = text;
+  let limit = Infinity;
+  for (const e of sorted) {
+    if (e.end > limit) throw new Error(`overlapping edits at ${e.start}`);
+    out = out.slice(0, e.start) + e.text + out.slice(e.end);
+    limit = e.start;
+  }
+  return out;
+}
+
+/** Plan one file: the pins, then the base labels of the built image. */
+async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions, platform: string): Promise<PinnedFile> {
+  const edits: Edit[] = [];
+  const changes: PinChange[] = [];
+  /** The reference each stage's FROM names once pinned (for the base labels). */
+  const pinnedAs = new Map<number, { name: string; digest: string | null }>();
+  const statuses = await Promise.all(df.stages.map((s) => (s.from.reference ? judgeFrom(df, s.index, lookups, platform) : Promise.resolve(null))));
+  for (const s of df.stages) {
+    const st = statuses[s.index];
+    const from = s.from;
+    if (!st || !from.reference) continue;
+    const change = (action: PinChange['action'], to: string, note: string | null = null) => changes.push({ file: df.file, line: from.place.line, from: from.raw, to, action, note });
+    const ref = from.reference;
+    if (st.tag === null) {
+      change('skipped', from.raw, 'pinned by digest only: no tag to look up');
+      pinnedAs.set(s.index, { name: ref.name, digest: ref.digest });
+      continue;
+    }
+    let tag = st.tag;
+    let digest = st.status === 'current' ? st.pinned! : st.current!;
+    let action: PinChange['action'] = st.status === 'unpinned' ? 'pinned' : st.status === 'stale' ? 'updated' : 'current';
+    if (opts.update && opts.toNewest && st.newer.length) {
+      tag = st.newer[0]!;
+      digest = (await lookups.digestOf(ref, tag).catch((e: unknown) => atFrom(df, from, e))).digest;
+      action = 'newer-tag';
+    } else if (st.status === 'stale' && !opts.update) {
+      change('stale', from.raw, `the pin is stale (${st.name}:${st.tag} is now ${st.current}); --update moves it`);
+      pinnedAs.set(s.index, { name: `${ref.name}:${st.tag}`, digest: ref.digest });
+      continue;
+    }
+    if (action === 'current') {
+      pinnedAs.set(s.index, { name: `${ref.name}:${tag}`, digest });
+      change('current', from.raw);
+      continue;
+    }
+    if (from.usesArgs) {
+      // The file is not changed here, so the labels name only what it pins.
+      pinnedAs.set(s.index, { name: `${ref.name}:${st.tag}`, digest: ref.digest });
+      change('skipped', from.raw, `the image comes from ARGs (${from.raw}); pin its ARG's default instead: ${splitWord(from.image).name}:${tag}@${digest}`);
+      continue;
+    }
+    pinnedAs.set(s.index, { name: `${ref.name}:${tag}`, digest });
+    const word = splitWord(from.raw);
+    const to = `${word.name}:${tag}@${digest}`;
+    edits.push({ ...from.span, text: to });
+    change(action, to);
+  }
+  // The base labels of the built image: its final stage, followed back through FROM <stage>.
+  const final = df.stages[df.stages.length - 1];
+  const baseStage = baseOfFinal(df);
+  const base = baseStage ? pinnedAs.get(baseStage.index) : undefined;
+  if (final && baseStage && base) {
+    const want: Record<string, string | null> = { [BASE_NAME_LABEL]: base.name, [BASE_DIGEST_LABEL]: base.digest };
+    // Stages the final one builds on hand their labels down: base labels there describe an older base.
+    for (let i = baseStage.index; i < final.index; i++) {
+      const s = df.stages[i]!;
+      if (!inChain(df, final.index, i)) continue;
+      for (const l of s.labels) if (l.key in want) edits.push(deleteLabel(df.text, l));
+    }
+    const missing: string[] = [];
+    for (const [key, value] of Object.entries(want)) {
+      const present = final.labels.filter((l) => l.key === key);
+      if (value === null) {
+        for (const l of present) edits.push(deleteLabel(df.text, l));
+        continue;
+      }
+      if (present.length === 0) {
+        missing.push(`${key}=${quoteLabel(value, df.escape)}`);
+        continue;
+      }
+      // The last one wins in Docker: keep it, replaced in place when its value is old; drop earlier copies.
+      const last = present[present.length - 1]!;
+      for (const l of present.slice(0, -1)) edits.push(deleteLabel(df.text, l));
+      if (last.value !== value) edits.push({ ...last.span, text: `${key}=${quoteLabel(value, df.escape)}` });
+    }
+    if (missing.length) {
+      const eol = df.eol;
+      const fromEnd = final.fromInstruction.end;
+      const needsEol = fromEnd === df.text.length && !/[\r\n]$/.test(df.text);
+      const text = `${needsEol ? eol : ''}LABEL ${missing.join(` ${df.escape}${eol}      `)}${eol}`;
+      edits.push({ start: fromEnd, end: fromEnd, text });
+    }
+  }
+  const after = apply(df.text, edits);
+  return { file: df.file, before: df.text, after, diff: unifiedDiff(df.text, after, df.file), changes };
+}
+
+/** Is stage `i` one the stage `final` builds on (FROM i, or FROM a stage built on i)? */
+function inChain(df: ParsedDockerfile, final: number, i: number): boolean {
+  let s = df.stages[final];
+  const seen = new Set<number>();
+  while (s && s.from.stage !== null && !seen.has(s.index)) {
+    seen.add(s.index);
+    if (s.from.stage === i) return true;
+    s = df.stages[s.from.stage];
+  }
+  return false;
+}
+
+/** Plan the pins of every Dockerfile: the new texts and diffs, nothing written. */
+export async function planPins(dfs: readonly ParsedDockerfile[], opts: PinOptions = {}): Promise<PinnedFile[]> {
+  const lookups = opts.lookups ?? new Lookups(opts);
+  const platform = opts.platform ?? formatPlatform(hostPlatform());
+  try {
+    const settled = await Promise.allSettled(dfs.map((df) => planFile(df, lookups, opts, platform)));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<PinnedFile>).value);
+  } finally {
+    if (!opts.lookups) await lookups.close();
+  }
+}
+
+/**
+ * Write a planned file atomically: the new text to a temporary file in the same directory (with the
+ * file's mode), then, only if the file still holds exactly the text that was read, renamed over it.
+ * A file that changed meanwhile is left as it is (the temporary file removed) and is a
+ * DockerfileError: neither the other writer's version nor this one is lost (run pin again).
+ */
+export async function writePinned(p: PinnedFile): Promise<boolean> {
+  if (p.before === p.after) return false;
+  const st = await stat(p.file);
+  const tmp = tempNameFor(p.file);
+  try {
+    await writeFile(tmp, p.after, { flag: 'wx' });
+    await chmod(tmp, st.mode & 0o7777);
+    const now = await readFile(p.file, 'utf8').catch(() => null);
+    if (now !== p.before) {
+      throw new DockerfileError(`${p.file}: changed while it was being pinned; not written (its new content is kept; run pin again)`, p.file, null);
+    }
+    await rename(tmp, p.file);
+    return true;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** The result document of a pin run. */
+export function pinResult(planned: readonly PinnedFile[], written: ReadonlySet<string>): PinResult {
+  return {
+    schemaVersion: DOCKERFILE_SCHEMA_VERSION,
+    kind: 'pin',
+    files: planned.map((p) => ({ file: p.file, changed: p.before !== p.after, written: written.has(p.file), diff: p.diff })),
+    changes: planned.flatMap((p) => p.changes),
+  };
+}
