@@ -30,12 +30,12 @@ function script(a: string[], b: string[]): ('=' | '-' | '+')[] {
       ops.push('=');
       i++;
       j++;
-    } else if (j < B.length && (i === A.length || L[i]![j + 1]! >= L[i + 1]![j]!)) {
-      ops.push('+');
-      j++;
-    } else {
+    } else if (i < A.length && (j === B.length || L[i + 1]![j]! >= L[i]![j + 1]!)) {
       ops.push('-');
       i++;
+    } else {
+      ops.push('+');
+      j++;
     }
   }
   for (let k = 0; k < suf; k++) ops.push('=');
@@ -57,7 +57,9 @@ export function unifiedDiff(before: string, after: string, file: string, context
     if (op !== '+') ai++;
     if (op !== '-') bi++;
   }
-  const out: string[] = [`--- a/${file}\n`, `+++ b/${file}\n`];
+  // git's a/ and b/ for a relative path (patch -p1 applies it); an absolute path as it is.
+  const [from, to] = file.startsWith('/') ? [file, file] : [`a/${file}`, `b/${file}`];
+  const out: string[] = [`--- ${from}\n`, `+++ ${to}\n`];
   let k = 0;
   while (k < rows.length) {
     if (rows[k]!.op === '=') {

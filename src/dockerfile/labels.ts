@@ -18,7 +18,7 @@ import semver from 'semver';
 import type { Archspec } from '../arch/index.js';
 import type { ImageFacts } from '../model/facts.js';
 import { DOCKERFILE_SCHEMA_VERSION } from './outdated.js';
-import { finalLabels, type ParsedDockerfile } from './parse.js';
+import { chainLabels, finalLabels, type ParsedDockerfile } from './parse.js';
 
 /** The supercontainers label keys. */
 export const SC_MPI = 'org.supercontainers.mpi';
@@ -59,7 +59,7 @@ export interface DockerfileSummary {
     platform: string | null;
     labels: { key: string; value: string; line: number }[];
   }[];
-  /** Labels of the built image as the Dockerfile writes them (the last stage's; inherited ones are not followed). */
+  /** Labels of the built image as the Dockerfile writes them (the last stage's, and those it inherits from the stages it builds on). */
   labels: Record<string, string>;
   suggestions?: LabelSuggestion[];
   contradictions?: LabelContradiction[];
@@ -104,7 +104,7 @@ export function labelsFromFacts(facts: ImageFacts): Record<string, { value: stri
 /** Compare one Dockerfile's final labels with the facts. */
 export function judgeLabels(df: ParsedDockerfile, facts: ImageFacts, archspec?: Archspec): { suggestions: LabelSuggestion[]; contradictions: LabelContradiction[] } {
   const labels = finalLabels(df);
-  const lineOf = (key: string) => [...(df.stages[df.stages.length - 1]?.labels ?? [])].reverse().find((l) => l.key === key)?.line ?? 0;
+  const lineOf = (key: string) => chainLabels(df).reverse().find((l) => l.key === key)?.line ?? 0;
   const shown = labelsFromFacts(facts);
   const suggestions: LabelSuggestion[] = [];
   const contradictions: LabelContradiction[] = [];

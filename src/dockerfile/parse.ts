@@ -153,7 +153,16 @@ export function substitute(word: string, vars: Readonly<Record<string, string | 
     }
     const start = i;
     if (word[i + 1] === '{') {
-      const close = word.indexOf('}', i + 2);
+      let close = -1;
+      for (let j = i + 2, depth = 1; j < word.length; j++) {
+        if (word[j] === '$' && word[j + 1] === '{') {
+          depth++;
+          j++;
+        } else if (word[j] === '}' && --depth === 0) {
+          close = j;
+          break;
+        }
+      }
       if (close < 0) {
         out += word.slice(i);
         break;
@@ -303,23 +312,15 @@ export function parseDockerfile(text: string, file: string, opts: ParseOptions =
   return { file, text, eol, escape, directives, globalArgs, stages };
 }
 
-/** The NAME[=value] pairs of an ARG instruction (one or several). */
+/** The NAME[=value] pairs of an ARG instruction (one or several; quoted values unquoted). */
 function argProperties(src: Source, inst: Arg): { name: string; value: string | null }[] {
-  const args = inst.getArguments();
-  if (args.length === 0) src.fail(inst.getInstructionRange().start, 'ARG needs a name');
-  return args.map((a) => {
-    const v = a.getValue();
-    const eq = v.indexOf('=');
-    const name = eq < 0 ? v : v.slice(0, eq);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) src.fail(a.getRange().start, `ARG name ${JSON.stringify(name)} is not a valid name`);
-    return { name, value: eq < 0 ? null : unquote(v.slice(eq + 1)) };
+  const props = inst.getProperties();
+  if (props.length === 0) src.fail(inst.getInstructionRange().start, 'ARG needs a name');
+  return props.map((p) => {
+    const name = p.getName();
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) src.fail(p.getRange().start, `ARG name ${JSON.stringify(name)} is not a valid name`);
+    return { name, value: p.getAssignmentOperator() === null ? null : (p.getValue() ?? '') };
   });
-}
-
-/** A value with one level of surrounding quotes removed. */
-function unquote(v: string): string {
-  const m = /^"(.*)"$/s.exec(v) ?? /^'(.*)'$/s.exec(v);
-  return m ? m[1]! : v;
 }
 
 function parseFrom(
@@ -380,10 +381,24 @@ function parseFrom(
   }
 }
 
-/** Labels of the last stage (the image that is built), the last value of each key winning. */
+/**
+ * The labels the built image gets from the Dockerfile, in order: those of the stages the last one
+ * builds on (`FROM build` inherits build's labels), then its own. A later label of a key wins.
+ */
+export function chainLabels(df: ParsedDockerfile): DockerfileLabel[] {
+  const chain: DockerfileStage[] = [];
+  let s = df.stages[df.stages.length - 1];
+  while (s && !chain.includes(s)) {
+    chain.unshift(s);
+    s = s.from.stage !== null ? df.stages[s.from.stage] : undefined;
+  }
+  return chain.flatMap((c) => c.labels);
+}
+
+/** Labels of the built image, the last value of each key winning (see {@link chainLabels}). */
 export function finalLabels(df: ParsedDockerfile): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const l of df.stages[df.stages.length - 1]?.labels ?? []) out[l.key] = l.value;
+  for (const l of chainLabels(df)) out[l.key] = l.value;
   return out;
 }
 

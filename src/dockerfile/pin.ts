@@ -74,14 +74,29 @@ interface Edit extends Span {
   text: string;
 }
 
-/** `name[:tag][@digest]` as written, split into the name, the tag and the digest parts. */
-function splitWord(word: string): { name: string; tag: string | null; digest: string | null } {
-  const at = word.indexOf('@');
-  const digest = at < 0 ? null : word.slice(at + 1);
-  const rest = at < 0 ? word : word.slice(0, at);
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) return { name: rest.slice(0, colon), tag: rest.slice(colon + 1), digest };
-  return { name: rest, tag: null, digest };
+/**
+ * The image word as written, split at a literal tag and digest: `${REGISTRY}/lab/cuda:12.4.1@sha256:...`
+ * is the name `${REGISTRY}/lab/cuda` (variables kept), the tag `12.4.1` and the digest. Null when the
+ * tag or the digest comes from a variable (`app:${TAG}`, `${BASE}`): then the word cannot be rewritten
+ * without losing what the ARG says.
+ */
+function splitWord(word: string): { name: string; tag: string | null; digest: string | null } | null {
+  const d = /@(sha256:[0-9a-f]{64})$/.exec(word);
+  const rest = d ? word.slice(0, d.index) : word;
+  const t = /:([\w][\w.-]{0,127})$/.exec(rest);
+  const name = t ? rest.slice(0, t.index) : rest;
+  // The name's variables must be whole (`${A:-x}` holds a colon that is not a tag's).
+  const opened = (name.match(/\$\{/g) ?? []).length;
+  const closed = (name.match(/\}/g) ?? []).length;
+  if (opened !== closed || /[$}]$/.test(name) && !t) return null;
+  if (!t && name.includes('$')) return null;
+  return { name, tag: t ? t[1]! : null, digest: d ? d[1]! : null };
+}
+
+/** `ubuntu:22.04@sha256:...` -> `ubuntu` (the reference has a tag here). */
+function familiarName(familiar: string): string {
+  const f = familiar.replace(/@sha256:[0-9a-f]{64}$/, '');
+  return f.slice(0, f.lastIndexOf(':'));
 }
 
 /** A label value, double-quoted for a LABEL instruction (quotes, `$` and the escape character escaped). */
@@ -90,12 +105,32 @@ function quoteLabel(v: string, escape: string): string {
   return `"${[...v].map((c) => (special.has(c) ? escape + c : c)).join('')}"`;
 }
 
-/** The edit deleting one label: its whole instruction when it is alone there, else the pair and the blanks before it. */
-function deleteLabel(text: string, l: DockerfileLabel): Edit {
-  if (l.siblings === 1) return { ...l.instruction, text: '' };
-  let start = l.span.start;
-  while (start > 0 && (text[start - 1] === ' ' || text[start - 1] === '\t')) start--;
-  return { start, end: l.span.end, text: '' };
+/**
+ * The edits deleting some labels: an instruction all of whose labels go is deleted whole (its
+ * lines); otherwise each run of deleted pairs goes with the blanks and continuation before it (or,
+ * for the first pair, after it), so that no empty continuation line is left.
+ */
+function deleteLabels(all: readonly DockerfileLabel[], doomed: ReadonlySet<DockerfileLabel>): Edit[] {
+  const edits: Edit[] = [];
+  const byInstruction = new Map<number, DockerfileLabel[]>();
+  for (const l of all) byInstruction.set(l.instruction.start, [...(byInstruction.get(l.instruction.start) ?? []), l]);
+  for (const pairs of byInstruction.values()) {
+    pairs.sort((a, b) => a.span.start - b.span.start);
+    const gone = pairs.map((l) => doomed.has(l));
+    if (!gone.some(Boolean)) continue;
+    if (gone.every(Boolean)) {
+      edits.push({ ...pairs[0]!.instruction, text: '' });
+      continue;
+    }
+    for (let a = 0; a < pairs.length; a++) {
+      if (!gone[a]) continue;
+      let b = a;
+      while (b + 1 < pairs.length && gone[b + 1]) b++;
+      edits.push(a > 0 ? { start: pairs[a - 1]!.span.end, end: pairs[b]!.span.end, text: '' } : { start: pairs[0]!.span.start, end: pairs[b + 1]!.span.start, text: '' });
+      a = b;
+    }
+  }
+  return edits;
 }
 
 /** Apply non-overlapping edits to a text. */
@@ -146,14 +181,14 @@ async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions
       change('current', from.raw);
       continue;
     }
-    if (from.usesArgs) {
+    const word = splitWord(from.raw);
+    if (!word || (from.usesArgs && word.tag === null)) {
       // The file is not changed here, so the labels name only what it pins.
       pinnedAs.set(s.index, { name: `${ref.name}:${st.tag}`, digest: ref.digest });
-      change('skipped', from.raw, `the image comes from ARGs (${from.raw}); pin its ARG's default instead: ${splitWord(from.image).name}:${tag}@${digest}`);
+      change('skipped', from.raw, `the tag comes from ARGs (${from.raw}); pin its ARG's default instead: ${familiarName(ref.familiar)}:${tag}@${digest}`);
       continue;
     }
     pinnedAs.set(s.index, { name: `${ref.name}:${tag}`, digest });
-    const word = splitWord(from.raw);
     const to = `${word.name}:${tag}@${digest}`;
     edits.push({ ...from.span, text: to });
     change(action, to);
@@ -164,17 +199,17 @@ async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions
   const base = baseStage ? pinnedAs.get(baseStage.index) : undefined;
   if (final && baseStage && base) {
     const want: Record<string, string | null> = { [BASE_NAME_LABEL]: base.name, [BASE_DIGEST_LABEL]: base.digest };
+    const doomed = new Set<DockerfileLabel>();
     // Stages the final one builds on hand their labels down: base labels there describe an older base.
     for (let i = baseStage.index; i < final.index; i++) {
-      const s = df.stages[i]!;
       if (!inChain(df, final.index, i)) continue;
-      for (const l of s.labels) if (l.key in want) edits.push(deleteLabel(df.text, l));
+      for (const l of df.stages[i]!.labels) if (l.key in want) doomed.add(l);
     }
     const missing: string[] = [];
     for (const [key, value] of Object.entries(want)) {
       const present = final.labels.filter((l) => l.key === key);
       if (value === null) {
-        for (const l of present) edits.push(deleteLabel(df.text, l));
+        for (const l of present) doomed.add(l);
         continue;
       }
       if (present.length === 0) {
@@ -183,9 +218,10 @@ async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions
       }
       // The last one wins in Docker: keep it, replaced in place when its value is old; drop earlier copies.
       const last = present[present.length - 1]!;
-      for (const l of present.slice(0, -1)) edits.push(deleteLabel(df.text, l));
+      for (const l of present.slice(0, -1)) doomed.add(l);
       if (last.value !== value) edits.push({ ...last.span, text: `${key}=${quoteLabel(value, df.escape)}` });
     }
+    edits.push(...deleteLabels(df.stages.flatMap((s) => s.labels), doomed));
     if (missing.length) {
       const eol = df.eol;
       const fromEnd = final.fromInstruction.end;

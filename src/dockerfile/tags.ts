@@ -62,7 +62,8 @@ export function parseTag(tag: string): TagInfo {
   if (rest !== '' && !/^[-_+.]/.test(rest) && !/^[a-z]/i.test(rest)) return none;
   const numbers = core.split('.').map(Number);
   const kind: TagKind = isDate(numbers, core) ? 'date' : 'version';
-  const coerced = semver.coerce(core)?.version ?? null;
+  // semver.coerce would read `2024.03` as 2024.0.0 (a leading zero ends a number there): build it from the numbers.
+  const coerced = semver.valid(`${numbers[0]}.${numbers[1] ?? 0}.${numbers[2] ?? 0}`);
   const version = coerced === null ? null : prerelease ? `${coerced}-${prerelease.replace(/[^0-9A-Za-z.]/g, '')}` : coerced;
   return { tag, kind, family: `${prefix}|${kind}|${numbers.length}|${rest}`, prefix, suffix: rest, version, numbers, prerelease };
 }
