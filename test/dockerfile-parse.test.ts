@@ -269,15 +269,15 @@ describe('unified diff', () => {
 
 /** Registry answers from a table: name:tag -> digest, repository -> tags. */
 class StubLookups extends Lookups {
-  constructor(private readonly digests: Record<string, string>, private readonly tags: Record<string, string[]> = {}) {
+  constructor(private readonly digestTable: Record<string, string>, private readonly tagTable: Record<string, string[]> = {}) {
     super({});
   }
   override digestOf(ref: DockerReference, tag: string): Promise<TagDigest> {
-    const d = this.digests[`${ref.name}:${tag}`];
+    const d = this.digestTable[`${ref.name}:${tag}`];
     return d ? Promise.resolve({ digest: d, mediaType: 'application/vnd.oci.image.manifest.v1+json', index: false }) : Promise.reject(new DockerfileError(`no ${ref.name}:${tag}`, 'x', null));
   }
   override tagsOf(ref: DockerReference): Promise<{ tags: string[]; pages: number }> {
-    return Promise.resolve({ tags: this.tags[ref.name] ?? [], pages: 1 });
+    return Promise.resolve({ tags: this.tagTable[ref.name] ?? [], pages: 1 });
   }
 }
 const D = (c: string) => `sha256:${c.repeat(64)}`;
