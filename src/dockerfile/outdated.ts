@@ -4,12 +4,13 @@
  * within it), and which newer tags of its family exist (tags.ts)? Every distinct `name:tag` is asked
  * once and every repository's tag list read once per run (lookup.ts).
  */
-import { ContainerspecError, DockerfileError } from '../errors/index.js';
+import { ContainerspecError, DockerfileError, NotFoundError } from '../errors/index.js';
+import type { DockerReference } from '../image/docker-reference.js';
 import { formatPlatform } from '../image/platform.js';
 import { hostPlatform } from '../image/platform.js';
 import { Lookups, platformOf, type LookupOptions } from './lookup.js';
 import type { DockerfileFrom, ParsedDockerfile } from './parse.js';
-import { newerTags, parseTag } from './tags.js';
+import { newerTags, parseTag, sortTags } from './tags.js';
 
 /** Version of the JSON the Dockerfile commands print (`schemas/dockerfile-1.0.schema.json`). */
 export const DOCKERFILE_SCHEMA_VERSION = '1.0';
@@ -85,7 +86,11 @@ export async function judgeFrom(df: ParsedDockerfile, stage: number, lookups: Lo
   if (tag === null) return { ...base, current: null, platform: null, platformDigest: null, status: 'digest-only', newer: [], outdated: false };
   try {
     const wantsTags = parseTag(tag).family !== null;
-    const [now, list] = await Promise.all([lookups.digestOf(ref, tag), wantsTags ? lookups.tagsOf(ref) : Promise.resolve(null)]);
+    // Both asked at once; the tag's own answer is awaited first, so its error (no such tag or repository) is the one reported.
+    const tags = wantsTags ? lookups.tagsOf(ref) : Promise.resolve(null);
+    tags.catch(() => {});
+    const now = await lookups.digestOf(ref, tag).catch((e: unknown) => notFound(lookups, ref, tag, e));
+    const list = await tags;
     const newer = list ? newerTags(tag, list.tags) : [];
     let status: PinStatus = ref.digest === null ? 'unpinned' : ref.digest === now.digest ? 'current' : 'stale';
     let plat: string | null = null;
@@ -102,6 +107,23 @@ export async function judgeFrom(df: ParsedDockerfile, stage: number, lookups: Lo
   } catch (e) {
     return atFrom(df, from, e);
   }
+}
+
+/**
+ * A tag that is not there: say whether the repository is missing (its tag list is refused too) or
+ * only the tag (then name a few tags it has), instead of the registry's bare "manifest unknown".
+ */
+async function notFound(lookups: Lookups, ref: DockerReference, tag: string, e: unknown): Promise<never> {
+  if (!(e instanceof NotFoundError)) throw e;
+  const list = await lookups.tagsOf(ref).catch((te: unknown) => {
+    if (!(te instanceof NotFoundError)) throw te;
+    const said = /\(([^()]*)\)$/.exec(te.message)?.[1];
+    throw new NotFoundError(`repository ${ref.path} does not exist on ${ref.domain}${said ? ` (${said})` : ''}`, te.path, { cause: te });
+  });
+  // A few tags worth naming: those of the same family, or all of them when there are few.
+  const family = parseTag(tag).family;
+  const some = sortTags(list.tags).filter((t) => list.tags.length <= 8 || (family !== null && parseTag(t).family === family)).slice(-8);
+  throw new NotFoundError(`${ref.name} has no tag ${tag}${some.length ? ` (it has ${some.join(', ')}${list.tags.length > some.length ? ', ...' : ''})` : list.tags.length ? ` (it has ${list.tags.length} other tags)` : ' (it has no tags)'}`, ref.name, { cause: e });
 }
 
 /** Judge every FROM naming a registry image in the Dockerfiles (stages and scratch are skipped). */

@@ -197,9 +197,8 @@ export class RegistryClient {
       const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
       if (typeof named === 'string' && /^sha256:[0-9a-f]{64}$/.test(named)) return { digest: named, mediaType: type && type !== 'application/json' ? type : null };
     } else if (res.statusCode !== 405 && res.statusCode !== 501) {
-      // A HEAD answer has no body: the registry's own words come with a GET.
-      if (res.statusCode === 404) throw new NotFoundError(notFound, what);
-      return this.failure(res, what, notFound);
+      // A HEAD answer has no body: the registry's own words (unknown tag or unknown repository) come with a GET.
+      if (res.statusCode !== 404) return this.failure(res, what, notFound);
     }
     const m = await this.getManifest(repo, ref, 4 * 1024 * 1024);
     return { digest: m.digest, mediaType: m.mediaType };
