@@ -3,7 +3,7 @@
 // run (see bench/README.md). Asserts nothing; exits 0 unless something crashes.
 //
 //   npm run bench                     build, then every figure
-//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec, replay)
+//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec, replay, dockerfile)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { fmtMB, log } from './lib/util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const all = ['inspect', 'host', 'match', 'registry', 'slurm', 'store', 'runspec', 'replay'];
+const all = ['inspect', 'host', 'match', 'registry', 'slurm', 'store', 'runspec', 'replay', 'dockerfile'];
 const wanted = process.argv.slice(2).filter((a) => all.includes(a));
 const figures = wanted.length ? wanted : all;
 
@@ -127,6 +127,10 @@ if (figures.includes('runspec')) {
 if (figures.includes('replay')) {
   const { benchReplay } = await import('./lib/replay-bench.js');
   rows.push(...(await benchReplay(root)));
+}
+if (figures.includes('dockerfile')) {
+  const { benchDockerfile } = await import('./lib/dockerfile-bench.js');
+  rows.push(...(await benchDockerfile(root)));
 }
 table(rows);
 log(`\nbench finished in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
