@@ -19,6 +19,10 @@ import { BASE_DIGEST_LABEL, BASE_NAME_LABEL, planPins, writePinned } from '../sr
 import { findDockerfiles, isDockerfileName } from '../src/dockerfile/scan.js';
 import { newerTags, parseTag, sameFamily, sortTags } from '../src/dockerfile/tags.js';
 import type { DockerReference } from '../src/image/docker-reference.js';
+import { judgeLabels, labelsFromFacts, SC_ARCH, SC_GLIBC, SC_GPU, SC_MPI } from '../src/dockerfile/labels.js';
+import { loadArchspec } from '../src/arch/index.js';
+import { readImageFacts } from '../src/model/files.js';
+import type { ImageFacts, MpiFact } from '../src/model/facts.js';
 import { REPO } from './helpers/cli.js';
 
 const CORPUS = join(REPO, 'fixtures/dockerfiles');
@@ -345,5 +349,75 @@ describe('pin, with registry answers stubbed', () => {
     expect(q!.after).toContain('# edited meanwhile\n');
     // No temporary file is left next to it.
     expect(spawnSync('ls', ['-A', join(f, '..')], { encoding: 'utf8' }).stdout.trim()).toBe('Dockerfile');
+  });
+});
+
+describe('pin: a FROM written as one ARG', () => {
+  const R = 'registry.invalid:5000/lab';
+  const stub = () => new StubLookups({ [`${R}/debian:12.5-slim`]: D('a'), [`${R}/spack:0.21.2`]: D('b'), ['docker.io/library/debian:12']: D('c') });
+
+  it('the pin goes into the ARG default (variables in its name kept), the base labels after the FROM; a tag from an ARG is left with a note', async () => {
+    const df = await loadDockerfile(corpus('spack-mpich/Dockerfile'));
+    const [p] = await planPins([df], { lookups: stub() });
+    expect(p!.changes.map((c) => [c.line, c.action])).toEqual([[9, 'skipped'], [7, 'pinned']]);
+    expect(p!.changes[1]).toMatchObject({ from: '${REGISTRY}/lab/debian:12.5-slim', to: `\${REGISTRY}/lab/debian:12.5-slim@${D('a')}`, note: 'ARG RUNTIME, the image of the FROM on line 22' });
+    expect(p!.after).toBe(df.text
+      .replace('ARG RUNTIME=${REGISTRY}/lab/debian:12.5-slim\n', `ARG RUNTIME=\${REGISTRY}/lab/debian:12.5-slim@${D('a')}\n`)
+      .replace('FROM ${RUNTIME}\n', `FROM \${RUNTIME}\nLABEL ${BASE_NAME_LABEL}="${R}/debian:12.5-slim" \\\n      ${BASE_DIGEST_LABEL}="${D('a')}"\n`));
+    // Pinned, it parses to the pinned reference and pinning again changes nothing.
+    const again = parseDockerfile(p!.after, df.file);
+    expect(again.stages[1]!.from.reference?.digest).toBe(D('a'));
+    expect((await planPins([again], { lookups: stub() }))[0]!.diff).toBe('');
+  });
+
+  it('a quoted default keeps its quotes; an ARG shared by two FROMs is edited once; a --build-arg override is not written into the file', async () => {
+    const text = 'ARG BASE="debian:12"\nFROM $BASE AS a\nFROM ${BASE}\n';
+    const [p] = await planPins([parseDockerfile(text, 'Dockerfile')], { lookups: stub() });
+    expect(p!.after.split('\n').slice(0, 3)).toEqual([`ARG BASE="debian:12@${D('c')}"`, 'FROM $BASE AS a', 'FROM ${BASE}']);
+    const [o] = await planPins([parseDockerfile(text, 'Dockerfile', { buildArgs: { BASE: `${R}/debian:12.5-slim` } })], { lookups: stub() });
+    expect(o!.after.startsWith('ARG BASE="debian:12"\n')).toBe(true);
+    expect(o!.changes[0]).toMatchObject({ action: 'skipped' });
+  });
+});
+
+describe('labels from image facts', () => {
+  /** Facts of the sample image (musl, no MPI, no GPU), changed by `f`. */
+  const facts = async (f: (x: ImageFacts) => void = () => {}): Promise<ImageFacts> => {
+    const x = await readImageFacts(join(REPO, 'test/data/facts-1.0/sample-image.json'));
+    f(x);
+    return x;
+  };
+  const df = (labels: string) => parseDockerfile(`FROM debian:12\nLABEL ${labels}\n`, 'Dockerfile');
+  const mpi = (implementation: MpiFact['implementation'], abi: MpiFact['abi']): MpiFact => ({ implementation, version: '4.2.1', abi, soname: 'libmpi.so.12', path: 'usr/lib/libmpi.so.12', evidence: [] });
+
+  it('suggests nothing the image does not show: a musl image without MPI or GPU gets only its architecture', async () => {
+    const f = await facts();
+    expect(labelsFromFacts(f)).toEqual({ [SC_MPI]: null, [SC_GPU]: null, [SC_GLIBC]: null, [SC_ARCH]: { value: 'x86_64', reason: 'platform amd64' } });
+    const r = judgeLabels(df('org.supercontainers.mpi=openmpi org.supercontainers.glibc=2.31.0 org.supercontainers.gpu=none'), f, loadArchspec());
+    expect(r.contradictions.map((c) => [c.key, c.found])).toEqual([[SC_MPI, 'none'], [SC_GLIBC, 'musl']]);
+    expect(r.contradictions[0]!.message).toBe('Dockerfile:2: LABEL org.supercontainers.mpi=openmpi but the image carries no MPI library');
+  });
+
+  it('MPI by ABI family (Intel MPI is mpich), GPU cuda > rocm > opencl, glibc as semver, arch from the ELF ISA level', async () => {
+    const f = await facts((x) => {
+      x.mpi = [mpi('intel', 'mpich')];
+      x.libc = { ...x.libc, family: 'glibc', version: '2.31' };
+      x.sonames = ['libOpenCL.so.1', 'libamdhip64.so.6'];
+      x.requires.microarch = { version: 'x86_64_v3', evidence: [{ source: 'elf', detail: 'ISA needed x86-64-v3' }] };
+    });
+    expect(labelsFromFacts(f)).toMatchObject({ [SC_MPI]: { value: 'mpich' }, [SC_GPU]: { value: 'rocm', reason: 'libamdhip64.so.6' }, [SC_GLIBC]: { value: '2.31.0' }, [SC_ARCH]: { value: 'x86_64_v3' } });
+    const ok = judgeLabels(df('org.supercontainers.mpi=mpich org.supercontainers.gpu=rocm org.supercontainers.glibc=2.31.0 org.supercontainers.arch=zen3'), f, loadArchspec());
+    expect(ok.contradictions).toEqual([]);
+    const bad = judgeLabels(df('org.supercontainers.mpi=openmpi org.supercontainers.gpu=cuda org.supercontainers.glibc=2.31 org.supercontainers.arch=x86_64_v2'), f, loadArchspec());
+    expect(bad.contradictions.map((c) => c.key)).toEqual([SC_MPI, SC_GPU, SC_GLIBC, SC_ARCH]);
+    expect(bad.contradictions[2]!.message).toContain('"2.31" is not a semantic version (the image\'s glibc is 2.31.0)');
+    expect(bad.contradictions[3]!.message).toContain("the image's files need x86_64_v3");
+    const arm = judgeLabels(df('org.supercontainers.arch=neoverse_v1'), f, loadArchspec());
+    expect(arm.contradictions[0]!.message).toContain('the image is amd64 (x86_64), not aarch64');
+    // Two ABI families in one image: no suggestion (no guess), and either label is not contradicted by a guess.
+    const both = await facts((x) => (x.mpi = [mpi('openmpi', 'openmpi'), mpi('mpich', 'mpich')]));
+    expect(labelsFromFacts(both)[SC_MPI]).toBeNull();
+    const cuda = await facts((x) => (x.cuda = { ...x.cuda, runtime: '12.4' }));
+    expect(labelsFromFacts(cuda)[SC_GPU]).toEqual({ value: 'cuda', reason: 'CUDA runtime 12.4' });
   });
 });

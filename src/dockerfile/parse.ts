@@ -66,6 +66,18 @@ export interface DockerfileLabel {
   siblings: number;
 }
 
+/** An ARG declared before the first FROM. */
+export interface ArgDecl {
+  name: string;
+  /** The default as written, quotes removed; null without one. */
+  value: string | null;
+  /** Offsets of the default as written (quotes included); null without one. */
+  valueSpan: Span | null;
+  line: number;
+  /** A --build-arg gives it another value in this parse. */
+  overridden: boolean;
+}
+
 /** One build stage. */
 export interface DockerfileStage {
   index: number;
@@ -88,6 +100,8 @@ export interface ParsedDockerfile {
   directives: Record<string, string>;
   /** ARGs declared before the first FROM, with their values for this parse (null: no value). */
   globalArgs: Record<string, string | null>;
+  /** The declarations of those ARGs, in order (the last of a name wins). */
+  argDecls: ArgDecl[];
   stages: DockerfileStage[];
 }
 
@@ -247,6 +261,7 @@ export function parseDockerfile(text: string, file: string, opts: ParseOptions =
   const globalArgs: Record<string, string | null> = {};
   /** Where each global ARG was declared (for "declared without a value" messages). */
   const declaredAt = new Map<string, number>();
+  const argDecls: ArgDecl[] = [];
   const stages: DockerfileStage[] = [];
   const aliases = new Map<string, number>();
   let stageArgs: Record<string, string | null> = {};
@@ -270,6 +285,8 @@ export function parseDockerfile(text: string, file: string, opts: ParseOptions =
           const value = given ?? (prop.value === null ? null : substitute(prop.value, { ...auto, ...globalArgs }, escape, false));
           globalArgs[name] = value;
           declaredAt.set(name, at.line + 1);
+          const vr = prop.valueRange;
+          argDecls.push({ name, value: prop.value, valueSpan: vr ? { start: src.offset(vr.start), end: src.offset(vr.end) } : null, line: at.line + 1, overridden: given !== undefined });
         } else {
           // In a stage, `ARG NAME` brings in the global value; a default or a --build-arg wins.
           const given = buildArgs[name];
@@ -309,17 +326,18 @@ export function parseDockerfile(text: string, file: string, opts: ParseOptions =
     }
   }
   const eol = /\r\n/.test(text) ? '\r\n' : '\n';
-  return { file, text, eol, escape, directives, globalArgs, stages };
+  return { file, text, eol, escape, directives, globalArgs, argDecls, stages };
 }
 
 /** The NAME[=value] pairs of an ARG instruction (one or several; quoted values unquoted). */
-function argProperties(src: Source, inst: Arg): { name: string; value: string | null }[] {
+function argProperties(src: Source, inst: Arg): { name: string; value: string | null; valueRange: { start: { line: number; character: number }; end: { line: number; character: number } } | null }[] {
   const props = inst.getProperties();
   if (props.length === 0) src.fail(inst.getInstructionRange().start, 'ARG needs a name');
   return props.map((p) => {
     const name = p.getName();
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) src.fail(p.getRange().start, `ARG name ${JSON.stringify(name)} is not a valid name`);
-    return { name, value: p.getAssignmentOperator() === null ? null : (p.getValue() ?? '') };
+    const set = p.getAssignmentOperator() !== null;
+    return { name, value: set ? (p.getValue() ?? '') : null, valueRange: set ? p.getValueRange() : null };
   });
 }
 

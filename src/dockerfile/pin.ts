@@ -16,7 +16,7 @@ import { tempNameFor } from '../cache/atomic.js';
 import { unifiedDiff } from './diff.js';
 import { Lookups, type LookupOptions } from './lookup.js';
 import { atFrom, judgeFrom, DOCKERFILE_SCHEMA_VERSION } from './outdated.js';
-import { baseOfFinal, type DockerfileLabel, type ParsedDockerfile, type Span } from './parse.js';
+import { baseOfFinal, type ArgDecl, type DockerfileLabel, type ParsedDockerfile, type Span } from './parse.js';
 import { formatPlatform, hostPlatform } from '../image/platform.js';
 
 /** The label naming the base image (OCI image annotations). */
@@ -91,6 +91,20 @@ function splitWord(word: string): { name: string; tag: string | null; digest: st
   if (opened !== closed || /[$}]$/.test(name) && !t) return null;
   if (!t && name.includes('$')) return null;
   return { name, tag: t ? t[1]! : null, digest: d ? d[1]! : null };
+}
+
+/**
+ * The ARG whose default is the whole image of a FROM written `$NAME` or `${NAME}`, when that default
+ * is a reference with a literal tag (and no --build-arg overrides it): the pin is written there.
+ */
+function argHolding(df: ParsedDockerfile, raw: string): ArgDecl | null {
+  const m = /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$/.exec(raw);
+  const name = m?.[1] ?? m?.[2];
+  if (!name) return null;
+  const decl = df.argDecls.filter((a) => a.name === name).pop();
+  if (!decl || decl.overridden || decl.value === null || !decl.valueSpan) return null;
+  const w = splitWord(decl.value);
+  return w && w.tag !== null ? decl : null;
 }
 
 /** `ubuntu:22.04@sha256:...` -> `ubuntu` (the reference has a tag here). */
@@ -179,6 +193,18 @@ async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions
     if (action === 'current') {
       pinnedAs.set(s.index, { name: `${ref.name}:${tag}`, digest });
       change('current', from.raw);
+      continue;
+    }
+    // `FROM ${BASE}`: the pin goes into the ARG's default, where the reference is written.
+    const arg = argHolding(df, from.raw);
+    if (arg) {
+      const w = splitWord(arg.value!)!;
+      pinnedAs.set(s.index, { name: `${ref.name}:${tag}`, digest });
+      const to = `${w.name}:${tag}@${digest}`;
+      const quoted = /^["']/.test(df.text.slice(arg.valueSpan!.start, arg.valueSpan!.start + 1));
+      const span = quoted ? { start: arg.valueSpan!.start + 1, end: arg.valueSpan!.end - 1 } : arg.valueSpan!;
+      if (!edits.some((e) => e.start === span.start)) edits.push({ ...span, text: to });
+      changes.push({ file: df.file, line: arg.line, from: arg.value!, to, action, note: `ARG ${arg.name}, the image of the FROM on line ${from.place.line}` });
       continue;
     }
     const word = splitWord(from.raw);
