@@ -2,6 +2,7 @@
  * `containerspec dockerfile labels|outdated|pin PATH...`: they parse and print; the work is in
  * src/dockerfile/.
  */
+import { isAbsolute, relative } from 'node:path';
 import { CommanderError, Option, type Command } from 'commander';
 import { accessOf, addAccessOptions, registryOptions, type AccessFlags } from './access.js';
 import { json, out, table } from './output.js';
@@ -21,12 +22,15 @@ function positive(v: string): number {
   return n;
 }
 
-/** Add the flags every dockerfile subcommand takes. */
-function common(c: Command): Command {
+/** Add the flags every dockerfile subcommand takes (`registryOnly`: the cache and storage flags hidden, they read no image). */
+function common(c: Command, registryOnly = true): Command {
   c.argument('<paths...>', 'Dockerfiles, or directories to scan for Dockerfile, Containerfile, *.Dockerfile, Dockerfile.* (not in node_modules or .git)')
     .option('--build-arg <name=value>', 'an ARG value, as docker build --build-arg (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', "platform a multi-platform base is judged for, and the value of $TARGETPLATFORM (default: this host's)");
-  return addAccessOptions(c);
+  addAccessOptions(c);
+  // Accepted (scripts pass the same flags to every command), but nothing here reads an image's layers.
+  if (registryOnly) for (const o of c.options) if (['--cache-dir', '--no-cache', '--storage'].includes(o.long ?? '')) o.hideHelp();
+  return c;
 }
 
 /** The parsed Dockerfiles the paths name. */
@@ -43,6 +47,14 @@ async function load(paths: string[], o: CommonFlags) {
 const ghData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 const ghProp = (s: string) => ghData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
+/** A file as GitHub annotations name it: relative to the workspace (the repository) when it is inside it. */
+function ghFile(file: string): string {
+  const ws = process.env.GITHUB_WORKSPACE;
+  if (!ws || !isAbsolute(file)) return ghProp(file);
+  const rel = relative(ws, file);
+  return ghProp(rel.startsWith('..') || isAbsolute(rel) ? file : rel);
+}
+
 /** Print an error as a GitHub annotation too (under --format github), then let the top-level handler report it. */
 async function annotateErrors<T>(github: boolean, fn: () => Promise<T>): Promise<T> {
   try {
@@ -50,7 +62,7 @@ async function annotateErrors<T>(github: boolean, fn: () => Promise<T>): Promise
   } catch (e) {
     const { DockerfileError } = await import('../errors/index.js');
     if (github && e instanceof DockerfileError) {
-      out(`::error file=${ghProp(e.file)}${e.line !== null ? `,line=${e.line}` : ''},title=containerspec dockerfile::${ghData(e.message)}\n`);
+      out(`::error file=${ghFile(e.file)}${e.line !== null ? `,line=${e.line}` : ''},title=containerspec dockerfile::${ghData(e.message)}\n`);
     }
     throw e;
   }
@@ -58,9 +70,20 @@ async function annotateErrors<T>(github: boolean, fn: () => Promise<T>): Promise
 
 /** Add `dockerfile labels|outdated|pin` to the program. */
 export function addDockerfileCommands(cmd: Command): void {
-  const df = cmd.command('dockerfile').description('Dockerfile analysis: supercontainers labels, digest pins, outdated bases, newer tags');
+  const df = cmd
+    .command('dockerfile')
+    .description('Dockerfile analysis: supercontainers labels, digest pins, outdated bases, newer tags')
+    .addHelpText('after', `
+PATH is a Dockerfile, or a directory scanned for Dockerfile, Containerfile, *.Dockerfile and
+Dockerfile.* (not below node_modules or .git). Errors name FILE:LINE and exit 2.
 
-  const labels = common(df.command('labels').description('stages, bases and labels; with --from-image, the supercontainers labels the built image supports, and those it contradicts (exit 1)'))
+Examples:
+  containerspec dockerfile labels Dockerfile --from-image oci:./build/app
+  containerspec dockerfile outdated . --format github          # a GitHub Actions step
+  containerspec dockerfile pin . --update --write
+`);
+
+  const labels = common(df.command('labels').description('stages, bases and labels; with --from-image, the supercontainers labels the built image supports, and those it contradicts (exit 1)'), false)
     .option('--from-image <image>', 'the image the Dockerfile builds (any inspect reference): suggest org.supercontainers.{mpi,gpu,glibc,arch} from its facts and flag labels they contradict')
     .option('--json', 'print JSON (schemas/dockerfile-1.0.schema.json)');
   labels.addHelpText('after', `
@@ -116,6 +139,7 @@ Examples:
   containerspec dockerfile outdated Dockerfile --build-arg CUDA=12.4.1 --ca-file lab-ca.pem
 `);
   outdatedCmd.action(async (paths: string[], o: CommonFlags & { format?: string; pageSize?: number }) => {
+    if (o.json && o.format !== undefined && o.format !== 'json') throw new (await import('../errors/index.js')).UsageError(`--json and --format ${o.format} ask for two outputs; give one`);
     const format = o.format ?? (o.json ? 'json' : 'text');
     const { outdated, describeBase } = await import('../dockerfile/outdated.js');
     const p = progress(o.quiet);
@@ -128,7 +152,7 @@ Examples:
     if (format === 'github') {
       for (const b of r.bases) {
         if (!b.outdated) continue;
-        out(`::warning file=${ghProp(b.file)},line=${b.line},col=${b.column},title=${ghProp(b.status === 'stale' ? 'stale base digest' : 'newer base tag')}::${ghData(describeBase(b))}\n`);
+        out(`::warning file=${ghFile(b.file)},line=${b.line},col=${b.column},title=${ghProp(b.status === 'stale' ? 'stale base digest' : 'newer base tag')}::${ghData(describeBase(b))}\n`);
       }
     }
     for (const b of r.bases) {

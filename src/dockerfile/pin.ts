@@ -249,7 +249,9 @@ async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions
     }
     edits.push(...deleteLabels(df.stages.flatMap((s) => s.labels), doomed));
     if (missing.length) {
-      const eol = df.eol;
+      // The FROM line's own line ending (a file that mixes them keeps each line's).
+      const fromText = df.text.slice(final.fromInstruction.start, final.fromInstruction.end);
+      const eol = /\r\n$/.test(fromText) ? '\r\n' : /\n$/.test(fromText) ? '\n' : df.eol;
       const fromEnd = final.fromInstruction.end;
       const needsEol = fromEnd === df.text.length && !/[\r\n]$/.test(df.text);
       const text = `${needsEol ? eol : ''}LABEL ${missing.join(` ${df.escape}${eol}      `)}${eol}`;
