@@ -341,7 +341,7 @@ describe('pin, with registry answers stubbed', () => {
     writeFileSync(f, `FROM ${R}/debian:12.5-slim\n# edited meanwhile\n`);
     const e = await writePinned(p!).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(DockerfileError);
-    expect((e as Error).message).toBe(`${f}: changed while it was being pinned; not written (its new content is kept; run pin again)`);
+    expect((e as Error).message).toBe(`${f}: changed while it was being pinned; not written (its new content is kept; run again)`);
     expect(readFileSync(f, 'utf8')).toBe(`FROM ${R}/debian:12.5-slim\n# edited meanwhile\n`);
     const [q] = await planPins([await loadDockerfile(f)], { lookups: stub() });
     expect(await writePinned(q!)).toBe(true);

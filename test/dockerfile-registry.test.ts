@@ -334,7 +334,7 @@ describe('dockerfile commands against a real registry', () => {
       while (proxy.requests.length === 0 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
       writeFileSync(file, `FROM ${proxy.host}/lab/debian:12.6-slim\n# a colleague's edit\n`);
       expect(await done, stderr).toBe(2);
-      expect(stderr.trim().split('\n')).toEqual([`containerspec: ${file}: changed while it was being pinned; not written (its new content is kept; run pin again)`]);
+      expect(stderr.trim().split('\n')).toEqual([`containerspec: ${file}: changed while it was being pinned; not written (its new content is kept; run again)`]);
       expect(readFileSync(file, 'utf8')).toBe(`FROM ${proxy.host}/lab/debian:12.6-slim\n# a colleague's edit\n`);
       expect(readdirSync(join(file, '..')).sort()).toEqual(['Dockerfile']);
     } finally {

@@ -10,13 +10,11 @@
  * {@link planPins} computes the new texts (and their diffs); {@link writePins} writes them
  * atomically, refusing a file that changed since it was read.
  */
-import { readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
-import { DockerfileError } from '../errors/index.js';
-import { tempNameFor } from '../cache/atomic.js';
 import { unifiedDiff } from './diff.js';
+import { applyEdits, deleteLabels, insertLabels, quoteLabel, writeEdited, type Edit } from './edit.js';
 import { Lookups, type LookupOptions } from './lookup.js';
 import { atFrom, judgeFrom, DOCKERFILE_SCHEMA_VERSION } from './outdated.js';
-import { baseOfFinal, type ArgDecl, type DockerfileLabel, type ParsedDockerfile, type Span } from './parse.js';
+import { baseOfFinal, type ArgDecl, type DockerfileLabel, type ParsedDockerfile } from './parse.js';
 import { formatPlatform, hostPlatform } from '../image/platform.js';
 
 /** The label naming the base image (OCI image annotations). */
@@ -70,10 +68,6 @@ export interface PinOptions extends LookupOptions {
   lookups?: Lookups | undefined;
 }
 
-interface Edit extends Span {
-  text: string;
-}
-
 /**
  * The image word as written, split at a literal tag and digest: `${REGISTRY}/lab/cuda:12.4.1@sha256:...`
  * is the name `${REGISTRY}/lab/cuda` (variables kept), the tag `12.4.1` and the digest. Null when the
@@ -111,53 +105,6 @@ function argHolding(df: ParsedDockerfile, raw: string): ArgDecl | null {
 function familiarName(familiar: string): string {
   const f = familiar.replace(/@sha256:[0-9a-f]{64}$/, '');
   return f.slice(0, f.lastIndexOf(':'));
-}
-
-/** A label value, double-quoted for a LABEL instruction (quotes, `$` and the escape character escaped). */
-function quoteLabel(v: string, escape: string): string {
-  const special = new Set(['"', '$', escape]);
-  return `"${[...v].map((c) => (special.has(c) ? escape + c : c)).join('')}"`;
-}
-
-/**
- * The edits deleting some labels: an instruction all of whose labels go is deleted whole (its
- * lines); otherwise each run of deleted pairs goes with the blanks and continuation before it (or,
- * for the first pair, after it), so that no empty continuation line is left.
- */
-function deleteLabels(all: readonly DockerfileLabel[], doomed: ReadonlySet<DockerfileLabel>): Edit[] {
-  const edits: Edit[] = [];
-  const byInstruction = new Map<number, DockerfileLabel[]>();
-  for (const l of all) byInstruction.set(l.instruction.start, [...(byInstruction.get(l.instruction.start) ?? []), l]);
-  for (const pairs of byInstruction.values()) {
-    pairs.sort((a, b) => a.span.start - b.span.start);
-    const gone = pairs.map((l) => doomed.has(l));
-    if (!gone.some(Boolean)) continue;
-    if (gone.every(Boolean)) {
-      edits.push({ ...pairs[0]!.instruction, text: '' });
-      continue;
-    }
-    for (let a = 0; a < pairs.length; a++) {
-      if (!gone[a]) continue;
-      let b = a;
-      while (b + 1 < pairs.length && gone[b + 1]) b++;
-      edits.push(a > 0 ? { start: pairs[a - 1]!.span.end, end: pairs[b]!.span.end, text: '' } : { start: pairs[0]!.span.start, end: pairs[b + 1]!.span.start, text: '' });
-      a = b;
-    }
-  }
-  return edits;
-}
-
-/** Apply non-overlapping edits to a text. */
-function apply(text: string, edits: Edit[]): string {
-  const sorted = [...edits].sort((a, b) => b.start - a.start || b.end - a.end);
-  let out = text;
-  let limit = Infinity;
-  for (const e of sorted) {
-    if (e.end > limit) throw new Error(`overlapping edits at ${e.start}`);
-    out = out.slice(0, e.start) + e.text + out.slice(e.end);
-    limit = e.start;
-  }
-  return out;
 }
 
 /** Plan one file: the pins, then the base labels of the built image. */
@@ -248,17 +195,9 @@ async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions
       if (last.value !== value) edits.push({ ...last.span, text: `${key}=${quoteLabel(value, df.escape)}` });
     }
     edits.push(...deleteLabels(df.stages.flatMap((s) => s.labels), doomed));
-    if (missing.length) {
-      // The FROM line's own line ending (a file that mixes them keeps each line's).
-      const fromText = df.text.slice(final.fromInstruction.start, final.fromInstruction.end);
-      const eol = /\r\n$/.test(fromText) ? '\r\n' : /\n$/.test(fromText) ? '\n' : df.eol;
-      const fromEnd = final.fromInstruction.end;
-      const needsEol = fromEnd === df.text.length && !/[\r\n]$/.test(df.text);
-      const text = `${needsEol ? eol : ''}LABEL ${missing.join(` ${df.escape}${eol}      `)}${eol}`;
-      edits.push({ start: fromEnd, end: fromEnd, text });
-    }
+    if (missing.length) edits.push(insertLabels(df, final, missing));
   }
-  const after = apply(df.text, edits);
+  const after = applyEdits(df.text, edits);
   return { file: df.file, before: df.text, after, diff: unifiedDiff(df.text, after, df.file), changes };
 }
 
@@ -289,27 +228,11 @@ export async function planPins(dfs: readonly ParsedDockerfile[], opts: PinOption
 }
 
 /**
- * Write a planned file atomically: the new text to a temporary file in the same directory (with the
- * file's mode), then, only if the file still holds exactly the text that was read, renamed over it.
- * A file that changed meanwhile is left as it is (the temporary file removed) and is a
- * DockerfileError: neither the other writer's version nor this one is lost (run pin again).
+ * Write a planned file atomically, refusing a file that changed since it was read (see
+ * {@link writeEdited}): true when it was written, false when there was nothing to change.
  */
-export async function writePinned(p: PinnedFile): Promise<boolean> {
-  if (p.before === p.after) return false;
-  const st = await stat(p.file);
-  const tmp = tempNameFor(p.file);
-  try {
-    await writeFile(tmp, p.after, { flag: 'wx' });
-    await chmod(tmp, st.mode & 0o7777);
-    const now = await readFile(p.file, 'utf8').catch(() => null);
-    if (now !== p.before) {
-      throw new DockerfileError(`${p.file}: changed while it was being pinned; not written (its new content is kept; run pin again)`, p.file, null);
-    }
-    await rename(tmp, p.file);
-    return true;
-  } finally {
-    await rm(tmp, { force: true });
-  }
+export function writePinned(p: PinnedFile): Promise<boolean> {
+  return writeEdited(p.file, p.before, p.after, 'pinned');
 }
 
 /** The result document of a pin run. */
