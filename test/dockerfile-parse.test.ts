@@ -19,7 +19,7 @@ import { BASE_DIGEST_LABEL, BASE_NAME_LABEL, planPins, writePinned } from '../sr
 import { findDockerfiles, isDockerfileName } from '../src/dockerfile/scan.js';
 import { newerTags, parseTag, sameFamily, sortTags } from '../src/dockerfile/tags.js';
 import type { DockerReference } from '../src/image/docker-reference.js';
-import { judgeLabels, labelsFromFacts, SC_ARCH, SC_GLIBC, SC_GPU, SC_MPI } from '../src/dockerfile/labels.js';
+import { judgeLabels, labelsFromFacts, planLabels, SC_ARCH, SC_GLIBC, SC_GPU, SC_MPI } from '../src/dockerfile/labels.js';
 import { loadArchspec } from '../src/arch/index.js';
 import { readImageFacts } from '../src/model/files.js';
 import type { ImageFacts, MpiFact } from '../src/model/facts.js';
@@ -419,5 +419,21 @@ describe('labels from image facts', () => {
     expect(labelsFromFacts(both)[SC_MPI]).toBeNull();
     const cuda = await facts((x) => (x.cuda = { ...x.cuda, runtime: '12.4' }));
     expect(labelsFromFacts(cuda)[SC_GPU]).toEqual({ value: 'cuda', reason: 'CUDA runtime 12.4' });
+  });
+});
+
+describe('planLabels', () => {
+  it('adds what is missing after the final FROM, replaces a contradicted value in place, removes one the facts support no value for; CRLF kept', async () => {
+    const text = 'FROM a AS base\r\nLABEL org.supercontainers.gpu=cuda keep=1\r\nFROM base\r\nLABEL org.supercontainers.mpi=openmpi\r\n';
+    const df = parseDockerfile(text, 'Dockerfile');
+    const f = await readImageFacts(join(REPO, 'test/data/facts-1.0/sample-image.json'));
+    f.mpi = [{ implementation: 'mpich', version: '4.2.1', abi: 'mpich', soname: 'libmpich.so.12', path: 'usr/lib/libmpich.so.12', evidence: [] }];
+    const plan = planLabels(df, judgeLabels(df, f, loadArchspec()));
+    expect(plan.edits).toEqual([
+      { key: SC_MPI, from: 'openmpi', to: 'mpich', line: 4 },
+      { key: SC_GPU, from: 'cuda', to: null, line: 2 },
+      { key: SC_ARCH, from: null, to: 'x86_64', line: 3 },
+    ]);
+    expect(plan.after).toBe('FROM a AS base\r\nLABEL keep=1\r\nFROM base\r\nLABEL org.supercontainers.arch="x86_64"\r\nLABEL org.supercontainers.mpi="mpich"\r\n');
   });
 });

@@ -398,6 +398,18 @@ describe('dockerfile commands against a real registry', () => {
     // Text output ends with the LABEL line to add.
     const t = await cli(['dockerfile', 'labels', file, '--from-image', `oci:${image}`]);
     expect(t.stdout).toContain('LABEL org.supercontainers.glibc="2.41.0"');
+    expect(t.stdout).toContain('--write would change 3 labels');
+    // --write: the contradicted label replaced where it is written, the missing ones added after the final FROM, the rest kept.
+    const before = readFileSync(file, 'utf8');
+    const w = await cli(['dockerfile', 'labels', file, '--from-image', `oci:${image}`, '--write']);
+    expect(w.code, show(w)).toBe(0);
+    expect(w.stderr).toContain(`${file}:19: org.supercontainers.mpi: openmpi -> mpich`);
+    expect(readFileSync(file, 'utf8')).toBe(before
+      .replace('LABEL org.supercontainers.mpi=openmpi org.supercontainers.gpu=cuda', 'LABEL org.supercontainers.mpi="mpich" org.supercontainers.gpu=cuda')
+      .replace('FROM runtime\n', 'FROM runtime\nLABEL org.supercontainers.glibc="2.41.0" \\\n      org.supercontainers.arch="x86_64"\n'));
+    const again = await cli(['dockerfile', 'labels', file, '--from-image', `oci:${image}`, '--json']);
+    expect(again.code, show(again)).toBe(0);
+    expect(JSON.parse(again.stdout).dockerfiles[0]).toMatchObject({ contradictions: [], changes: [], diff: '' });
     // A Dockerfile whose labels agree exits 0.
     const good = dockerfile('FROM HOST/lab/debian:12.6-slim\nLABEL org.supercontainers.mpi=mpich org.supercontainers.gpu=cuda org.supercontainers.glibc=2.41.0\n');
     const g = await cli(['dockerfile', 'labels', good, '--from-image', `oci:${image}`, '--json']);

@@ -36,7 +36,7 @@ const PUBLISHED: Record<string, string> = {
   'match-1.1.schema.json': '60d8ab472b81826ec1590870f93458233407eebd5161a3d2709999b2db1ea926',
   'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',
   // issue 11: dockerfile labels / outdated / pin --json
-  'dockerfile-1.0.schema.json': 'd0f7bd056bf40f2181fb0714196b4a40471ed06da7fdcaa0f3fa3fa4d55a856f',
+  'dockerfile-1.0.schema.json': '992535c7812624332951148d718b5845bb438a22aedee1b3a46a1e76dbecc9a0',
 };
 
 /** Schemas of what containerspec reads, written from other projects' formats (not versions of ours). */

@@ -85,16 +85,19 @@ Examples:
 
   const labels = common(df.command('labels').description('stages, bases and labels; with --from-image, the supercontainers labels the built image supports, and those it contradicts (exit 1)'), false)
     .option('--from-image <image>', 'the image the Dockerfile builds (any inspect reference): suggest org.supercontainers.{mpi,gpu,glibc,arch} from its facts and flag labels they contradict')
+    .option('--write', 'with --from-image: write the labels into the Dockerfiles (add what is missing, replace or remove what the image contradicts; atomically)')
     .option('--json', 'print JSON (schemas/dockerfile-1.0.schema.json)');
   labels.addHelpText('after', `
 Examples:
   containerspec dockerfile labels Dockerfile
   containerspec dockerfile labels docker/ --json
   containerspec dockerfile labels Dockerfile --from-image oci:./build/app     # suggest and check labels
+  containerspec dockerfile labels Dockerfile --from-image oci:./build/app --write
   containerspec dockerfile labels Dockerfile --from-image registry.lab:5000/app:ci --ca-file lab-ca.pem
 `);
-  labels.action(async (paths: string[], o: CommonFlags & { fromImage?: string }) => {
-    const { dockerfileLabels } = await import('../dockerfile/labels.js');
+  labels.action(async (paths: string[], o: CommonFlags & { fromImage?: string; write?: boolean }) => {
+    if (o.write && o.fromImage === undefined) throw new (await import('../errors/index.js')).UsageError('--write goes with --from-image (the labels written are those the image supports)');
+    const { dockerfileLabels, writeLabels } = await import('../dockerfile/labels.js');
     const { dfs, platform } = await load(paths, o);
     let facts: Parameters<typeof dockerfileLabels>[1];
     if (o.fromImage !== undefined) {
@@ -105,7 +108,14 @@ Examples:
       facts = { image: o.fromImage, facts: f, archspec: loadArchspec() };
     }
     const r = dockerfileLabels(dfs, facts);
-    const contradicted = r.dockerfiles.some((d) => (d.contradictions ?? []).length > 0);
+    if (o.write) {
+      await writeLabels(r, dfs);
+      for (const d of r.dockerfiles) {
+        for (const c of d.changes ?? []) process.stderr.write(`${d.file}:${c.line}: ${c.to === null ? `removed ${c.key}=${c.from}` : c.from === null ? `added ${c.key}=${c.to}` : `${c.key}: ${c.from} -> ${c.to}`}\n`);
+      }
+    }
+    // Exit 1 when a label contradicts the image, unless --write has just set them right.
+    const contradicted = r.dockerfiles.some((d) => (d.contradictions ?? []).length > 0 && !d.written);
     process.exitCode = contradicted ? 1 : 0;
     if (o.json) return out(json(r));
     for (const d of r.dockerfiles) {
@@ -117,7 +127,8 @@ Examples:
       const missing = (d.suggestions ?? []).filter((s) => s.current === null);
       if (d.suggestions) {
         out(`  supported by ${r.image}:\n${table(d.suggestions.map((s) => [s.key, s.value, s.reason, s.current === null ? 'not set' : s.current === s.value ? 'set' : `set to ${s.current}`]), '    ')}`);
-        if (missing.length) out(`  to add:\n    LABEL ${missing.map((s) => `${s.key}="${s.value}"`).join(' \\\n          ')}\n`);
+        if (missing.length && !o.write) out(`  to add:\n    LABEL ${missing.map((s) => `${s.key}="${s.value}"`).join(' \\\n          ')}\n`);
+        if (d.changes?.length && !o.write) out(`  --write would change ${d.changes.length} label${d.changes.length === 1 ? '' : 's'}\n`);
       }
     }
   });

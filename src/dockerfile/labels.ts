@@ -18,7 +18,9 @@ import semver from 'semver';
 import type { Archspec } from '../arch/index.js';
 import type { ImageFacts } from '../model/facts.js';
 import { DOCKERFILE_SCHEMA_VERSION } from './outdated.js';
-import { chainLabels, finalLabels, type ParsedDockerfile } from './parse.js';
+import { unifiedDiff } from './diff.js';
+import { applyEdits, deleteLabels, insertLabels, quoteLabel, writeEdited, type Edit } from './edit.js';
+import { chainLabels, finalLabels, type DockerfileLabel, type ParsedDockerfile } from './parse.js';
 
 /** The supercontainers label keys. */
 export const SC_MPI = 'org.supercontainers.mpi';
@@ -63,6 +65,10 @@ export interface DockerfileSummary {
   labels: Record<string, string>;
   suggestions?: LabelSuggestion[];
   contradictions?: LabelContradiction[];
+  /** With image facts: the labels `--write` changes (added, replaced, removed), its diff, and whether it wrote them. */
+  changes?: LabelEdit[];
+  diff?: string;
+  written?: boolean;
 }
 
 /** What `labels` prints. */
@@ -146,7 +152,10 @@ export function judgeLabels(df: ParsedDockerfile, facts: ImageFacts, archspec?: 
   return { suggestions, contradictions };
 }
 
-/** Summarise Dockerfiles; with image facts, suggest and check the supercontainers labels of each. */
+/**
+ * Summarise Dockerfiles; with image facts, suggest and check the supercontainers labels of each and
+ * plan the edits that set them ({@link planLabels}; {@link writeLabels} writes them).
+ */
 export function dockerfileLabels(dfs: readonly ParsedDockerfile[], facts?: { image: string; facts: ImageFacts; archspec?: Archspec }): LabelsResult {
   return {
     schemaVersion: DOCKERFILE_SCHEMA_VERSION,
@@ -165,8 +174,74 @@ export function dockerfileLabels(dfs: readonly ParsedDockerfile[], facts?: { ima
         })),
         labels: finalLabels(df),
       };
-      if (facts) Object.assign(summary, judgeLabels(df, facts.facts, facts.archspec));
+      if (facts) {
+        const judged = judgeLabels(df, facts.facts, facts.archspec);
+        const plan = planLabels(df, judged);
+        Object.assign(summary, judged, { changes: plan.edits, diff: plan.diff, written: false });
+      }
       return summary;
     }),
   };
+}
+
+/** What {@link planLabels} would do to one Dockerfile. */
+export interface LabelEdit {
+  key: string;
+  /** The value the built image has now (null: none) and will have (null: removed). */
+  from: string | null;
+  to: string | null;
+  line: number;
+}
+
+/**
+ * The edits that make the built image's supercontainers labels what the facts support: a missing
+ * label the facts support is added after the final stage's FROM; a contradicted label is replaced in
+ * place (its last occurrence, which wins) with the supported value, or deleted where the facts
+ * support none (`mpi=openmpi` on an image without MPI). A label that agrees is left as written
+ * (`gpu=cuda,opencl`, a more specific `arch=zen3`). Every other byte of the file stays.
+ */
+export function planLabels(df: ParsedDockerfile, judged: { suggestions: LabelSuggestion[]; contradictions: LabelContradiction[] }): { before: string; after: string; diff: string; edits: LabelEdit[] } {
+  const edits: Edit[] = [];
+  const out: LabelEdit[] = [];
+  const missing: string[] = [];
+  const chain = chainLabels(df);
+  const doomed = new Set<DockerfileLabel>();
+  for (const key of [SC_MPI, SC_GPU, SC_GLIBC, SC_ARCH]) {
+    const s = judged.suggestions.find((x) => x.key === key);
+    const wrong = judged.contradictions.some((c) => c.key === key);
+    const present = chain.filter((l) => l.key === key);
+    const last = present[present.length - 1];
+    if (!last) {
+      if (s) {
+        missing.push(`${key}=${quoteLabel(s.value, df.escape)}`);
+        out.push({ key, from: null, to: s.value, line: df.stages[df.stages.length - 1]!.from.place.line });
+      }
+      continue;
+    }
+    if (!wrong) continue;
+    if (s) {
+      edits.push({ ...last.span, text: `${key}=${quoteLabel(s.value, df.escape)}` });
+      out.push({ key, from: last.value, to: s.value, line: last.line });
+    } else {
+      for (const l of present) doomed.add(l);
+      out.push({ key, from: last.value, to: null, line: last.line });
+    }
+  }
+  edits.push(...deleteLabels(df.stages.flatMap((st) => st.labels), doomed));
+  if (missing.length) edits.push(insertLabels(df, df.stages[df.stages.length - 1]!, missing));
+  const after = applyEdits(df.text, edits);
+  return { before: df.text, after, diff: unifiedDiff(df.text, after, df.file), edits: out };
+}
+
+/**
+ * Write the planned label edits of each Dockerfile (atomically, refusing a file changed since it was
+ * read: a DockerfileError); marks each summary `written`.
+ */
+export async function writeLabels(r: LabelsResult, dfs: readonly ParsedDockerfile[]): Promise<void> {
+  for (const [i, d] of r.dockerfiles.entries()) {
+    const df = dfs[i]!;
+    if (!d.changes?.length) continue;
+    const plan = planLabels(df, { suggestions: d.suggestions ?? [], contradictions: d.contradictions ?? [] });
+    d.written = await writeEdited(df.file, plan.before, plan.after, 'labelled');
+  }
 }
