@@ -61,6 +61,8 @@ export { outdated, describeBase, DOCKERFILE_SCHEMA_VERSION, type OutdatedResult,
 export { planPins, writePinned, pinResult, BASE_NAME_LABEL, BASE_DIGEST_LABEL, type PinOptions, type PinnedFile, type PinChange, type PinResult } from './dockerfile/pin.js';
 export { dockerfileLabels, judgeLabels, labelsFromFacts, type LabelsResult, type LabelSuggestion, type LabelContradiction, type DockerfileSummary } from './dockerfile/labels.js';
 export { unifiedDiff } from './dockerfile/diff.js';
+export { codeQuality, type CodeQualityIssue } from './dockerfile/report-formats.js';
+export { planLabels, writeLabels, type LabelEdit } from './dockerfile/labels.js';
 export { parseRunSpec, readRunSpec } from './runspec/parse.js';
 export type { RunSpec } from './runspec/types.js';
 export { pullByDigest, charliecloudVersion } from './charliecloud/pull.js';

@@ -229,6 +229,17 @@ describe('dockerfile commands against a real registry', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^::warning file=${file.split('/').slice(-2).join('/')},line=3,col=6,title=stale base digest::`));
     expect(lines[0]).toContain('newer tag: 12.6-slim');
+    // GitLab: a Code Quality report, one issue per outdated FROM, at its line.
+    const gl = await cli(['dockerfile', 'outdated', file, '--format', 'gitlab', ...tls], { CI_PROJECT_DIR: join(file, '../..') });
+    expect(gl.code, show(gl)).toBe(1);
+    const issues = JSON.parse(gl.stdout);
+    expect(issues).toEqual([{
+      description: expect.stringContaining('is stale'),
+      check_name: 'containerspec-stale-base-digest',
+      fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+      severity: 'major',
+      location: { path: file.split('/').slice(-2).join('/'), lines: { begin: 3 } },
+    }]);
   });
 
   it('a multi-platform pin is current as the index or as the platform\'s manifest; outdated exits 0 when every base is current and newest', async (ctx) => {

@@ -135,7 +135,7 @@ Examples:
 
   const outdatedCmd = common(df.command('outdated').description("is each FROM's pinned digest still its tag's, and which newer tags exist? exit 0 all current, 1 something outdated, 2 error"))
     .option('--json', 'print JSON (schemas/dockerfile-1.0.schema.json); the same as --format json')
-    .addOption(new Option('--format <format>', 'text, json, or github (workflow annotations at each FROM line)').choices(['text', 'json', 'github']))
+    .addOption(new Option('--format <format>', 'text, json, github (workflow annotations at each FROM line) or gitlab (a Code Quality report)').choices(['text', 'json', 'github', 'gitlab']))
     .addOption(new Option('--page-size <n>', 'tags asked for per tag-list page (default: the registry\'s)').argParser(positive));
   outdatedCmd.addHelpText('after', `
 A pin is current when it is the digest the tag names now: for a multi-platform tag, the index's
@@ -146,6 +146,7 @@ not with 3.13 or 3.13-alpine; 2024.03 with 2024.06; latest and names like bookwo
 Examples:
   containerspec dockerfile outdated Dockerfile
   containerspec dockerfile outdated . --format github        # in a GitHub Actions step
+  containerspec dockerfile outdated . --format gitlab > gl-code-quality-report.json   # a GitLab job's codequality report
   containerspec dockerfile outdated docker/ --json > outdated.json
   containerspec dockerfile outdated Dockerfile --build-arg CUDA=12.4.1 --ca-file lab-ca.pem
 `);
@@ -160,6 +161,10 @@ Examples:
     }).finally(() => p.end());
     process.exitCode = r.outdated ? 1 : 0;
     if (format === 'json') return out(json(r));
+    if (format === 'gitlab') {
+      const { codeQuality } = await import('../dockerfile/report-formats.js');
+      return out(json(codeQuality(r, { root: process.env.CI_PROJECT_DIR })));
+    }
     if (format === 'github') {
       for (const b of r.bases) {
         if (!b.outdated) continue;
