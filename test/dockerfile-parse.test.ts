@@ -148,6 +148,8 @@ describe('bad input: one DockerfileError naming file and line', () => {
     expect(parseError('FROM debian:12 AS\n').message).toMatch(/^Dockerfile:1:16: FROM takes one image, then optionally AS name/);
     expect(parseError('FROM debian:12\nRUN a\0b\n').message).toMatch(/^Dockerfile:2:6: NUL byte/);
     expect(parseError('FROM a AS x\nFROM b AS x\n').message).toMatch(/^Dockerfile:2:1: duplicate stage name "x"/);
+    expect(parseError('FROM debian:12\nRUN <<EOT bash\n  echo never ended\nFROM debian:13\n').message).toBe('Dockerfile:2:5: here-document <<EOT is never ended (no line "EOT" after it)');
+    expect(parseDockerfile('FROM debian:12\nCOPY <<a.txt <<b.txt /x/\none\na.txt\ntwo\nb.txt\n', 'ok').stages).toHaveLength(1);
     const latin1 = write('');
     writeFileSync(latin1, Buffer.from('FROM debian:12\nLABEL author="J\xf6rg"\n', 'latin1'));
     await expect(loadDockerfile(latin1)).rejects.toThrow(`${latin1}: not UTF-8 text`);

@@ -11,7 +11,7 @@
  * image, no FROM at all. Every error is a {@link DockerfileError} `FILE:LINE:COL: what is wrong`.
  * Pure: nothing is read or looked up.
  */
-import { DockerfileParser, Keyword, type Arg, type From, type Label } from 'dockerfile-ast';
+import { DockerfileParser, Keyword, type Arg, type From, type Heredoc, type Label } from 'dockerfile-ast';
 import { DockerfileError, ImageReferenceError } from '../errors/index.js';
 import { parseDockerReference, type DockerReference } from '../image/docker-reference.js';
 
@@ -276,6 +276,11 @@ export function parseDockerfile(text: string, file: string, opts: ParseOptions =
     if (!KEYWORDS.has(kw)) src.fail(at, `unknown instruction ${JSON.stringify(inst.getInstruction())}`);
     if (stages.length === 0 && kw !== 'ARG' && kw !== 'FROM') {
       src.fail(at, `${kw} before the first FROM: only ARG may come before it (no build stage in current context)`);
+    }
+    if (kw === 'RUN' || kw === 'COPY' || kw === 'ADD') {
+      // A here-document that never ends swallows the rest of the file: buildkit refuses it, so do we.
+      const docs = (inst as unknown as { getHeredocs?: () => Heredoc[] }).getHeredocs?.() ?? [];
+      for (const h of docs) if (h.getDelimiterRange() === null) src.fail(h.getStartRange().start, `here-document <<${h.getName()} is never ended (no line "${h.getName()}" after it)`);
     }
     if (kw === 'ARG') {
       for (const prop of argProperties(src, inst as Arg)) {
