@@ -6,8 +6,7 @@
  */
 import { ContainerspecError, DockerfileError, NotFoundError } from '../errors/index.js';
 import type { DockerReference } from '../image/docker-reference.js';
-import { formatPlatform } from '../image/platform.js';
-import { hostPlatform } from '../image/platform.js';
+import { formatPlatform, hostPlatform } from '../image/platform.js';
 import { Lookups, platformOf, type LookupOptions } from './lookup.js';
 import type { DockerfileFrom, ParsedDockerfile } from './parse.js';
 import { newerTags, parseTag, sortTags } from './tags.js';
