@@ -148,10 +148,12 @@ describe('dockerfile commands against a real registry', () => {
     }
   });
 
-  it('the registry client follows Link rel="next" pages (a paginating registry), refuses a next page on another host and pages that do not end', async (ctx) => {
+  it('the registry client follows Link rel="next" pages (a paginating registry), refuses a next page on another host and pages that do not end; hashes a manifest whose digest the registry does not name', async (ctx) => {
     needRegistry(ctx);
     const certs = testCerts();
     const tags = Array.from({ length: 11 }, (_, i) => `1.${i}`);
+    const MANIFEST = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:' + 'a'.repeat(64) + '","size":2},"layers":[]}');
+    const seen: string[] = [];
     const server = createHttpsServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, (req, res) => {
       const u = new URL(req.url ?? '/', 'https://x');
       const repo = /^\/v2\/(.+)\/tags\/list$/.exec(u.pathname)?.[1];
@@ -165,6 +167,17 @@ describe('dockerfile commands against a real registry', () => {
         const from = last === null ? 0 : tags.indexOf(last) + 1;
         const page = tags.slice(from, from + n);
         return json({ name: repo, tags: page }, from + n < tags.length ? `</v2/lab/many/tags/list?n=${n}&last=${page[page.length - 1]}>; rel="next"` : undefined);
+      }
+      const manifest = /^\/v2\/lab\/(nodigest|nohead)\/manifests\/1$/.exec(u.pathname)?.[1];
+      if (manifest) {
+        seen.push(`${req.method} ${u.pathname}`);
+        if (manifest === 'nohead' && req.method === 'HEAD') {
+          res.writeHead(405);
+          return res.end();
+        }
+        // No Docker-Content-Digest: the client must hash what it is given.
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': MANIFEST.length });
+        return res.end(req.method === 'HEAD' ? undefined : MANIFEST);
       }
       if (repo === 'lab/elsewhere') return json({ name: repo, tags: ['a'] }, '<https://registry.example/v2/lab/elsewhere/tags/list?last=a>; rel="next"');
       if (repo === 'lab/loop') return json({ name: repo, tags: ['a'] }, '</v2/lab/loop/tags/list?last=a>; rel="next"');
@@ -181,6 +194,11 @@ describe('dockerfile commands against a real registry', () => {
       await expect(c.listTags('lab/elsewhere')).rejects.toThrow('the next page is on another host (https://registry.example); not followed');
       await expect(c.listTags('lab/loop')).rejects.toThrow(/pages do not end/);
       await expect(c.listTags('lab/none')).rejects.toThrow(/NAME_UNKNOWN/);
+      // A manifest digest without Docker-Content-Digest (and a registry that refuses HEAD): GET, and the bytes hashed.
+      for (const repo of ['nodigest', 'nohead']) {
+        expect(await c.manifestDigest(`lab/${repo}`, '1')).toEqual({ digest: sha256(MANIFEST), mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+      }
+      expect(seen).toEqual(['HEAD /v2/lab/nodigest/manifests/1', 'GET /v2/lab/nodigest/manifests/1', 'HEAD /v2/lab/nohead/manifests/1', 'GET /v2/lab/nohead/manifests/1']);
     } finally {
       c.close();
       await new Promise((r) => server.close(r));
