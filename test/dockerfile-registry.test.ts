@@ -52,9 +52,9 @@ async function pushImage(c: RegistryClient, repo: string, ref: string | null, wh
 }
 
 /** Push a multi-platform index (amd64, arm64) to a tag; the index's and each platform's digest. */
-async function pushIndex(c: RegistryClient, repo: string, tag: string): Promise<{ index: string; amd64: string; arm64: string }> {
-  const amd = await pushImage(c, repo, null, tag, 'amd64');
-  const arm = await pushImage(c, repo, null, tag, 'arm64');
+async function pushIndex(c: RegistryClient, repo: string, tag: string, what = tag): Promise<{ index: string; amd64: string; arm64: string }> {
+  const amd = await pushImage(c, repo, null, what, 'amd64');
+  const arm = await pushImage(c, repo, null, what, 'arm64');
   const index = Buffer.from(JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.index.v1+json',
@@ -78,6 +78,8 @@ describe('dockerfile commands against a real registry', () => {
   const d: Record<string, string> = {};
   let movedFrom = '';
   let cuda: { index: string; amd64: string; arm64: string };
+  let multiOld: typeof cuda;
+  let multiNew: typeof cuda;
 
   /** A Dockerfile in a fresh directory, `HOST` replaced by the registry's address. */
   const dockerfile = (text: string, host = reg.host): string => {
@@ -113,6 +115,9 @@ describe('dockerfile commands against a real registry', () => {
     movedFrom = (await pushImage(c, 'lab/debian', '12.5-slim', 'first 12.5-slim')).digest;
     for (const [repo, list] of Object.entries(tags)) for (const t of list) d[`${repo}:${t}`] = (await pushImage(c, repo, t, t)).digest;
     cuda = await pushIndex(c, 'lab/cuda', '12.4.1-runtime');
+    // A multi-platform tag that moved: pinned at the first index (or its amd64 manifest), then pushed again.
+    multiOld = await pushIndex(c, 'lab/multi', '1.0', 'first');
+    multiNew = await pushIndex(c, 'lab/multi', '1.0', 'second');
     d['lab/cuda:12.4.1-runtime'] = cuda.index;
     const a = await RegistryClient.connect(auth.host, { caFile: auth.caFile, creds: `ci:${USERS.ci}` });
     for (const t of ['1.0', '1.1']) d[`auth/app:${t}`] = (await pushImage(a, 'lab/app', t, t)).digest;
@@ -279,6 +284,22 @@ describe('dockerfile commands against a real registry', () => {
     const ok = await cli(['dockerfile', 'outdated', current, ...tls]);
     expect(ok.code, show(ok)).toBe(0);
     expect(ok.stdout).toContain('0 of 2 base images outdated in 1 Dockerfile\n');
+  });
+
+  it('a moved multi-platform tag: an index pin moves to the new index, a platform-manifest pin to that platform\'s new manifest', async (ctx) => {
+    needRegistry(ctx);
+    const file = dockerfile(`FROM HOST/lab/multi:1.0@${multiOld.index} AS a\nFROM HOST/lab/multi:1.0@${multiOld.amd64}\n`);
+    const r = await cli(['dockerfile', 'outdated', file, '--json', '--platform', 'linux/amd64', ...tls]);
+    expect(r.code, show(r)).toBe(1);
+    const [a, b] = JSON.parse(r.stdout).bases;
+    expect(a).toMatchObject({ status: 'stale', current: multiNew.index, pinnedKind: 'index', platformDigest: multiNew.amd64 });
+    expect(b).toMatchObject({ status: 'stale', current: multiNew.index, pinnedKind: 'manifest', platformDigest: multiNew.amd64 });
+    const w = await cli(['dockerfile', 'pin', file, '--update', '--write', '--platform', 'linux/amd64', ...tls]);
+    expect(w.code, show(w)).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain(`FROM ${reg.host}/lab/multi:1.0@${multiNew.index} AS a\n`);
+    expect(text).toContain(`FROM ${reg.host}/lab/multi:1.0@${multiNew.amd64}\n`);
+    expect(text).toContain(`org.opencontainers.image.base.digest="${multiNew.amd64}"`);
   });
 
   it('each distinct base is asked once: 200 FROMs over a directory cost one HEAD per distinct name:tag and one tag list per repository', async (ctx) => {

@@ -36,7 +36,7 @@ const PUBLISHED: Record<string, string> = {
   'match-1.1.schema.json': '60d8ab472b81826ec1590870f93458233407eebd5161a3d2709999b2db1ea926',
   'error-1.0.schema.json': 'febd22c1dc0e85213276e8bbbc8d4e12fbfc4d2dc07a66335b079bf8143ae6ff',
   // issue 11: dockerfile labels / outdated / pin --json
-  'dockerfile-1.0.schema.json': '992535c7812624332951148d718b5845bb438a22aedee1b3a46a1e76dbecc9a0',
+  'dockerfile-1.0.schema.json': '38c3247597370fefe3d80433582d2dcd3f3e49a75f7ecd55b9a4374a42b0515a',
 };
 
 /** Schemas of what containerspec reads, written from other projects' formats (not versions of ours). */

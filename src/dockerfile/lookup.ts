@@ -5,7 +5,7 @@
  * cost 50 digest look-ups and one tag list per repository; clients are one per registry host
  * ({@link Registries}), with their tokens and connections.
  */
-import { FormatError } from '../errors/index.js';
+import { FormatError, NotFoundError } from '../errors/index.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
 import { INDEX_TYPES, manifestsOf } from '../image/resolve.js';
 import type { Platform } from '../image/types.js';
@@ -37,6 +37,7 @@ export class Lookups {
   private readonly digests = new Map<string, Promise<TagDigest>>();
   private readonly tagLists = new Map<string, Promise<{ tags: string[]; pages: number }>>();
   private readonly indexes = new Map<string, Promise<Record<string, unknown>>>();
+  private readonly kinds = new Map<string, Promise<'index' | 'manifest' | null>>();
 
   constructor(private readonly opts: LookupOptions = {}) {
     this.own = opts.registries === undefined;
@@ -64,6 +65,24 @@ export class Lookups {
     if (!p) {
       p = this.registries.for(ref.domain).then((c) => c.listTags(ref.path, this.opts.pageSize ? { pageSize: this.opts.pageSize } : {}));
       this.tagLists.set(ref.name, p);
+    }
+    return p;
+  }
+
+  /** Whether a digest of `ref`'s repository is an index or an image manifest; null when the registry no longer has it. */
+  kindOf(ref: DockerReference, digest: string): Promise<'index' | 'manifest' | null> {
+    let p = this.kinds.get(`${ref.name}@${digest}`);
+    if (!p) {
+      p = this.registries.for(ref.domain).then(async (c) => {
+        try {
+          const m = await c.manifestDigest(ref.path, digest);
+          return m.mediaType !== null && INDEX_TYPES.has(m.mediaType) ? 'index' : 'manifest';
+        } catch (e) {
+          if (e instanceof NotFoundError) return null;
+          throw e;
+        }
+      });
+      this.kinds.set(`${ref.name}@${digest}`, p);
     }
     return p;
   }

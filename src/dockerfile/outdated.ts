@@ -41,6 +41,11 @@ export interface BaseStatus {
   /** For a multi-platform tag: the platform the pin was judged for, and its manifest's digest now. */
   platform: string | null;
   platformDigest: string | null;
+  /**
+   * For a stale pin of a multi-platform tag: whether it named an index or one platform's manifest
+   * (pin --update keeps the kind), or null when the registry no longer has it (or it was not asked).
+   */
+  pinnedKind: 'index' | 'manifest' | null;
   status: PinStatus;
   /** Newer tags of the same family, newest first. */
   newer: string[];
@@ -78,11 +83,11 @@ export async function judgeFrom(df: ParsedDockerfile, stage: number, lookups: Lo
   const from = s.from;
   const ref = from.reference!;
   const tag = ref.tag;
-  const base: Omit<BaseStatus, 'current' | 'platform' | 'platformDigest' | 'status' | 'newer' | 'outdated'> = {
+  const base: Omit<BaseStatus, 'current' | 'platform' | 'platformDigest' | 'pinnedKind' | 'status' | 'newer' | 'outdated'> = {
     file: df.file, line: from.place.line, column: from.place.column, stage, alias: from.alias,
     raw: from.raw, image: from.image, name: ref.name, tag, pinned: ref.digest,
   };
-  if (tag === null) return { ...base, current: null, platform: null, platformDigest: null, status: 'digest-only', newer: [], outdated: false };
+  if (tag === null) return { ...base, current: null, platform: null, platformDigest: null, pinnedKind: null, status: 'digest-only', newer: [], outdated: false };
   try {
     const wantsTags = parseTag(tag).family !== null;
     // Both asked at once; the tag's own answer is awaited first, so its error (no such tag or repository) is the one reported.
@@ -94,15 +99,17 @@ export async function judgeFrom(df: ParsedDockerfile, stage: number, lookups: Lo
     let status: PinStatus = ref.digest === null ? 'unpinned' : ref.digest === now.digest ? 'current' : 'stale';
     let plat: string | null = null;
     let platformDigest: string | null = null;
+    let pinnedKind: BaseStatus['pinnedKind'] = null;
     if (now.index) {
       plat = platformOf(from.platform, platform);
       // Only looked up when it decides something: a pin that is not the index may be the platform's manifest.
       if (status === 'stale') {
         platformDigest = await lookups.platformManifest(ref, now.digest, plat);
         if (platformDigest === ref.digest) status = 'current';
+        else pinnedKind = await lookups.kindOf(ref, ref.digest!);
       }
     }
-    return { ...base, current: now.digest, platform: plat, platformDigest, status, newer, outdated: status === 'stale' || newer.length > 0 };
+    return { ...base, current: now.digest, platform: plat, platformDigest, pinnedKind, status, newer, outdated: status === 'stale' || newer.length > 0 };
   } catch (e) {
     return atFrom(df, from, e);
   }

@@ -126,11 +126,15 @@ async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions
       continue;
     }
     let tag = st.tag;
-    let digest = st.status === 'current' ? st.pinned! : st.current!;
+    // A stale pin of one platform's manifest moves to that platform's manifest now, not to the index.
+    const byPlatform = st.status === 'stale' && st.pinnedKind === 'manifest' && st.platform !== null;
+    let digest = st.status === 'current' ? st.pinned! : byPlatform && st.platformDigest ? st.platformDigest : st.current!;
     let action: PinChange['action'] = st.status === 'unpinned' ? 'pinned' : st.status === 'stale' ? 'updated' : 'current';
     if (opts.update && opts.toNewest && st.newer.length) {
       tag = st.newer[0]!;
-      digest = (await lookups.digestOf(ref, tag).catch((e: unknown) => atFrom(df, from, e))).digest;
+      const next = await lookups.digestOf(ref, tag).catch((e: unknown) => atFrom(df, from, e));
+      digest = next.digest;
+      if (byPlatform && next.index) digest = (await lookups.platformManifest(ref, next.digest, st.platform!).catch((e: unknown) => atFrom(df, from, e))) ?? next.digest;
       action = 'newer-tag';
     } else if (st.status === 'stale' && !opts.update) {
       change('stale', from.raw, `the pin is stale (${st.name}:${st.tag} is now ${st.current}); --update moves it`);
