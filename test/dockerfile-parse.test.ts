@@ -14,7 +14,7 @@ import { DockerfileError } from '../src/errors/index.js';
 import { unifiedDiff } from '../src/dockerfile/diff.js';
 import { loadDockerfile } from '../src/dockerfile/load.js';
 import { Lookups, type TagDigest } from '../src/dockerfile/lookup.js';
-import { chainLabels, finalLabels, parseDockerfile, substitute } from '../src/dockerfile/parse.js';
+import { chainLabels, finalLabels, parseBuildArg, parseDockerfile, substitute } from '../src/dockerfile/parse.js';
 import { BASE_DIGEST_LABEL, BASE_NAME_LABEL, planPins, writePinned } from '../src/dockerfile/pin.js';
 import { findDockerfiles, isDockerfileName } from '../src/dockerfile/scan.js';
 import { newerTags, parseTag, sameFamily, sortTags } from '../src/dockerfile/tags.js';
@@ -110,6 +110,30 @@ describe('the corpus', () => {
     const df = await loadDockerfile(corpus('backtick-escape/Containerfile'));
     expect(df.escape).toBe('`');
     expect(df.stages[0]!.labels.map((l) => [l.key, l.value])).toEqual([['org.supercontainers.mpi', 'openmpi'], ['description', 'a backtick continues this line']]);
+  });
+
+  it('Docker Hub names normalised, $BUILDPLATFORM and TARGETARCH, a COPY heredoc, FROM <stage> chains, a final FROM scratch', async () => {
+    const df = await loadDockerfile(corpus('gromacs-multiarch/Dockerfile'), { platform: 'linux/arm64' });
+    expect(df.stages.map((s) => [s.from.alias, s.from.image, s.from.stage, s.from.scratch, s.from.platform])).toEqual([
+      ['toolchain', 'nvidia/cuda:12.4.1-devel-ubuntu22.04', null, false, 'linux/arm64'],
+      ['build', 'toolchain', 0, false, null],
+      ['runtime', 'ubuntu:22.04', null, false, null],
+      [null, 'scratch', null, true, null],
+    ]);
+    expect(df.stages[0]!.from.reference?.canonical).toBe('docker.io/nvidia/cuda:12.4.1-devel-ubuntu22.04');
+    expect(df.stages[2]!.from.reference).toMatchObject({ domain: 'docker.io', path: 'library/ubuntu', familiar: 'ubuntu:22.04' });
+    // The built image (FROM scratch) inherits no label: COPY --from copies files, not labels.
+    expect(finalLabels(df)).toEqual({});
+    expect(df.stages[2]!.labels.map((l) => l.value)).toEqual(['cuda', 'x86_64_v3']);
+    // A --build-arg without a value takes it from the environment, as docker build does.
+    process.env.CS_TEST_UBUNTU = '24.04';
+    try {
+      const [name, value] = parseBuildArg('CS_TEST_UBUNTU');
+      expect([name, value]).toEqual(['CS_TEST_UBUNTU', '24.04']);
+    } finally {
+      delete process.env.CS_TEST_UBUNTU;
+    }
+    expect(() => parseBuildArg('CS_TEST_UNSET_ARG')).toThrow('--build-arg CS_TEST_UNSET_ARG: no =VALUE and no CS_TEST_UNSET_ARG in the environment');
   });
 
   it('a byte-order mark is kept in the text and does not move any offset', () => {
