@@ -37,8 +37,9 @@ function needRegistry(ctx: TestContext): void {
 
 /** Push a one-layer image (its content names `what`, so every tag's digest differs) for `arch`; its manifest digest. */
 async function pushImage(c: RegistryClient, repo: string, ref: string | null, what: string, arch = 'amd64'): Promise<{ digest: string; size: number }> {
-  const layer = gzipSync(await packTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/what', content: `${repo}:${what} ${arch}\n` }]));
-  const diff = sha256(await packTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/what', content: `${repo}:${what} ${arch}\n` }]));
+  const tar = await packTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/what', content: `${repo}:${what} ${arch}\n` }]);
+  const layer = gzipSync(tar);
+  const diff = sha256(tar);
   const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Labels: { what } }, rootfs: { type: 'layers', diff_ids: [diff] } }));
   const [cd, ld] = [await c.pushBlob(repo, config), await c.pushBlob(repo, layer)];
   const manifest = Buffer.from(JSON.stringify({
