@@ -200,6 +200,11 @@ describe('ARG substitution', () => {
     expect(() => substitute('$Z', vars)).toThrow();
     expect(substitute('${N}/$Z', vars, '\\', false)).toBe('${N}/$Z');
   });
+  it('in a stage only its own ARGs are in scope: a global one is brought in by ARG NAME, the automatic ones too', () => {
+    const df = parseDockerfile('ARG V=1.0\nFROM debian:12\nLABEL a=$V\nARG V\nARG TARGETARCH\nARG W=${V}-x\nLABEL b=$V c=$TARGETARCH d=$W\n', 'x', { platform: 'linux/arm64' });
+    expect(df.stages[0]!.labels.map((l) => [l.key, l.value])).toEqual([['a', '$V'], ['b', '1.0'], ['c', 'arm64'], ['d', '1.0-x']]);
+  });
+
   it('the automatic platform ARGs follow --platform', () => {
     const df = parseDockerfile('FROM --platform=$BUILDPLATFORM debian:12 AS b\nFROM lab/${TARGETARCH}-base:1\n', 'x', { platform: 'linux/arm64' });
     expect(df.stages.map((s) => [s.from.platform, s.from.image])).toEqual([['linux/arm64', 'debian:12'], [null, 'lab/arm64-base:1']]);

@@ -293,9 +293,10 @@ export function parseDockerfile(text: string, file: string, opts: ParseOptions =
           const vr = prop.valueRange;
           argDecls.push({ name, value: prop.value, valueSpan: vr ? { start: src.offset(vr.start), end: src.offset(vr.end) } : null, line: at.line + 1, overridden: given !== undefined });
         } else {
-          // In a stage, `ARG NAME` brings in the global value; a default or a --build-arg wins.
+          // In a stage, `ARG NAME` brings in the global value (or the automatic one: TARGETARCH, ...);
+          // a default or a --build-arg wins. Only the stage's own ARGs are in scope for a default.
           const given = buildArgs[name];
-          stageArgs[name] = given ?? (prop.value === null ? (globalArgs[name] ?? null) : substitute(prop.value, { ...globalArgs, ...stageArgs }, escape, false));
+          stageArgs[name] = given ?? (prop.value === null ? (globalArgs[name] ?? auto[name] ?? null) : substitute(prop.value, stageArgs, escape, false));
         }
       }
       continue;
@@ -320,8 +321,9 @@ export function parseDockerfile(text: string, file: string, opts: ParseOptions =
         const r = p.getRange();
         const value = p.getValue() ?? '';
         stage.labels.push({
-          key: substitute(p.getName(), { ...globalArgs, ...stageArgs }, escape, false),
-          value: substitute(value, { ...stageArgs }, escape, false),
+          // Global ARGs are not in scope inside a stage unless it declares them again (stageArgs).
+          key: substitute(p.getName(), stageArgs, escape, false),
+          value: substitute(value, stageArgs, escape, false),
           line: r.start.line + 1,
           span: { start: src.offset(r.start), end: src.offset(r.end) },
           instruction: span,
