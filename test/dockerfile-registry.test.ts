@@ -71,6 +71,7 @@ async function pushIndex(c: RegistryClient, repo: string, tag: string, what = ta
 describe('dockerfile commands against a real registry', () => {
   let reg: TestRegistry;
   let auth: TestRegistry;
+  let token: TestRegistry;
   let proxy: FaultProxy;
   let tls: string[];
   const tmp = mkdtempSync(join(tmpdir(), 'cs-dockerfile-reg-'));
@@ -103,7 +104,7 @@ describe('dockerfile commands against a real registry', () => {
   beforeAll(async () => {
     if (missing) return;
     await buildCli();
-    [reg, auth] = await Promise.all([startRegistry(), startRegistry({ auth: 'htpasswd', users: USERS })]);
+    [reg, auth, token] = await Promise.all([startRegistry(), startRegistry({ auth: 'htpasswd', users: USERS }), startRegistry({ auth: 'token', users: USERS })]);
     tls = ['--ca-file', reg.caFile];
     const c = await RegistryClient.connect(reg.host, { caFile: reg.caFile });
     const tags: Record<string, string[]> = {
@@ -122,6 +123,9 @@ describe('dockerfile commands against a real registry', () => {
     d['lab/cuda:12.4.1-runtime'] = cuda.index;
     const a = await RegistryClient.connect(auth.host, { caFile: auth.caFile, creds: `ci:${USERS.ci}` });
     for (const t of ['1.0', '1.1']) d[`auth/app:${t}`] = (await pushImage(a, 'lab/app', t, t)).digest;
+    const tk = await RegistryClient.connect(token.host, { caFile: token.caFile, creds: `ci:${USERS.ci}` });
+    for (const t of ['2.0', '2.1']) d[`token/app:${t}`] = (await pushImage(tk, 'lab/app', t, t)).digest;
+    tk.close();
     c.close();
     a.close();
     proxy = await startFaultProxy(reg);
@@ -129,7 +133,7 @@ describe('dockerfile commands against a real registry', () => {
 
   afterAll(async () => {
     await proxy?.stop();
-    await Promise.all([reg?.stop(), auth?.stop()]);
+    await Promise.all([reg?.stop(), auth?.stop(), token?.stop()]);
     removeTestCerts();
   });
 
@@ -393,7 +397,7 @@ describe('dockerfile commands against a real registry', () => {
     }
   });
 
-  it('a registry that needs credentials: refused without them (exit 2, file and line), answered with --creds', async (ctx) => {
+  it('registries that need credentials (Basic and bearer tokens): refused without them (exit 2, file and line), answered with --creds or a docker config.json', async (ctx) => {
     needRegistry(ctx);
     const file = dockerfile(`# needs a login\nFROM ${auth.host}/lab/app:1.0\n`);
     const anon = await cli(['dockerfile', 'outdated', file, '--ca-file', auth.caFile]);
@@ -402,6 +406,16 @@ describe('dockerfile commands against a real registry', () => {
     const ok = await cli(['dockerfile', 'outdated', file, '--json', '--ca-file', auth.caFile, '--creds', `ci:${USERS.ci}`]);
     expect(ok.code, show(ok)).toBe(1);
     expect(JSON.parse(ok.stdout).bases[0]).toMatchObject({ status: 'unpinned', current: d['auth/app:1.0'], newer: ['1.1'] });
+    // Bearer tokens (as ghcr.io and Docker Hub hand out), credentials from a docker config.json as a CI login writes it.
+    const tfile = dockerfile(`FROM ${token.host}/lab/app:2.0\n`);
+    const denied = await cli(['dockerfile', 'outdated', tfile, '--ca-file', token.caFile]);
+    expect(expectOneLineError(denied)).toMatch(/:1:6: FROM .*lab\/app:2\.0: /);
+    const config = join(tmp, `docker-${n++}`);
+    mkdirSync(config);
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ auths: { [token.host]: { auth: Buffer.from(`ci:${USERS.ci}`).toString('base64') } } }));
+    const tok = await cli(['dockerfile', 'pin', tfile, '--write', '--ca-file', token.caFile], { DOCKER_CONFIG: config });
+    expect(tok.code, show(tok)).toBe(0);
+    expect(readFileSync(tfile, 'utf8')).toContain(`FROM ${token.host}/lab/app:2.0@${d['token/app:2.0']}\n`);
   });
 
   it('bad input is one exit-2 line naming file and line: unparsable, unset ARG, unreachable registry, no such repository, no such tag', async (ctx) => {
