@@ -124,6 +124,11 @@ describe('the corpus', () => {
     expect(df.stages[2]!.from.reference).toMatchObject({ domain: 'docker.io', path: 'library/ubuntu', familiar: 'ubuntu:22.04' });
     // The built image (FROM scratch) inherits no label: COPY --from copies files, not labels.
     expect(finalLabels(df)).toEqual({});
+    // COPY --from a stage is not an image.
+    expect(df.stages.flatMap((s) => s.copyFrom)).toEqual([]);
+    const copy = parseDockerfile('FROM a AS s\nFROM b\nARG T=1.0\nCOPY --from=s /x /x\nCOPY --from=0 /x /x\nCOPY --chmod=755 --from=ghcr.io/lab/tool:${T} /t /t\nCOPY --from=$UNKNOWN /u /u\n', 'x');
+    expect(copy.stages[1]!.copyFrom.map((c) => [c.raw, c.image, c.place.line, c.place.column, c.usesArgs])).toEqual([['ghcr.io/lab/tool:${T}', 'ghcr.io/lab/tool:1.0', 6, 25, true]]);
+    expect(parseError('FROM a\nCOPY --from=Bad:1 /x /x\n').message).toMatch(/^Dockerfile:2:13: COPY --from=Bad:1: not a build stage of this file, nor an image reference/);
     expect(df.stages[2]!.labels.map((l) => l.value)).toEqual(['cuda', 'x86_64_v3']);
     // A --build-arg without a value takes it from the environment, as docker build does.
     process.env.CS_TEST_UBUNTU = '24.04';

@@ -307,6 +307,24 @@ describe('dockerfile commands against a real registry', () => {
     expect(text).toContain(`org.opencontainers.image.base.digest="${multiNew.amd64}"`);
   });
 
+  it('COPY --from=IMAGE: judged like a FROM (instruction COPY) and pinned in the flag; a --from naming a stage is not an image', async (ctx) => {
+    needRegistry(ctx);
+    const file = dockerfile(`FROM HOST/lab/debian:12.6-slim@${d['lab/debian:12.6-slim']} AS tools\nFROM HOST/lab/debian:12.6-slim@${d['lab/debian:12.6-slim']}\nCOPY --from=tools /bin/sh /bin/sh\nCOPY --chown=0:0 --from=HOST/lab/python:3.12-slim /usr/local /usr/local\n`);
+    const r = await cli(['dockerfile', 'outdated', file, '--json', ...tls]);
+    expect(r.code, show(r)).toBe(1);
+    const bases = JSON.parse(r.stdout).bases;
+    expect(bases.map((b: { instruction: string; line: number }) => [b.instruction, b.line])).toEqual([['FROM', 1], ['FROM', 2], ['COPY', 4]]);
+    expect(bases[2]).toMatchObject({ column: 25, status: 'unpinned', current: d['lab/python:3.12-slim'], newer: ['3.13-slim'], stage: 1 });
+    const t = await cli(['dockerfile', 'outdated', file, ...tls]);
+    expect(t.stdout).toContain(`${file}:4: OUTDATED COPY --from=${reg.host}/lab/python:3.12-slim: not pinned`);
+    const w = await cli(['dockerfile', 'pin', file, '--write', ...tls]);
+    expect(w.code, show(w)).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain(`COPY --chown=0:0 --from=${reg.host}/lab/python:3.12-slim@${d['lab/python:3.12-slim']} /usr/local /usr/local\n`);
+    expect(text).toContain('COPY --from=tools /bin/sh /bin/sh\n');
+    expect(text).toContain(`org.opencontainers.image.base.name="${reg.host}/lab/debian:12.6-slim"`); // the base is the FROM's, not the COPY's
+  });
+
   it('each distinct base is asked once: 200 FROMs over a directory cost one HEAD per distinct name:tag and one tag list per repository', async (ctx) => {
     needRegistry(ctx);
     const root = join(tmp, 'many');

@@ -21,8 +21,10 @@ export const DOCKERFILE_SCHEMA_VERSION = '1.0';
  */
 export type PinStatus = 'current' | 'stale' | 'unpinned' | 'digest-only';
 
-/** One FROM of one Dockerfile, judged. */
+/** One FROM (or `COPY --from=IMAGE`) of one Dockerfile, judged. */
 export interface BaseStatus {
+  /** `FROM`, or `COPY` for an image files are copied from. */
+  instruction: 'FROM' | 'COPY';
   file: string;
   line: number;
   column: number;
@@ -72,19 +74,19 @@ export interface OutdatedOptions extends LookupOptions {
 }
 
 /** A registry failure for a FROM as a DockerfileError naming its file and line. */
-export function atFrom(df: ParsedDockerfile, from: DockerfileFrom, e: unknown): never {
+export function atFrom(df: ParsedDockerfile, from: DockerfileFrom, e: unknown, instruction = 'FROM'): never {
   if (e instanceof DockerfileError || !(e instanceof ContainerspecError)) throw e;
-  throw new DockerfileError(`${df.file}:${from.place.line}:${from.place.column}: FROM ${from.image}: ${e.message}`, df.file, from.place.line, { cause: e });
+  throw new DockerfileError(`${df.file}:${from.place.line}:${from.place.column}: ${instruction === 'COPY' ? 'COPY --from=' : 'FROM '}${from.image}: ${e.message}`, df.file, from.place.line, { cause: e });
 }
 
-/** Judge one FROM (a registry image). */
-export async function judgeFrom(df: ParsedDockerfile, stage: number, lookups: Lookups, platform: string): Promise<BaseStatus> {
+/** Judge one FROM of stage `stage` (a registry image), or with `copy`, one of its COPY --from images. */
+export async function judgeFrom(df: ParsedDockerfile, stage: number, lookups: Lookups, platform: string, copy?: DockerfileFrom): Promise<BaseStatus> {
   const s = df.stages[stage]!;
-  const from = s.from;
+  const from = copy ?? s.from;
   const ref = from.reference!;
   const tag = ref.tag;
   const base: Omit<BaseStatus, 'current' | 'platform' | 'platformDigest' | 'pinnedKind' | 'status' | 'newer' | 'outdated'> = {
-    file: df.file, line: from.place.line, column: from.place.column, stage, alias: from.alias,
+    instruction: copy ? 'COPY' : 'FROM', file: df.file, line: from.place.line, column: from.place.column, stage, alias: copy ? s.from.alias : from.alias,
     raw: from.raw, image: from.image, name: ref.name, tag, pinned: ref.digest,
   };
   if (tag === null) return { ...base, current: null, platform: null, platformDigest: null, pinnedKind: null, status: 'digest-only', newer: [], outdated: false };
@@ -111,7 +113,7 @@ export async function judgeFrom(df: ParsedDockerfile, stage: number, lookups: Lo
     }
     return { ...base, current: now.digest, platform: plat, platformDigest, pinnedKind, status, newer, outdated: status === 'stale' || newer.length > 0 };
   } catch (e) {
-    return atFrom(df, from, e);
+    return atFrom(df, from, e, copy ? 'COPY' : 'FROM');
   }
 }
 
@@ -138,7 +140,12 @@ export async function outdated(dfs: readonly ParsedDockerfile[], opts: OutdatedO
   const platform = opts.platform ?? formatPlatform(hostPlatform());
   try {
     const jobs: Promise<BaseStatus>[] = [];
-    for (const df of dfs) for (const s of df.stages) if (s.from.reference) jobs.push(judgeFrom(df, s.index, lookups, platform));
+    for (const df of dfs) {
+      for (const s of df.stages) {
+        if (s.from.reference) jobs.push(judgeFrom(df, s.index, lookups, platform));
+        for (const c of s.copyFrom) jobs.push(judgeFrom(df, s.index, lookups, platform, c));
+      }
+    }
     // Every look-up starts at once (the clients' connection pools bound them); the first failure in file order is reported.
     const settled = await Promise.allSettled(jobs);
     const failed = settled.find((r) => r.status === 'rejected');
@@ -153,10 +160,11 @@ export async function outdated(dfs: readonly ParsedDockerfile[], opts: OutdatedO
 /** One line about a base, for text and annotations. */
 export function describeBase(b: BaseStatus): string {
   const parts: string[] = [];
-  if (b.status === 'stale') parts.push(`${b.image}: pinned digest ${short(b.pinned)} is stale, ${b.name}:${b.tag} is now ${short(b.current)}${b.platformDigest ? ` (${b.platform}: ${short(b.platformDigest)})` : ''}`);
-  else if (b.status === 'current') parts.push(`${b.image}: pinned digest is current`);
-  else if (b.status === 'unpinned') parts.push(`${b.image}: not pinned (${b.name}:${b.tag} is ${short(b.current)})`);
-  else parts.push(`${b.image}: pinned by digest only (no tag to compare)`);
+  const image = b.instruction === 'COPY' ? `COPY --from=${b.image}` : b.image;
+  if (b.status === 'stale') parts.push(`${image}: pinned digest ${short(b.pinned)} is stale, ${b.name}:${b.tag} is now ${short(b.current)}${b.platformDigest ? ` (${b.platform}: ${short(b.platformDigest)})` : ''}`);
+  else if (b.status === 'current') parts.push(`${image}: pinned digest is current`);
+  else if (b.status === 'unpinned') parts.push(`${image}: not pinned (${b.name}:${b.tag} is ${short(b.current)})`);
+  else parts.push(`${image}: pinned by digest only (no tag to compare)`);
   if (b.newer.length) parts.push(`newer tag${b.newer.length > 1 ? 's' : ''}: ${b.newer.slice(0, 5).join(', ')}${b.newer.length > 5 ? `, ... (${b.newer.length})` : ''}`);
   return parts.join('; ');
 }

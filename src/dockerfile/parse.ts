@@ -11,7 +11,7 @@
  * image, no FROM at all. Every error is a {@link DockerfileError} `FILE:LINE:COL: what is wrong`.
  * Pure: nothing is read or looked up.
  */
-import { DockerfileParser, Keyword, type Arg, type From, type Heredoc, type Label } from 'dockerfile-ast';
+import { DockerfileParser, Keyword, type Arg, type Copy, type From, type Heredoc, type Label } from 'dockerfile-ast';
 import { DockerfileError, ImageReferenceError } from '../errors/index.js';
 import { parseDockerReference, type DockerReference } from '../image/docker-reference.js';
 
@@ -83,6 +83,11 @@ export interface DockerfileStage {
   index: number;
   from: DockerfileFrom;
   labels: DockerfileLabel[];
+  /**
+   * Images (not stages) that `COPY --from=IMAGE` copies files from in this stage, read like a FROM's
+   * image (`alias` and `platform` null); a --from whose variables are not known here is left out.
+   */
+  copyFrom: DockerfileFrom[];
   /** Offsets of the FROM instruction, from the start of its line through its last line break. */
   fromInstruction: Span;
 }
@@ -304,13 +309,36 @@ export function parseDockerfile(text: string, file: string, opts: ParseOptions =
     if (kw === 'FROM') {
       const from = parseFrom(src, inst as From, escape, { ...auto, ...globalArgs }, declaredAt, aliases, stages.length);
       const end = inst.getRange().end.line;
-      stages.push({ index: stages.length, from, labels: [], fromInstruction: src.lines(inst.getRange().start.line, end) });
+      stages.push({ index: stages.length, from, labels: [], copyFrom: [], fromInstruction: src.lines(inst.getRange().start.line, end) });
       if (from.alias !== null) {
         if (aliases.has(from.alias)) src.fail(at, `duplicate stage name ${JSON.stringify(from.alias)} (also stage ${aliases.get(from.alias)! + 1})`);
         aliases.set(from.alias, stages.length - 1);
       }
       stageArgs = {};
       continue;
+    }
+    if (kw === 'COPY') {
+      // Copy.getFromFlag() finds --from only when it is the first flag: look through them all.
+      const flag = (inst as Copy).getFlags().find((f) => f.getName() === 'from');
+      const v = flag?.getValue();
+      const r = flag?.getValueRange();
+      if (flag && v && r) {
+        const image = substitute(v, stageArgs, escape, false);
+        const known = !image.includes('$') && !aliases.has(image.toLowerCase()) && !/^\d+$/.test(image);
+        if (known) {
+          let reference: DockerReference;
+          try {
+            reference = parseDockerReference(image);
+          } catch (e) {
+            if (e instanceof ImageReferenceError) src.fail(r.start, `COPY --from=${v}: not a build stage of this file, nor an image reference: ${e.message}`, e);
+            throw e;
+          }
+          stages[stages.length - 1]!.copyFrom.push({
+            place: { line: r.start.line + 1, column: r.start.character + 1 }, raw: v, image, usesArgs: image !== v,
+            span: { start: src.offset(r.start), end: src.offset(r.end) }, platform: null, alias: null, stage: null, scratch: false, reference,
+          });
+        }
+      }
     }
     if (kw === 'LABEL') {
       const stage = stages[stages.length - 1]!;

@@ -170,6 +170,41 @@ async function planFile(df: ParsedDockerfile, lookups: Lookups, opts: PinOptions
     edits.push({ ...from.span, text: to });
     change(action, to);
   }
+  // Images COPY --from names: pinned the same way, in the flag's value (no labels describe them).
+  for (const s of df.stages) {
+    for (const c of s.copyFrom) {
+      const st = await judgeFrom(df, s.index, lookups, platform, c);
+      const change = (action: PinChange['action'], to: string, note: string | null = null) => changes.push({ file: df.file, line: c.place.line, from: c.raw, to, action, note });
+      if (st.tag === null) {
+        change('skipped', c.raw, 'COPY --from pinned by digest only: no tag to look up');
+        continue;
+      }
+      if (st.status === 'current') {
+        change('current', c.raw);
+        continue;
+      }
+      if (st.status === 'stale' && !opts.update) {
+        change('stale', c.raw, `COPY --from: the pin is stale (${st.name}:${st.tag} is now ${st.current}); --update moves it`);
+        continue;
+      }
+      let tag = st.tag;
+      let digest = st.current!;
+      let action: PinChange['action'] = st.status === 'unpinned' ? 'pinned' : 'updated';
+      if (opts.update && opts.toNewest && st.newer.length) {
+        tag = st.newer[0]!;
+        digest = (await lookups.digestOf(c.reference!, tag).catch((e: unknown) => atFrom(df, c, e, 'COPY'))).digest;
+        action = 'newer-tag';
+      }
+      const word = splitWord(c.raw);
+      if (!word || (c.usesArgs && word.tag === null)) {
+        change('skipped', c.raw, `COPY --from: the tag comes from ARGs (${c.raw}); pin its ARG's default instead: ${familiarName(c.reference!.familiar)}:${tag}@${digest}`);
+        continue;
+      }
+      const to = `${word.name}:${tag}@${digest}`;
+      edits.push({ ...c.span, text: to });
+      change(action, to);
+    }
+  }
   // The base labels of the built image: its final stage, followed back through FROM <stage>.
   const final = df.stages[df.stages.length - 1];
   const baseStage = baseOfFinal(df);
