@@ -3,7 +3,7 @@
 // run (see bench/README.md). Asserts nothing; exits 0 unless something crashes.
 //
 //   npm run bench                     build, then every figure
-//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec, replay;
+//   node bench/run.js inspect match   only some figures (inspect, host, match, registry, slurm, store, runspec, replay, dockerfile;
 //                                     affected: only the store affected figures of replay)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { fmtMB, log } from './lib/util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const all = ['inspect', 'host', 'match', 'registry', 'slurm', 'store', 'runspec', 'replay'];
+const all = ['inspect', 'host', 'match', 'registry', 'slurm', 'store', 'runspec', 'replay', 'dockerfile'];
 // Named only, never part of "all": a part of another figure (`affected` is in `replay`).
 const parts = ['affected'];
 const wanted = process.argv.slice(2).filter((a) => all.includes(a) || parts.includes(a));
@@ -134,6 +134,10 @@ if (figures.includes('replay')) {
 if (figures.includes('affected') && !figures.includes('replay')) {
   const { benchAffected } = await import('./lib/replay-bench.js');
   rows.push(...(await benchAffected(root)));
+}
+if (figures.includes('dockerfile')) {
+  const { benchDockerfile } = await import('./lib/dockerfile-bench.js');
+  rows.push(...(await benchDockerfile(root)));
 }
 table(rows);
 log(`\nbench finished in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -52,6 +52,17 @@ export { and, or, feat, satisfies, prune, toInfix, TRUE, FALSE, type Expr, type 
 export { slurmFeatures, slurmConstraint, toSlurmSyntax, andConstraint, parseSlurmConstraint, DEFAULT_SLURM_PREFIX, SLURM_CONSTRAINT_MAX, type SlurmConstraint, type SlurmOptions } from './sched/slurm.js';
 export { clusterNodes, planSync, applySync, planSubmit, slurmRunner, SlurmError, type SlurmNode, type SlurmRunner, type SyncStep, type SubmitPlan } from './sched/slurm-cluster.js';
 export { imageSlurmConstraint, slurmSync, slurmSubmit, type SubmitOutcome, type SubmitOptions } from './scheduler.js';
+export { parseDockerfile, substitute, chainLabels, finalLabels, type ParsedDockerfile, type DockerfileStage, type DockerfileFrom, type DockerfileLabel, type ParseOptions as DockerfileParseOptions } from './dockerfile/parse.js';
+export { findDockerfiles, isDockerfileName } from './dockerfile/scan.js';
+export { loadDockerfile, loadDockerfiles } from './dockerfile/load.js';
+export { parseTag, newerTags, sameFamily, sortTags, compareTagInfo, type TagInfo, type TagKind } from './dockerfile/tags.js';
+export { Lookups, type LookupOptions, type TagDigest } from './dockerfile/lookup.js';
+export { outdated, describeBase, DOCKERFILE_SCHEMA_VERSION, type OutdatedResult, type OutdatedOptions, type BaseStatus, type PinStatus } from './dockerfile/outdated.js';
+export { planPins, writePinned, pinResult, BASE_NAME_LABEL, BASE_DIGEST_LABEL, type PinOptions, type PinnedFile, type PinChange, type PinResult } from './dockerfile/pin.js';
+export { dockerfileLabels, judgeLabels, labelsFromFacts, type LabelsResult, type LabelSuggestion, type LabelContradiction, type DockerfileSummary } from './dockerfile/labels.js';
+export { unifiedDiff } from './dockerfile/diff.js';
+export { codeQuality, type CodeQualityIssue } from './dockerfile/report-formats.js';
+export { planLabels, writeLabels, type LabelEdit } from './dockerfile/labels.js';
 export { parseRunSpec, readRunSpec } from './runspec/parse.js';
 export type { RunSpec } from './runspec/types.js';
 export { pullByDigest, charliecloudVersion } from './charliecloud/pull.js';

@@ -41,6 +41,8 @@ const PUBLISHED: Record<string, string> = {
   // issue 13 item 9: facts 2.1 (kernel.config complete or selected), report 2.1 (a not-applicable status)
   'facts-2.1.schema.json': 'e14d6b7a9bc4ec4aeca98c022d4210e822cf180a051cae664b6f40419f553a32',
   'report-2.1.schema.json': 'a12722aed3ed89ba48a76b36881bc04b6bec6ac42f335a46f2a3db40b7391627',
+  // issue 11: dockerfile labels / outdated / pin --json
+  'dockerfile-1.0.schema.json': 'b3bd12762d3dec749f927060789be6a90ebc390e93fa2ee58a0acbc195ac6341',
 };
 
 /** Schemas of what containerspec reads, written from other projects' formats (not versions of ours). */

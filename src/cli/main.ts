@@ -7,6 +7,7 @@ import { LIMITS, applyLimitOptions } from '../limits.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
 import { accessOf, addAccessOptions, type AccessFlags } from './access.js';
 import { addRegistryCommands } from './registry-commands.js';
+import { addDockerfileCommands } from './dockerfile-commands.js';
 import { addSlurmCommands, printSlurmConstraint } from './slurm-commands.js';
 import { addRunspecCommands } from './runspec-commands.js';
 import { addStoreCommands } from './store-commands.js';
@@ -205,6 +206,7 @@ Examples:
       else out((await import('./format-report.js')).formatMatch(m));
     });
   addRegistryCommands(cmd);
+  addDockerfileCommands(cmd);
   addSlurmCommands(cmd);
   addRunspecCommands(cmd);
   addStoreCommands(cmd);

@@ -152,3 +152,15 @@ export class StoreError extends ContainerspecError {
     super(message, options);
   }
 }
+
+/**
+ * A Dockerfile cannot be analysed: it does not parse as a Dockerfile, a `FROM` names an `ARG` that
+ * has no value, a registry has no such repository or tag for one of its `FROM`s, or it changed while
+ * it was being rewritten. `file` is the Dockerfile, `line` the 1-based line (null: the whole file).
+ */
+export class DockerfileError extends ContainerspecError {
+  override name = 'DockerfileError';
+  constructor(message: string, readonly file: string, readonly line: number | null, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

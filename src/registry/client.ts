@@ -182,6 +182,64 @@ export class RegistryClient {
     return { data: body, mediaType: type && type !== 'application/json' && type !== 'text/plain' ? type : null, digest };
   }
 
+  /**
+   * The digest a tag names now, and its media type: a HEAD with the manifest Accept types (one
+   * request, no body); when the registry names no `Docker-Content-Digest`, a GET whose bytes are
+   * hashed. A tag the repository does not hold (or a repository that does not exist) is a NotFoundError.
+   */
+  async manifestDigest(repo: string, ref: string): Promise<{ digest: string; mediaType: string | null }> {
+    const what = `manifest ${ref} of ${this.at(repo)}`;
+    const notFound = `${this.at(repo)}: no manifest ${ref} (unknown ${ref.includes(':') ? 'digest' : 'tag'}, or no such repository)`;
+    const res = await this.request(repo, 'pull', { method: 'HEAD', url: `/v2/${repo}/manifests/${ref}`, headers: { accept: MANIFEST_ACCEPT } }, what);
+    res.resume();
+    if (res.statusCode === 200) {
+      const named = res.headers['docker-content-digest'];
+      const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+      if (typeof named === 'string' && /^sha256:[0-9a-f]{64}$/.test(named)) return { digest: named, mediaType: type && type !== 'application/json' ? type : null };
+    } else if (res.statusCode !== 405 && res.statusCode !== 501) {
+      // A HEAD answer has no body: the registry's own words (unknown tag or unknown repository) come with a GET.
+      if (res.statusCode !== 404) return this.failure(res, what, notFound);
+    }
+    const m = await this.getManifest(repo, ref, 4 * 1024 * 1024);
+    return { digest: m.digest, mediaType: m.mediaType };
+  }
+
+  /**
+   * Every tag of a repository: `GET /v2/<repo>/tags/list?n=<pageSize>`, then each `Link: <...>;
+   * rel="next"` page on the same registry (at most `maxPages`). `pages` is how many were read.
+   */
+  async listTags(repo: string, opts: { pageSize?: number; maxPages?: number } = {}): Promise<{ tags: string[]; pages: number }> {
+    const what = `tag list of ${this.at(repo)}`;
+    const origin = `${this.transport.protocol}//${this.transport.host}`;
+    let url: string | null = `/v2/${repo}/tags/list${opts.pageSize ? `?n=${opts.pageSize}` : ''}`;
+    const seen = new Set<string>();
+    const tags: string[] = [];
+    let pages = 0;
+    while (url !== null) {
+      if (seen.has(url) || pages >= (opts.maxPages ?? 1000)) throw new RegistryError(`${this.domain}: ${what}: the registry's pages do not end (page ${pages + 1}: ${url})`, this.domain);
+      seen.add(url);
+      const { body, res } = await this.getSmall(repo, url, { accept: 'application/json' }, 16 * 1024 * 1024, what, `${this.at(repo)}: no such repository`);
+      pages++;
+      let doc: { tags?: unknown };
+      try {
+        doc = JSON.parse(body.toString('utf8')) as { tags?: unknown };
+      } catch (e) {
+        throw new FormatError(`${what}: not JSON`, what, { cause: e });
+      }
+      if (doc.tags !== null && doc.tags !== undefined && !(Array.isArray(doc.tags) && doc.tags.every((t) => typeof t === 'string'))) throw new FormatError(`${what}: "tags" is not a list of strings`, what);
+      tags.push(...((doc.tags as string[] | null | undefined) ?? []));
+      const link = String(res.headers.link ?? '');
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link)?.[1];
+      if (!next) url = null;
+      else {
+        const u = new URL(next, origin);
+        if (u.origin !== origin) throw new RegistryError(`${this.domain}: ${what}: the next page is on another host (${u.origin}); not followed`, this.domain);
+        url = u.pathname + u.search;
+      }
+    }
+    return { tags, pages };
+  }
+
   /** A small blob (a config, an artifact's layer) by digest, checked against it. */
   async getBlob(repo: string, digest: string, max: number): Promise<Buffer> {
     const what = `blob ${digest} of ${this.at(repo)}`;

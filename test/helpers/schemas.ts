@@ -11,7 +11,7 @@ const cache = new Map<string, Fn>();
 const FILES: Record<string, string> = { report: 'report-2.1', 'report-2.0': 'report-2.0', 'report-1.0': 'report', match: 'match-1.1', 'match-1.0': 'match' };
 
 /** The ajv errors for `data` against `schemas/<name>.schema.json`, or null when it is valid. */
-export function schemaErrors(name: 'facts-1.0' | 'facts-2.0' | 'facts-2.1' | 'report' | 'report-2.0' | 'report-1.0' | 'match' | 'match-1.0' | 'slurm-1.0' | 'runspec-record-1.0' | 'replay-1.0' | 'runs-1.0', data: unknown): unknown {
+export function schemaErrors(name: 'facts-1.0' | 'facts-2.0' | 'facts-2.1' | 'report' | 'report-2.0' | 'report-1.0' | 'match' | 'match-1.0' | 'slurm-1.0' | 'runspec-record-1.0' | 'replay-1.0' | 'runs-1.0' | 'dockerfile-1.0', data: unknown): unknown {
   let v = cache.get(name);
   if (!v) {
     const schema = JSON.parse(readFileSync(join(REPO, 'schemas', `${FILES[name] ?? name}.schema.json`), 'utf8')) as object;
