@@ -201,6 +201,11 @@ describe('containerspec sbatch', () => {
     } finally {
       await cluster!.run('scontrol', ['update', 'NodeName=n1', 'State=RESUME']);
     }
+    // A resumed node may report NOT_RESPONDING until slurmctld has heard from its slurmd again (seen under load).
+    for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((ok) => setTimeout(ok, 250))) {
+      const st = /State=(\S+)/.exec((await cluster!.run('scontrol', ['show', 'node', 'n1', '-o'])).stdout)?.[1] ?? '';
+      if (/^IDLE$|^MIXED$|^ALLOCATED$/.test(st)) break;
+    }
     const again = await cs(['sbatch', '--dry-run', images.avx512!, ...NODE_CMD]);
     expect(again.code, again.stderr).toBe(0);
   });
