@@ -429,10 +429,14 @@ describe('kernelFacts on a fake /proc', () => {
   it('reads every field, with config.gz gunzipped and parsed', async () => {
     const h = kernelHost();
     put(h.proc, 'config.gz', gzipSync(CONFIG));
-    const k = await kernelFacts(h, { fullConfig: true });
+    const k = await kernelFacts(h, { config: 'full' });
     // By default only the options containers depend on are kept, and the config says so.
     expect((await kernelFacts(h)).config).toEqual({ source: 'proc-config-gz', path: join(h.proc, 'config.gz'), options: { CONFIG_USER_NS: 'y', CONFIG_OVERLAY_FS: 'm' }, notSet: [], complete: false });
     expect(k.config?.complete).toBe(true);
+    // Not read at all when not asked for; user namespaces then come from the sysctls alone.
+    const none = await kernelFacts(h, { config: 'none' });
+    expect(none.config).toBeNull();
+    expect(none.evidence.find((e) => e.source === 'kernel.config')?.detail).toBe('not read (not asked for)');
     expect(k.release).toBe('6.1.0-18-amd64');
     expect(k.version).toBe('#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)');
     expect(k.machine).toBe('x86_64');

@@ -106,7 +106,9 @@ Examples:
       const { hostFacts } = await import('../host/facts.js');
       await assertDirs([o.root, o.proc, o.sys], ['--root', '--proc', '--sys']);
       if (o.prefix !== undefined && !o.slurmFeatures) throw new (await import('../errors/index.js')).UsageError('--prefix goes with --slurm-features');
-      const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec, cache: o.cache === false ? false : o.cacheDir, kernelConfig: o.kernelConfig });
+      const facts = await hostFacts({ root: o.root, proc: o.proc, sys: o.sys, slow: o.slow, archspec: o.archspec, cache: o.cache === false ? false : o.cacheDir,
+        // Slurm features need no kernel config: not read.
+        kernelConfig: o.kernelConfig ? 'full' : o.slurmFeatures ? 'none' : 'selected' });
       if (o.slurmFeatures) {
         const { slurmFeatures, DEFAULT_SLURM_PREFIX } = await import('../sched/slurm.js');
         const archspec = o.archspec ? (await import('../arch/index.js')).loadArchspec(o.archspec) : undefined;

@@ -7,7 +7,7 @@ import { emptyCpu, emptyHostFacts } from '../model/empty.js';
 import type { HostFacts, PlatformFacts } from '../model/facts.js';
 import { binfmtEmulators, emulatorFact } from './binfmt.js';
 import { gpuFacts } from './gpu.js';
-import { kernelFacts } from './kernel.js';
+import { kernelFacts, type KernelConfigChoice } from './kernel.js';
 import { ldCacheDirs } from './ldcache.js';
 import { hostPaths, isLiveProc, listDir, procPath, readTextQuiet, resolveInRoot, type HostPaths } from './paths.js';
 import { RootScanCache, type RootScan } from './scan-cache.js';
@@ -33,8 +33,12 @@ export interface HostOptions {
    * containerspec cache directory. None when `CONTAINERSPEC_NO_CACHE=1`, whatever this says.
    */
   cache?: string | false | undefined;
-  /** Keep the kernel's whole build configuration (default: only the options in src/host/kernel.ts `SELECTED_KCONFIG`). */
-  kernelConfig?: boolean | undefined;
+  /**
+   * How much of the kernel's build configuration to keep: `selected` (default: the options in
+   * src/host/kernel.ts `SELECTED_KCONFIG`), `full`, or `none` (not read; for callers that need no
+   * config, such as Slurm features).
+   */
+  kernelConfig?: KernelConfigChoice | undefined;
 }
 
 /** Library directories read on a host root, relative to it. Subdirectories one level down are read too (nvidia/current, openmpi/lib). */
@@ -189,7 +193,7 @@ export async function hostFacts(opts: HostOptions = {}): Promise<HostFacts> {
   const cpuinfo = await readTextQuiet(procPath(paths, 'cpuinfo'));
   const [scan, kernel, gpu, binfmt, system] = await Promise.all([
     scanRoot(paths, cpuinfo, opts.cache),
-    kernelFacts(paths, { fullConfig: Boolean(opts.kernelConfig) }),
+    kernelFacts(paths, { config: opts.kernelConfig ?? 'selected' }),
     gpuFacts(paths),
     binfmtEmulators(paths),
     systemFacts({ slow: Boolean(opts.slow), paths, cpuinfo }),

@@ -21,6 +21,9 @@ import type { KernelConfig, KernelFacts } from '../model/facts.js';
 
 export type { KernelConfig, KernelFacts };
 
+/** How much of the kernel's build configuration host facts keep: the selected options, all, or none (not read). */
+export type KernelConfigChoice = 'selected' | 'full' | 'none';
+
 /** The sysctls {@link kernelFacts} reads, by dotted name. */
 export const SELECTED_SYSCTLS = [
   'kernel.unprivileged_userns_clone',
@@ -65,9 +68,11 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 /**
  * Read the kernel facts from `paths.proc` and `paths.root`. Never throws; missing files become null
- * or empty. The build configuration holds the {@link SELECTED_KCONFIG} options unless `fullConfig`.
+ * or empty. The build configuration holds the {@link SELECTED_KCONFIG} options (`config: 'selected'`,
+ * the default), all of them (`'full'`), or is not read at all (`'none'`: null, and user namespaces
+ * judged from the sysctls alone).
  */
-export async function kernelFacts(paths: HostPaths, { fullConfig = false }: { fullConfig?: boolean } = {}): Promise<KernelFacts> {
+export async function kernelFacts(paths: HostPaths, { config: which = 'selected' }: { config?: KernelConfigChoice } = {}): Promise<KernelFacts> {
   const evidence: Evidence[] = [];
   const proc = (rel: string) => procPath(paths, rel);
 
@@ -90,11 +95,12 @@ export async function kernelFacts(paths: HostPaths, { fullConfig = false }: { fu
   const cmdline = nonEmpty(cmdlineText?.replace(/\0/g, ' ') ?? null);
   const modules = modulesText === null ? [] : parseProcModules(modulesText);
 
-  const config = await readKernelConfig(paths, release, evidence);
+  const config = which === 'none' ? null : await readKernelConfig(paths, release, evidence);
+  if (which === 'none') evidence.push({ source: 'kernel.config', detail: 'not read (not asked for)' });
   const builtinModules = await readBuiltinModules(paths, release, evidence);
   const userNamespaces = judgeUserNamespaces(sysctls, config, evidence);
 
-  return { release, version, machine, config: config && !fullConfig ? selectedConfig(config) : config, cmdline, modules, builtinModules, sysctls, userNamespaces, evidence };
+  return { release, version, machine, config: config && which === 'selected' ? selectedConfig(config) : config, cmdline, modules, builtinModules, sysctls, userNamespaces, evidence };
 }
 
 function nonEmpty(s: string | null): string | null {
