@@ -269,7 +269,7 @@ describe.skipIf(missing !== null)('Charliecloud storage with real ch-image pull 
     await new Promise((ok) => setTimeout(ok, Math.max(0, statSync(file).ctimeMs + 2100 - Date.now())));
     expect((await imageInStorage(mpiName, mpiDigest, opts())).state).toBe('present');
     const cacheFile = hashCachePath(pulled.record, opts());
-    const cache = JSON.parse(gunzipSync(readFileSync(cacheFile)).toString('utf8')) as { treeDigest: string; tree: Record<string, [string, string, number]>; blobs: Record<string, unknown> };
+    const cache = JSON.parse(gunzipSync(readFileSync(cacheFile)).toString('utf8')) as { treeDigest: string; tree: Record<string, [string, string]>; blobs: Record<string, unknown> };
     expect(cache.treeDigest).toBe(pulled.treeDigest);
     expect(Object.keys(cache.tree)).toContain('etc/debian_version');
     expect(Object.keys(cache.blobs).length, 'the kept layers too').toBeGreaterThan(0);

@@ -1,11 +1,10 @@
 /**
  * Hashes already verified, so that checking an image in Charliecloud storage a second time reads
  * only what changed since: for every regular file of the unpacked tree and every kept layer blob,
- * its stat identity (src/image/rootfs.ts `statIdentity`: device, inode, size, mtime and ctime in
- * ns) and the hash it had. A file whose identity differs is read and hashed again; one that holds
- * is taken as unchanged, as git's index does. Files changed in the last two seconds before the
- * cache is written are left out (a write in the same clock tick would keep the identity: git's
- * "racy" case).
+ * its stat identity (src/util/stat-identity.ts: device, inode, size, mtime and ctime in ns) and the
+ * hash it had. A file whose identity differs is read and hashed again; one that holds is taken as
+ * unchanged, as git's index does. Files changed in the last two seconds before the cache is
+ * written are left out (a write in the same clock tick would keep the identity: git's "racy" case).
  *
  * Kept next to the pull record (`<N>.hashes.gz`), written atomically; a cache, not data: a missing,
  * unreadable or foreign one only means everything is hashed again. `rehash: true` ignores it.
@@ -14,19 +13,22 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { writeAtomic } from '../cache/atomic.js';
 import type { HashReuse } from '../image/rootfs.js';
+import { settledAt } from '../util/stat-identity.js';
 
 const FORMAT = 'containerspec-verified-hashes';
 const VERSION = 1;
-/** A file changed this recently (ms) before the write is not remembered. */
-const RACY_MS = 2000;
 
-type Known = Map<string, { identity: string; hash: string; ctimeMs: number }>;
+/** Path (or file) to its stat identity and the hash it had with it. */
+type Known = Map<string, { identity: string; hash: string }>;
 
 /** The verified hashes of one pulled image: its tree's files and its kept blobs. */
 export class HashCache {
-  private readonly tree: Known = new Map();
-  private readonly blobs: Known = new Map();
+  private readonly known = { tree: new Map() as Known, blobs: new Map() as Known };
   private dirty = false;
+  /** What the tree listing may reuse (root-relative paths). */
+  readonly tree: HashReuse = this.reuseOf(this.known.tree);
+  /** The same for the kept layer blobs (absolute file names; hashes are digests). */
+  readonly blobs: HashReuse = this.reuseOf(this.known.blobs);
 
   private constructor(
     private readonly file: string,
@@ -40,8 +42,8 @@ export class HashCache {
     try {
       const j = JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as { format?: unknown; version?: unknown; treeDigest?: unknown; tree?: unknown; blobs?: unknown };
       if (j.format !== FORMAT || j.version !== VERSION || j.treeDigest !== treeDigest) return c;
-      fill(c.tree, j.tree);
-      fill(c.blobs, j.blobs);
+      fill(c.known.tree, j.tree);
+      fill(c.known.blobs, j.blobs);
     } catch {
       // none yet, or unreadable: hash everything
     }
@@ -53,61 +55,41 @@ export class HashCache {
     return new HashCache('', '');
   }
 
-  /** What the tree listing may reuse. */
-  get treeReuse(): HashReuse {
-    return reuseOf(this.tree, () => (this.dirty = true));
-  }
-
-  /** The digest known for a blob file while its identity holds. */
-  blob(file: string, identity: string): string | undefined {
-    const k = this.blobs.get(file);
-    return k && k.identity === identity ? k.hash : undefined;
-  }
-
-  /** Remember a blob file's verified digest. */
-  rememberBlob(file: string, identity: string, hash: string, ctimeMs: number): void {
-    const k = this.blobs.get(file);
-    if (!k || k.identity !== identity || k.hash !== hash) {
-      this.blobs.set(file, { identity, hash, ctimeMs });
-      this.dirty = true;
-    }
-  }
-
   /**
    * Write what was verified, when anything new was (call only after verification passed). A failed
    * write costs only a re-hash next time, so it is not an error.
    */
   save(now = Date.now()): void {
     if (!this.dirty || this.file === '') return;
-    const settled = (m: Known) => Object.fromEntries([...m].filter(([, k]) => k.ctimeMs < now - RACY_MS).map(([p, k]) => [p, [k.identity, k.hash, k.ctimeMs]]));
+    const settled = (m: Known) => Object.fromEntries([...m].filter(([, k]) => settledAt(k.identity, now)).map(([p, k]) => [p, [k.identity, k.hash]]));
     try {
-      writeAtomic(this.file, gzipSync(JSON.stringify({ format: FORMAT, version: VERSION, treeDigest: this.treeDigest, tree: settled(this.tree), blobs: settled(this.blobs) })));
+      writeAtomic(this.file, gzipSync(JSON.stringify({ format: FORMAT, version: VERSION, treeDigest: this.treeDigest, tree: settled(this.known.tree), blobs: settled(this.known.blobs) })));
       this.dirty = false;
     } catch {
       // a cache: next time hashes again
     }
+  }
+
+  private reuseOf(known: Known): HashReuse {
+    return {
+      get: (path, identity) => {
+        const k = known.get(path);
+        return k && k.identity === identity ? k.hash : undefined;
+      },
+      seen: (path, identity, hash) => {
+        const k = known.get(path);
+        if (!k || k.identity !== identity || k.hash !== hash) {
+          known.set(path, { identity, hash });
+          this.dirty = true;
+        }
+      },
+    };
   }
 }
 
 function fill(into: Known, from: unknown): void {
   if (typeof from !== 'object' || from === null) return;
   for (const [path, v] of Object.entries(from as Record<string, unknown>)) {
-    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && typeof v[2] === 'number') into.set(path, { identity: v[0], hash: v[1], ctimeMs: v[2] });
+    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string') into.set(path, { identity: v[0], hash: v[1] });
   }
-}
-
-function reuseOf(known: Known, changed: () => void): HashReuse {
-  return {
-    get: (path, identity) => {
-      const k = known.get(path);
-      return k && k.identity === identity ? k.hash : undefined;
-    },
-    seen: (path, identity, hash, ctimeMs) => {
-      const k = known.get(path);
-      if (!k || k.identity !== identity || k.hash !== hash) {
-        known.set(path, { identity, hash, ctimeMs });
-        changed();
-      }
-    },
-  };
 }

@@ -185,9 +185,9 @@ export async function verifyDownloadCache(storage: string, name: string, digest:
     const st = await stat(file, { bigint: true }).catch(() => null);
     if (!st) return false;
     const identity = statIdentity(st);
-    const got = hashes.blob(file, identity) ?? (await fileDigest(file));
+    const got = hashes.blobs.get(file, identity) ?? (await fileDigest(file));
     if (got !== d) throw changed(storage, file, `layer ${i + 1}/${layers.length} kept for ${name}`, d, got);
-    hashes.rememberBlob(file, identity, got, Number(st.ctimeNs / 1_000_000n));
+    hashes.blobs.seen(file, identity, got);
     return true;
   });
   return { manifestDigest, indexDigest, platform, platforms, configDigest, layers, config, keptLayers: kept.filter(Boolean).length };
@@ -304,7 +304,7 @@ export async function imageInStorage(name: string, digest: string, opts: VerifyO
   const kept = await verifyDownloadCache(storage, canonical, digest, { manifestDigest: record.manifestDigest }, hashes);
   if ('absent' in kept) return absent(kept.absent);
   if (kept.manifestDigest !== record.manifestDigest) return absent(`the pull record names the manifest ${record.manifestDigest}, the download cache ${kept.manifestDigest}`);
-  const now = await treeListing(imgPath, hashes.treeReuse);
+  const now = await treeListing(imgPath, hashes.tree);
   const found = listingDigest(now);
   if (found !== record.treeDigest) throw await treeChanged(record, now, found, opts);
   hashes.save();

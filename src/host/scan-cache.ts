@@ -19,14 +19,12 @@ import { join } from 'node:path';
 import { writeAtomic } from '../cache/atomic.js';
 import { buildStamp, SCAN_LIMITS } from '../cache/fingerprint.js';
 import { PACKAGE_VERSION } from '../cache/version.js';
-import { statIdentity } from '../util/stat-identity.js';
+import { settledAt, statIdentity } from '../util/stat-identity.js';
 import { limit } from '../limits.js';
 import type { HostFacts } from '../model/facts.js';
 
 /** The entry layout; raise it when what an entry holds changes. */
 const FORMAT = 1;
-/** Paths changed this recently (ms) before a write keep the entry from being written. */
-const RACY_MS = 2000;
 
 /** The file-derived part of host facts. */
 export type RootScan = Pick<HostFacts, 'platform' | 'os' | 'libc' | 'mpi' | 'cuda' | 'stats' | 'warnings'>;
@@ -86,10 +84,9 @@ export class RootScanCache {
    */
   put(root: string, key: string, touched: Iterable<string>, scan: RootScan, now = Date.now()): boolean {
     const list: [string, string][] = [];
-    const recent = BigInt(now - RACY_MS) * 1_000_000n;
     for (const rel of new Set(touched)) {
       const id = identityOf(join(root, rel));
-      if (id !== '-' && BigInt(id.slice(id.lastIndexOf(':') + 1)) > recent) return false;
+      if (id !== '-' && !settledAt(id, now)) return false;
       list.push([rel, id]);
     }
     try {

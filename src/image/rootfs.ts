@@ -41,8 +41,8 @@ const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a),
 export interface HashReuse {
   /** The sha256 (hex) known for `path` while its stat identity is `identity`, if any. */
   get(path: string, identity: string): string | undefined;
-  /** Told of every regular file listed: its identity, hash, and change time (ms since the epoch). */
-  seen(path: string, identity: string, sha: string, ctimeMs: number): void;
+  /** Told of every regular file listed: its identity and hash. */
+  seen(path: string, identity: string, sha: string): void;
 }
 
 /**
@@ -56,7 +56,7 @@ export interface HashReuse {
  */
 export async function treeListing(root: string, reuse?: HashReuse): Promise<string[]> {
   const lines: string[] = [];
-  const files: { index: number; path: string; size: number; identity: string; ctimeMs: number }[] = [];
+  const files: { index: number; path: string; size: number; identity: string }[] = [];
   const stack = [''];
   while (stack.length) {
     const rel = stack.pop()!;
@@ -67,7 +67,7 @@ export async function treeListing(root: string, reuse?: HashReuse): Promise<stri
       const type = typeOf(st);
       const link = st.isSymbolicLink() ? await readlink(join(root, path)) : '';
       lines.push(`${path}\0${type}\0${(Number(st.mode) & 0o7777).toString(8).padStart(4, '0')}\0${st.uid}:${st.gid}\0${link}\0`);
-      if (st.isFile()) files.push({ index: lines.length - 1, path, size: Number(st.size), identity: statIdentity(st), ctimeMs: Number(st.ctimeNs / 1_000_000n) });
+      if (st.isFile()) files.push({ index: lines.length - 1, path, size: Number(st.size), identity: statIdentity(st) });
       if (st.isDirectory()) stack.push(path);
     }
   }
@@ -75,7 +75,7 @@ export async function treeListing(root: string, reuse?: HashReuse): Promise<stri
   if (total > limit('identityBytes')) throw new FormatError(`dir:${root}: its identity would hash ${overLimit('identityBytes', `${total} bytes`)}`, root);
   const hashes = await mapLimit(files, 4, async (f) => {
     const sha = reuse?.get(f.path, f.identity) ?? (await fileSha256(join(root, f.path)));
-    reuse?.seen(f.path, f.identity, sha, f.ctimeMs);
+    reuse?.seen(f.path, f.identity, sha);
     return sha;
   });
   files.forEach((f, i) => (lines[f.index] += hashes[i]!));

@@ -8,3 +8,14 @@ import type { BigIntStats } from 'node:fs';
 export function statIdentity(st: Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
+
+/**
+ * A change this recent (ms) before `now` may share a clock tick with a later one that keeps the
+ * identity (git's "racy" case): what it vouches for is not remembered.
+ */
+export const RACY_MS = 2000;
+
+/** Whether the change time an identity holds lies at least {@link RACY_MS} before `now` (ms since the epoch). */
+export function settledAt(identity: string, now: number): boolean {
+  return BigInt(identity.slice(identity.lastIndexOf(':') + 1)) <= BigInt(now - RACY_MS) * 1_000_000n;
+}
