@@ -108,16 +108,23 @@ async function extraLibDirs(root: string): Promise<string[]> {
   return [...dirs];
 }
 
+/** A host's machine name and where it came from. */
+type Machine = { machine: string | null; source: string };
+
 /** The machine name: proc/sys/kernel/arch when present, the live uname on the real host, else inferred from cpuinfo. */
-function machineOf(paths: HostPaths, kernelMachine: string | null, cpuinfo: string | null): { machine: string | null; source: string } {
+function machineOf(paths: HostPaths, kernelMachine: string | null, cpuinfo: string | null): Machine {
   if (kernelMachine) return { machine: kernelMachine, source: 'proc/sys/kernel/arch' };
   if (isLiveProc(paths)) return { machine: osMachine(), source: 'uname' };
   const m = cpuinfo ? inferMachine(cpuinfo) : null;
   return { machine: m, source: 'inferred from cpuinfo' };
 }
 
-/** The machine the kernel reports (proc/sys/kernel/arch), else the live uname, else what cpuinfo implies. */
-async function machineNow(paths: HostPaths, cpuinfo: string | null): Promise<{ machine: string | null; source: string }> {
+/**
+ * The machine, read before the probes start: the library scan needs it (its cache is keyed by it),
+ * and waiting for the kernel probe, which reads the same small file for its evidence, would put
+ * the probe before the scan instead of beside it.
+ */
+async function machineNow(paths: HostPaths, cpuinfo: string | null): Promise<Machine> {
   const arch = (await readTextQuiet(procPath(paths, 'sys/kernel/arch')))?.trim() || null;
   return machineOf(paths, arch, cpuinfo);
 }
@@ -126,8 +133,8 @@ async function machineNow(paths: HostPaths, cpuinfo: string | null): Promise<{ m
  * The file-derived part of host facts (platform, os-release, libc, MPI, CUDA): the extractors over
  * the host root's library directories, or the kept scan when nothing it read has changed.
  */
-async function scanRoot(paths: HostPaths, cpuinfo: string | null, cacheOpt: string | false | undefined): Promise<RootScan> {
-  const [extra, cached, m] = await Promise.all([extraLibDirs(paths.root), ldCacheDirs(paths.root), machineNow(paths, cpuinfo)]);
+async function scanRoot(paths: HostPaths, m: Machine, cacheOpt: string | false | undefined): Promise<RootScan> {
+  const [extra, cached] = await Promise.all([extraLibDirs(paths.root), ldCacheDirs(paths.root)]);
   const machine = m.machine;
   const libDirs = new Set([...LIB_DIRS, ...extra, ...cached]);
   const dir = cacheOpt === false || process.env.CONTAINERSPEC_NO_CACHE === '1' ? null : (cacheOpt ?? defaultCacheDir());
@@ -191,14 +198,14 @@ export async function hostFacts(opts: HostOptions = {}): Promise<HostFacts> {
   });
   const spec = loadArchspec(opts.archspec);
   const cpuinfo = await readTextQuiet(procPath(paths, 'cpuinfo'));
+  const m = await machineNow(paths, cpuinfo);
   const [scan, kernel, gpu, binfmt, system] = await Promise.all([
-    scanRoot(paths, cpuinfo, opts.cache),
+    scanRoot(paths, m, opts.cache),
     kernelFacts(paths, { config: opts.kernelConfig ?? 'selected' }),
     gpuFacts(paths),
     binfmtEmulators(paths),
     systemFacts({ slow: Boolean(opts.slow), paths, cpuinfo }),
   ]);
-  const m = machineOf(paths, kernel.machine, cpuinfo);
   const facts = emptyHostFacts(system.hostname ?? 'host');
   Object.assign(facts, scan);
   if (cpuinfo && m.machine) {
