@@ -121,7 +121,7 @@ export const microarchRule: Rule<Evaluation> = {
       fix = `run on a ${target} (or newer) node, or use an image built for ${ph.target} or a generic one`;
     }
     const c = makeCheck('microarch', ev.outcome, msg, ph.target, target, fix, [...(ci.facts.requires.microarch?.evidence ?? []), ...ph.facts.cpu.evidence], reason);
-    if (ci.arch && ph.arch && ci.arch !== ph.arch) c.status = 'not-applicable';
+    if (ev === NOT_NATIVE) c.status = 'not-applicable';
     return [c];
   },
   // Features: the host's archspec target and every ancestor (`zen3` also offers `zen2`, `zen`,
