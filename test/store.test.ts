@@ -55,6 +55,16 @@ interface Backend {
   indexes(spec: string, table: string): Promise<string[]>;
 }
 
+/** Run `fn` on the SQLite file `spec`, opened for it alone. */
+function withSqlite<T>(spec: string, fn: (db: InstanceType<typeof Database>) => T, opts: { readonly?: boolean } = {}): T {
+  const db = new Database(spec, opts);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
 const sqliteBackend: Backend = {
   name: 'sqlite',
   skip: null,
@@ -62,32 +72,27 @@ const sqliteBackend: Backend = {
     return join(scratch, `s${++counter}`, 'provenance.db');
   },
   async tableIdentity(spec, table) {
-    const db = new Database(spec, { readonly: true });
-    try {
-      const r = db.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').get(table) as { rootpage: number };
-      return String(r.rootpage);
-    } finally {
-      db.close();
-    }
+    return withSqlite(spec, (db) => String((db.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').get(table) as { rootpage: number }).rootpage), { readonly: true });
   },
   async exec(spec, sql) {
     mkdirSync(join(spec, '..'), { recursive: true });
-    const db = new Database(spec);
-    try {
-      db.exec(sql);
-    } finally {
-      db.close();
-    }
+    withSqlite(spec, (db) => db.exec(sql));
   },
   async indexes(spec, table) {
-    const db = new Database(spec, { readonly: true });
-    try {
-      return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name NOT LIKE 'sqlite_%' ORDER BY name").all(table) as { name: string }[]).map((r) => r.name);
-    } finally {
-      db.close();
-    }
+    return withSqlite(spec, (db) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name NOT LIKE 'sqlite_%' ORDER BY name").all(table) as { name: string }[]).map((r) => r.name), { readonly: true });
   },
 };
+
+/** Run `fn` on a client of the PostgreSQL database `spec`, connected for it alone. */
+async function withPg<T>(spec: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: spec });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
 
 const postgresBackend: Backend = {
   name: 'postgres',
@@ -96,33 +101,13 @@ const postgresBackend: Backend = {
     return server!.createDatabase(`store_${process.pid}_${++counter}`);
   },
   async tableIdentity(spec, table) {
-    const c = new pg.Client({ connectionString: spec });
-    await c.connect();
-    try {
-      const r = await c.query<{ oid: string }>(`SELECT c.oid::text AS oid FROM pg_class c WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, [table]);
-      return r.rows[0]!.oid;
-    } finally {
-      await c.end();
-    }
+    return withPg(spec, async (c) => (await c.query<{ oid: string }>(`SELECT c.oid::text AS oid FROM pg_class c WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, [table])).rows[0]!.oid);
   },
   async exec(spec, sql) {
-    const c = new pg.Client({ connectionString: spec });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
+    await withPg(spec, (c) => c.query(sql));
   },
   async indexes(spec, table) {
-    const c = new pg.Client({ connectionString: spec });
-    await c.connect();
-    try {
-      const r = await c.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 AND indexname NOT LIKE '%_pkey' ORDER BY indexname", [table]);
-      return r.rows.map((x) => x.indexname);
-    } finally {
-      await c.end();
-    }
+    return withPg(spec, async (c) => (await c.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 AND indexname NOT LIKE '%_pkey' ORDER BY indexname", [table])).rows.map((x) => x.indexname));
   },
 };
 
@@ -512,9 +497,7 @@ describe.each([sqliteBackend, postgresBackend])('the provenance store on $name',
       expect((await s.rows('Consumer')).map((x) => x.runspec_path)).toEqual(['before', 'after']);
     });
     if (b.name === 'sqlite') {
-      const db = new Database(spec, { readonly: true });
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      db.close();
+      expect(withSqlite(spec, (db) => db.pragma('integrity_check', { simple: true }), { readonly: true })).toBe('ok');
     }
   });
 
