@@ -116,16 +116,11 @@ async function nvidiaIdentity(devices: readonly GpuDevice[], evidence: Evidence[
   const asked = smi ? await queryNvidiaSmi(smi) : null;
   const fromSmi = asked && 'out' in asked ? asked.out : null;
   if (asked && 'failed' in asked && asked.failed !== null) evidence.push({ source: 'nvidia.identity', detail: `${smi} --query-gpu=name,compute_cap failed (${asked.failed}); not believed` });
-  // Each GPU's name: the driver's model name, else the one pci.ids gives its device id; a GPU with neither leaves the host's identity unknown.
-  const named = devices.map((d) => ({ name: d.model ?? gpuNameByPciId(d.id), byId: d.model === null, id: d.id }));
-  const unnamed = named.filter((g) => g.name === null);
-  const listed = fromSmi !== null ? parseNvidiaSmiQuery(fromSmi) : unnamed.length ? [] : named.map((g) => ({ name: g.name!, computeCapability: null as string | null }));
+  const { listed, how, why } = fromSmi !== null ? { listed: parseNvidiaSmiQuery(fromSmi), how: 'nvidia-smi --query-gpu=name,compute_cap', why: `${smi} --query-gpu=name,compute_cap listed no GPU` } : namesWithoutSmi(devices);
   if (listed.length === 0) {
-    const why = devices.length === 0 ? 'no GPU model name (no nvidia-smi, no /proc/driver/nvidia/gpus/*/information, no GPU in sysfs)' : `no model name for ${unnamed.map((g) => `PCI device ${g.id ?? 'of unknown id'}`).join(', ')} (no nvidia-smi, no /proc/driver/nvidia/gpus/*/information, not in the PCI id table)`;
     evidence.push({ source: 'nvidia.identity', detail: `${why}: brand and compute capability unknown` });
     return { brand: null, computeCapability: null };
   }
-  const how = fromSmi !== null ? 'nvidia-smi --query-gpu=name,compute_cap' : named.some((g) => g.byId) ? (named.every((g) => g.byId) ? 'PCI device ids through data/nvidia-pci-ids.json' : 'model names in /proc/driver/nvidia/gpus and PCI device ids') : 'model names in /proc/driver/nvidia/gpus';
   const gpus = listed.map((g) => {
     const row = gpuModel(g.name);
     return { name: g.name, brand: row?.brand ?? null, computeCapability: g.computeCapability ?? row?.computeCapability ?? null, known: row !== null };
@@ -136,6 +131,23 @@ async function nvidiaIdentity(devices: readonly GpuDevice[], evidence: Evidence[
     detail: `${how}: ${gpus.map((g) => `${g.name} (brand ${g.brand ?? 'unknown'}, compute ${g.computeCapability ?? 'unknown'}${g.known ? '' : ', not in the GPU model table'})`).join('; ')}`,
   });
   return out;
+}
+
+/**
+ * Each GPU's name when nvidia-smi gives none: the driver's model name, else the one pci.ids gives
+ * its device id (the table is read only then); a GPU with neither leaves the host's identity unknown
+ * (no names, and `why`). `how` says where the names came from, for the evidence.
+ */
+function namesWithoutSmi(devices: readonly GpuDevice[]): { listed: { name: string; computeCapability: string | null }[]; how: string; why: string } {
+  const named = devices.map((d) => ({ name: d.model ?? gpuNameByPciId(d.id), byId: d.model === null, id: d.id }));
+  const unnamed = named.filter((g) => g.name === null);
+  if (devices.length === 0 || unnamed.length) {
+    const why = devices.length === 0 ? 'no GPU model name (no nvidia-smi, no /proc/driver/nvidia/gpus/*/information, no GPU in sysfs)' : `no model name for ${unnamed.map((g) => `PCI device ${g.id ?? 'of unknown id'}`).join(', ')} (no nvidia-smi, no /proc/driver/nvidia/gpus/*/information, not in the PCI id table)`;
+    return { listed: [], how: '', why };
+  }
+  const byId = named.filter((g) => g.byId).length;
+  const how = byId === 0 ? 'model names in /proc/driver/nvidia/gpus' : byId === named.length ? 'PCI device ids through data/nvidia-pci-ids.json' : 'model names in /proc/driver/nvidia/gpus and PCI device ids';
+  return { listed: named.map((g) => ({ name: g.name!, computeCapability: null })), how, why: '' };
 }
 
 /** The version of the NVIDIA kernel module parsed from `proc/driver/nvidia/version`. */
