@@ -58,7 +58,7 @@ async function commitFile(g: SimpleGit, message: string, path: string): Promise<
   }
 }
 
-/** What a record needs from this host, started early so it overlaps the git work. */
+/** What a record needs from this host, started before the git work so the two overlap. */
 function hostSide(): Promise<{ facts: import('../model/facts.js').HostFacts; sk: import('../store/system-kernel.js').SystemKernelRow; chVersion: string | null }> {
   return (async () => {
     const [{ collectSystemKernel }, { hostFacts }, { charliecloudVersion }] = await Promise.all([import('../store/system-kernel.js'), import('../host/facts.js'), import('../charliecloud/pull.js')]);
@@ -125,9 +125,12 @@ export async function commitRunSpec(file: string, opts: ConsumerOptions & { repo
   const repo = resolve(opts.repo ?? dirname(file));
   const st = await stat(repo).catch(() => null);
   if (opts.repo !== undefined && st && !st.isDirectory()) throw new UsageError(`--repo ${opts.repo}: not a directory`);
-  const host = hostSide();
-  host.catch(() => {}); // awaited in record(); a bad run-spec or image fails first
   const acquired = await acquireImage(spec, opts);
+  // Started once the image is known good, so this host's facts are read (on this thread) while git
+  // works (in its own processes); started earlier, the reading only delayed the image check.
+  const host = hostSide();
+  host.catch(() => {}); // awaited in record(); a git failure is reported first
+  void import('../store/open.js').then((m) => m.preloadStore(opts.store), () => {});
   const target = opts.repo !== undefined && relative(repo, resolve(file)).startsWith('..') ? join(repo, basename(file)) : resolve(file);
   if (!(await isRepoRoot(repo))) {
     say(opts, `new git repository in ${repo}`);

@@ -6,8 +6,7 @@
  * stored beside it.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import tar from 'tar-stream';
 import { FormatError } from '../errors/index.js';
@@ -39,21 +38,25 @@ interface Entry {
   linkname?: string;
 }
 
-async function walk(root: string, rel: string, into: Entry[], budget: { left: number }): Promise<void> {
-  const names = (await readdir(join(root, rel))).sort();
+/**
+ * The entries under `rel`, in name order. Synchronous: a repository is many small files, and a
+ * thread-pool round trip for each readdir, lstat and read cost several times the calls themselves.
+ */
+function walk(root: string, rel: string, into: Entry[], budget: { left: number }): void {
+  const names = readdirSync(join(root, rel)).sort();
   for (const n of names) {
     const r = rel ? `${rel}/${n}` : n;
     if (SKIP.some((re) => re.test(r))) continue;
     const p = join(root, r);
-    const st = await lstat(p);
+    const st = lstatSync(p);
     if (st.isDirectory()) {
       into.push({ name: `${r}/`, type: 'directory', mode: st.mode & 0o7777 });
-      await walk(root, r, into, budget);
-    } else if (st.isSymbolicLink()) into.push({ name: r, type: 'symlink', mode: 0o777, linkname: await readlink(p) });
+      walk(root, r, into, budget);
+    } else if (st.isSymbolicLink()) into.push({ name: r, type: 'symlink', mode: 0o777, linkname: readlinkSync(p) });
     else if (st.isFile()) {
       budget.left -= st.size;
       if (budget.left < 0) throw new FormatError(`the repository ${root} is larger than ${REPO_ARCHIVE_MAX >> 20} MiB; keep data out of the run-spec repository`, root);
-      let content = await readFile(p);
+      let content = readFileSync(p);
       if (r === '.git/config') content = Buffer.from(sanitizeGitConfig(content.toString('utf8')));
       into.push({ name: r, type: 'file', mode: st.mode & 0o7777, content });
     }
@@ -63,7 +66,7 @@ async function walk(root: string, rel: string, into: Entry[], budget: { left: nu
 /** The repository at `root` (the directory holding `.git`) as a tar, and its sha256. */
 export async function archiveRepo(root: string): Promise<{ tar: Buffer; sha256: string }> {
   const entries: Entry[] = [];
-  await walk(root, '', entries, { left: REPO_ARCHIVE_MAX });
+  walk(root, '', entries, { left: REPO_ARCHIVE_MAX });
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((ok, fail) => {

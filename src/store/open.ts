@@ -53,3 +53,16 @@ export async function openStore(spec?: string, options: OpenStoreOptions = {}): 
   if (r.kind === 'postgres') return (await import('./postgres.js')).openPostgres(r.url, { create });
   return (await import('./sqlite.js')).openSqlite(r.path, { create });
 }
+
+/**
+ * Load the driver of the backend `spec` names, opening nothing: a caller about to wait on something
+ * else (git, a download) lets the module load meanwhile. Never fails; {@link openStore} reports.
+ */
+export function preloadStore(spec?: string, env: NodeJS.ProcessEnv = process.env): void {
+  try {
+    const r = resolveStoreSpec(spec, env);
+    (r.kind === 'postgres' ? import('./postgres.js') : import('./sqlite.js')).catch(() => {});
+  } catch {
+    /* a bad spec: openStore says so */
+  }
+}
