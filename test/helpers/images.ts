@@ -3,7 +3,8 @@
  * images built in code from real ELF files (this machine's glibc and /bin/ls, the fixtures' glibc).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './cli.js';
 import { buildOci, type TEntry } from './oci.js';
@@ -27,6 +28,35 @@ export function ensureFixtures(): { ok: true } | { ok: false; reason: string } {
   const r = spawnSync(process.execPath, [join(REPO, 'fixtures/build.mjs')], { cwd: REPO, encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) return { ok: false, reason: `node fixtures/build.mjs failed: ${(r.stderr || r.stdout || r.error?.message || '').trim().split('\n').pop()}` };
   return { ok: true };
+}
+
+/**
+ * The image made of the first `n` layers of a fixture, as an OCI layout in `dir` (its `oci:`
+ * reference): the fixture's own layer blobs, a config whose diff_ids and history stop there, and
+ * the fixture's labels. For an image that an upper layer of a fixture changed, such as the
+ * bookworm Open MPI that the whiteout fixture deletes.
+ */
+export function lowerLayers(name: string, n: number, dir: string): string {
+  const src = join(FIXTURES, name, 'oci');
+  const blob = (d: string) => join(src, 'blobs', ...d.split(':'));
+  const index = JSON.parse(readFileSync(join(src, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8')) as { rootfs: { diff_ids: string[] }; history?: { empty_layer?: boolean }[] };
+  if (manifest.layers.length < n) throw new Error(`fixture ${name} has ${manifest.layers.length} layers, not ${n}`);
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  const put = (data: Buffer): { digest: string; size: number } => {
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    writeFileSync(join(dir, 'blobs', 'sha256', digest.slice(7)), data);
+    return { digest, size: data.length };
+  };
+  let left = n;
+  const history = config.history?.filter((h) => (h.empty_layer ? left > 0 : left-- > 0));
+  const cfg = put(Buffer.from(JSON.stringify({ ...config, rootfs: { ...config.rootfs, diff_ids: config.rootfs.diff_ids.slice(0, n) }, ...(history ? { history } : {}) })));
+  for (const l of manifest.layers.slice(0, n)) copyFileSync(blob(l.digest), join(dir, 'blobs', 'sha256', l.digest.slice(7)));
+  const m = put(Buffer.from(JSON.stringify({ ...manifest, config: { ...manifest.config, ...cfg }, layers: manifest.layers.slice(0, n) })));
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  return `oci:${dir}`;
 }
 
 export function expected(name: string): Expected {
