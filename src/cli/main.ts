@@ -1,17 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './errors.js';
-import { SET_KEYS, parseSets } from '../check/overrides.js';
 import { json, out } from './output.js';
 import { LIMITS, applyLimitOptions } from '../limits.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
 import { accessOf, addAccessOptions, type AccessFlags } from './access.js';
-import { addRegistryCommands } from './registry-commands.js';
-import { addDockerfileCommands } from './dockerfile-commands.js';
-import { addSlurmCommands, printSlurmConstraint } from './slurm-commands.js';
-import { addRunspecCommands } from './runspec-commands.js';
-import { addStoreCommands } from './store-commands.js';
-import { addQueryCommands, addReplayCommand } from './replay-commands.js';
 
 /** The sample image shipped in the clone, by its full path, so the help's examples work from any directory. */
 const SAMPLE = fileURLToPath(new URL('../../fixtures/sample', import.meta.url));
@@ -44,15 +37,18 @@ Examples:
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** Build the command-line program. */
-export function program(prog: string): Command {
-  const cmd = new Command(prog)
+/** The root command, without its commands. */
+function root(prog: string): Command {
+  return new Command(prog)
     .description('Can this container image run on this host, and how well? Static facts, no image is run.')
     .version(PACKAGE_VERSION, '-V, --version')
     .enablePositionalOptions() // sbatch passes what follows its IMAGE to sbatch
     .exitOverride()
     // Errors are printed once, as one line, by main(); help goes to stdout (a closed pipe is not an error).
     .configureOutput({ writeOut: (s) => out(s), outputError: () => {} });
+}
+
+function addInspectCommand(cmd: Command): void {
   const inspectCmd = cmd
     .command('inspect')
     .description('image facts and derived requirements')
@@ -79,6 +75,9 @@ export function program(prog: string): Command {
         out(all.map((f) => formatFacts(f)).join('\n'));
       }
     });
+}
+
+function addHostCommand(cmd: Command): void {
   cmd
     .command('host')
     .description("this host's facts (or a mounted / copied host's): CPU target, kernel, libc, MPI, GPU, emulators")
@@ -126,6 +125,10 @@ Examples:
         out(formatFacts(facts));
       }
     });
+}
+
+async function addCheckCommand(cmd: Command, prog: string): Promise<void> {
+  const { SET_KEYS, parseSets } = await import('../check/overrides.js');
   const checkCmd = cmd
     .command('check')
     .description('can IMAGE run on this host (or a host facts file), and how well? exit 0 compatible, 1 incompatible, 2 error, 3 cannot tell')
@@ -160,7 +163,7 @@ Examples:
   sbatch --constraint="$(can-i-run oci:./app --slurm-constraint --cluster)" job.sh
 `)
     .action(async (image: string, o: AccessFlags & { host?: string; set: string[]; bind: string[]; history: string[]; store?: string; commit?: string; platform?: string; json?: boolean; slurmConstraint?: boolean; nodes?: string[]; cluster?: boolean; prefix?: string }) => {
-      if (o.slurmConstraint) return printSlurmConstraint(image, o);
+      if (o.slurmConstraint) return (await import('./slurm-commands.js')).printSlurmConstraint(image, o);
       const { UsageError } = await import('../errors/index.js');
       if (o.nodes || o.cluster || o.prefix !== undefined) throw new UsageError('--nodes, --cluster and --prefix go with --slurm-constraint');
       const set = parseSets(o.set);
@@ -183,6 +186,10 @@ Examples:
       }
       process.exitCode = report.verdict === 'compatible' ? 0 : report.verdict === 'incompatible' ? 1 : 3;
     });
+}
+
+async function addMatchCommand(cmd: Command): Promise<void> {
+  const { parseSets } = await import('../check/overrides.js');
   const matchCmd = cmd
     .command('match')
     .description('the compatibility matrix of images on hosts, with the best host for each image and the best image for each host')
@@ -207,13 +214,38 @@ Examples:
       if (o.json) out(json(matchToJson(m)));
       else out((await import('./format-report.js')).formatMatch(m));
     });
-  addRegistryCommands(cmd);
-  addDockerfileCommands(cmd);
-  addSlurmCommands(cmd);
-  addRunspecCommands(cmd);
-  addStoreCommands(cmd);
-  addQueryCommands(cmd.commands.find((c) => c.name() === 'store')!);
-  addReplayCommand(cmd);
+}
+
+/**
+ * The top-level commands, in the order the help lists them, each with the function that adds it
+ * (and its subcommands). A command line builds only the command it names (the others' modules are
+ * not loaded, their options not built); anything else (`--help`, `help`, a misspelt command) builds
+ * them all.
+ */
+const COMMANDS: readonly { names: readonly string[]; add: (cmd: Command, prog: string) => void | Promise<void> }[] = [
+  { names: ['inspect'], add: addInspectCommand },
+  { names: ['host'], add: addHostCommand },
+  { names: ['check'], add: addCheckCommand },
+  { names: ['match'], add: addMatchCommand },
+  { names: ['attach', 'discover', 'cache'], add: async (cmd) => (await import('./registry-commands.js')).addRegistryCommands(cmd) },
+  { names: ['dockerfile'], add: async (cmd) => (await import('./dockerfile-commands.js')).addDockerfileCommands(cmd) },
+  { names: ['slurm'], add: async (cmd) => (await import('./slurm-commands.js')).addSlurmCommands(cmd) },
+  { names: ['runspec'], add: async (cmd) => (await import('./runspec-commands.js')).addRunspecCommands(cmd) },
+  {
+    names: ['store'],
+    add: async (cmd) => {
+      (await import('./store-commands.js')).addStoreCommands(cmd);
+      (await import('./replay-commands.js')).addQueryCommands(cmd.commands.find((c) => c.name() === 'store')!);
+    },
+  },
+  { names: ['replay'], add: async (cmd) => (await import('./replay-commands.js')).addReplayCommand(cmd) },
+];
+
+/** Build the command-line program: every command, or only the one `argv` names. */
+export async function program(prog: string, argv: readonly string[] = []): Promise<Command> {
+  const cmd = root(prog);
+  const named = COMMANDS.find((c) => c.names.includes(argv[0] ?? ''));
+  for (const c of named ? [named] : COMMANDS) await c.add(cmd, prog);
   // Every command reads untrusted input within the limits (src/limits.ts); --limit raises one for this run.
   // Added to every command that runs (the leaves: `runspec commit`, not `runspec`), where the hook reads them.
   const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);
@@ -254,7 +286,7 @@ function wantsJson(argv: readonly string[]): boolean {
 /** Run the CLI; sets process.exitCode. */
 export async function main(argv: string[], prog = 'containerspec'): Promise<void> {
   try {
-    const cmd = program(prog);
+    const cmd = await program(prog, argv);
     if (argv.length === 0) {
       // Like git: no command is a usage error; the help goes to stderr, stdout stays empty for scripts.
       process.stderr.write(cmd.helpInformation());
