@@ -336,6 +336,8 @@ export async function replay(commit: string, o: ReplayOptions = {}): Promise<Rep
     return { facts, chVersion, sk, chEnv: charliecloudEnv() };
   })();
   hostSide.catch(() => {}); // awaited below; a bad commit fails first
+  // What the steps after the checkout load, loaded now: the main thread has it ready when git is done.
+  for (const m of [import('../inspect.js'), import('../charliecloud/storage.js'), import('../store/open.js'), import('../check/check.js')]) m.catch(() => {});
   const { dir, tmp, row } = await restoreStored(o.store, commit);
   const work = await mkdtemp(join(tmpdir(), 'containerspec-replay-'));
   try {
