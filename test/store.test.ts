@@ -18,7 +18,7 @@ import { openStore, resolveStoreSpec } from '../src/store/open.js';
 import { displayUrl } from '../src/store/postgres.js';
 import { defaultSqlitePath } from '../src/store/sqlite.js';
 import { collectSystemKernel } from '../src/store/system-kernel.js';
-import { TABLES } from '../src/store/tables.js';
+import { TABLES, groupedSelect } from '../src/store/tables.js';
 import type { StoreBackend, StoreWriter, StoredRow } from '../src/store/types.js';
 import { REPO, buildCli, expectOneLineError, runCli, show } from './helpers/cli.js';
 import { startPostgres, type Pg } from './helpers/postgres.js';
@@ -406,6 +406,58 @@ describe.each([sqliteBackend, postgresBackend])('the provenance store on $name',
     });
   });
 
+  it.skipIf(b.skip !== null)('grouped rows: each row with its group holds what rows() reads, odd values included; inside a transaction too', async () => {
+    const spec = await b.fresh();
+    await withOpen(spec, async (s) => {
+      // Six groups (host x kernel), which neither column tells apart alone; the libraries follow the kernel.
+      await s.appendMany(
+        'Producer',
+        Array.from({ length: 36 }, (_, i) => ({
+          commit_hash: `c${i}`,
+          image_digest: 'sha256:1',
+          host_name: ['a', 'b', null][i % 3],
+          kernel_release: ['4.18.0', '6.1.0'][i % 2],
+          image_libraries: i % 2 ? { openmpi: '4.1.0' } : null,
+          exit_status: 0,
+          stdout: i % 12 === 0 ? Buffer.from([0, 1, 2]) : null,
+          big: 2n ** 60n + BigInt(i % 2), // an INTEGER column (added for it) past 2^53
+        })),
+      );
+      // Values another tool may have written: text that is not JSON in a JSON column, a column of a type pg parses to objects.
+      await b.exec(spec, `INSERT INTO "Producer" ("recorded_at", "commit_hash", "image_digest", "image_libraries", "kernel_release") VALUES ('2024-01-01T00:00:00.000Z', 'x1', 'sha256:1', 'not json', '6.1.0')`);
+      await b.exec(spec, `ALTER TABLE "Producer" ADD COLUMN "extra" ${b.name === 'postgres' ? 'json' : 'JSON'}`);
+      await b.exec(spec, `INSERT INTO "Producer" ("recorded_at", "commit_hash", "image_digest", "extra") VALUES ('2024-01-01T00:00:00.000Z', 'x2', 'sha256:1', '{"a": 1}'), ('2024-01-01T00:00:00.000Z', 'x3', 'sha256:1', '{"a": 2}')`);
+      if (b.name === 'sqlite') {
+        // SQLite keeps a BLOB column's integer, text and bytes apart: three values, three groups.
+        await b.exec(spec, `INSERT INTO "Producer" ("recorded_at", "commit_hash", "image_digest", "stdout") VALUES ('2024-01-01T00:00:00.000Z', 'x4', 'sha256:1', 1), ('2024-01-01T00:00:00.000Z', 'x5', 'sha256:1', '1'), ('2024-01-01T00:00:00.000Z', 'x6', 'sha256:1', x'31')`);
+      }
+      const columns = ['commit_hash', 'no_such_own'];
+      const shared = ['image_digest', 'host_name', 'kernel_release', 'image_libraries', 'exit_status', 'stdout', 'big', 'no_such_column'];
+      const same = async (where: Parameters<StoreBackend['groupedRows']>[1], read: Awaited<ReturnType<StoreBackend['groupedRows']>>, sharedRead = shared, by?: string) => {
+        const plain = await s.rows('Producer', where, { columns: [...columns, ...sharedRead], ...(by ? { by } : {}) });
+        expect(read.rows.map((r, i) => ({ ...r, ...read.groups[read.group[i]!] }))).toEqual(plain.map((r) => ({ ...r, no_such_column: null })));
+        expect(read.rows.every((r) => !('image_digest' in r)), 'a row holds only its own columns').toBe(true);
+        expect(new Set(read.group).size, 'every group is some row\'s').toBe(read.groups.length);
+        return read;
+      };
+      const grouped = (where: Parameters<StoreBackend['groupedRows']>[1], by?: string, sharedRead = shared) => s.groupedRows('Producer', where, { columns, shared: sharedRead, ...(by ? { by } : {}) });
+      const all = await same({}, await grouped({}));
+      expect(all.rows.length).toBe(36 + 3 + (b.name === 'sqlite' ? 3 : 0));
+      // host x kernel (6), rows 0, 12 and 24 apart by their BLOB (1), x1 (1), x2 and x3 (1: extra is not read), x4 to x6 (3)
+      expect(all.groups.length).toBe(6 + 1 + 1 + 1 + (b.name === 'sqlite' ? 3 : 0));
+      await same({ kernel_release: ['6.1.0'] }, await grouped({ kernel_release: ['6.1.0'] }, 'kernel_release'), shared, 'kernel_release');
+      await same({ host_name: [null, 'a'], image_libraries: ['{"openmpi":"4.1.0"}'] }, await grouped({ host_name: [null, 'a'], image_libraries: ['{"openmpi":"4.1.0"}'] }));
+      expect(await grouped({ kernel_release: [] })).toEqual({ groups: [], rows: [], group: [] });
+      // a column pg parses to objects cannot tell groups apart: read whole, the same answer
+      await same({}, await grouped({}, undefined, [...shared, 'extra']), [...shared, 'extra']);
+      // inside a transaction (PostgreSQL: READ COMMITTED, one statement reading every shared column)
+      await same({ kernel_release: ['4.18.0'] }, await s.transaction((tx) => tx.groupedRows('Producer', { kernel_release: ['4.18.0'] }, { columns, shared })));
+      expect(await s.groupedRows('SystemKernel', {}, { columns: ['uid'], shared: ['moniker'] })).toEqual({ groups: [], rows: [], group: [] });
+      await expect(s.groupedRows('NoSuchPlugin', {}, { columns: [], shared: [] })).rejects.toThrow(/no table NoSuchPlugin/);
+      await expect(s.groupedRows('Producer', {}, { columns, shared: ['bad name'] })).rejects.toThrow(/column name/);
+    });
+  });
+
   it.skipIf(b.skip !== null)('init adds the declared indexes to an older store without rebuilding its table; with or without them, store affected gives the same runs', async () => {
     const spec = await b.fresh();
     const cols = TABLES.find((t) => t.name === 'Producer')!.columns.filter((c) => c.name !== 'host_mpi');
@@ -579,6 +631,31 @@ describe.each([sqliteBackend, postgresBackend])('the provenance store on $name',
 
     expect(expectOneLineError(await runCli(['store', 'export', '--store', spec, '--table', 'Nope']))).toMatch(/no table Nope/);
     expect(expectOneLineError(await runCli(['store', 'export', '--store', spec, '-o', join(scratch, 'no', 'such', 'dir', 'x.jsonl')]))).toMatch(/-o .*cannot write/);
+  });
+});
+
+describe('grouped reads: the SQL and the grouping written once (src/store/tables.ts)', () => {
+  it('rows read only the shared columns that tell the groups apart; a row in none of the groups read first is no answer', () => {
+    const have = new Map([['id', 'INTEGER'], ['recorded_at', 'VARCHAR'], ['commit_hash', 'VARCHAR'], ['host_name', 'VARCHAR'], ['kernel_release', 'VARCHAR'], ['stdout', 'BLOB']] as const);
+    const options = { columns: ['commit_hash'], shared: ['host_name', 'kernel_release', 'stdout'] };
+    const read = (values: unknown[][] | null) => groupedSelect('Producer', have, {}, options, values && { columns: ['host_name', 'kernel_release', 'stdout'], values }, 'test', () => '?')!;
+    const listed = (values: unknown[][] | null) => /^SELECT (.*) FROM/.exec(read(values).sql)![1];
+    expect(listed([['a', '1', null], ['a', '2', null], ['b', '1', null]])).toBe('"id", "recorded_at", "commit_hash", "host_name", "kernel_release"'); // neither alone
+    expect(listed([['a', '1', null], ['b', '1', null]])).toBe('"id", "recorded_at", "commit_hash", "host_name"');
+    expect(listed([['a', '1', null]])).toBe('"id", "recorded_at", "commit_hash"'); // one group: no shared column per row
+    expect(listed([['a', '1', Buffer.from('x')], ['a', '1', Buffer.from('y')]])).toBe('"id", "recorded_at", "commit_hash", "stdout"'); // BLOBs by their bytes
+    expect(listed(null)).toBe('"id", "recorded_at", "commit_hash", "host_name", "kernel_release", "stdout"');
+    const names = ['id', 'recorded_at', 'commit_hash', 'host_name'];
+    const q = read([['a', '1', null], ['b', '1', null]]);
+    expect(q.answer(names, [[1n, 't1', 'c1', 'a'], [2n, 't2', 'c2', 'b'], [3n, 't3', 'c3', 'a']])).toEqual({
+      groups: [{ host_name: 'a', kernel_release: '1', stdout: null }, { host_name: 'b', kernel_release: '1', stdout: null }],
+      rows: [{ id: 1, recorded_at: 't1', commit_hash: 'c1' }, { id: 2, recorded_at: 't2', commit_hash: 'c2' }, { id: 3, recorded_at: 't3', commit_hash: 'c3' }],
+      group: [0, 1, 0],
+    });
+    expect(q.answer(names, [[1n, 't1', 'c1', 'a'], [2n, 't2', 'c2', 'c']])).toBeNull(); // 'c' was in no group
+    // without groups read first, every distinct combination is one group; an integer read as a bigint is the same value as the number
+    const all = read(null).answer([...names, 'kernel_release', 'stdout'], [[1n, 't', 'c', 'a', '1', 5n], [2n, 't', 'c', 'a', '1', 5], [3n, 't', 'c', 'a', '1', '5']])!;
+    expect(all.group).toEqual([0, 0, 1]);
   });
 });
 

@@ -16,8 +16,8 @@ import { StoreError, oneLine } from '../errors/index.js';
 import { isPostgresUrl } from './location.js';
 
 export { isPostgresUrl } from './location.js';
-import { TABLES, indexName, selectDistinct, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type SqlValue, type TableSpec } from './tables.js';
-import type { ColumnInfo, ColumnType, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, ValueCount, Where } from './types.js';
+import { TABLES, groupedSelect, indexName, selectDistinct, selectGroups, selectRows, checkIdentifier, columnTypeOf, decodeRow, encodeRow, nowText, quoteIdent, tableSpec, type GroupsRead, type SqlValue, type TableSpec } from './tables.js';
+import type { ColumnInfo, ColumnType, GroupedRows, GroupedRowsOptions, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, ValueCount, Where } from './types.js';
 
 /** How long connecting may take before the store is called unreachable (ms). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -152,11 +152,16 @@ function scrub(e: unknown, secrets: readonly string[]): string {
   return oneLine(msg);
 }
 
+/** Column types (as information_schema names them) that SELECT DISTINCT can compare: the store's own four, and their kin. */
+const EQUALITY_TYPES = new Set(['bigint', 'integer', 'smallint', 'double precision', 'real', 'numeric', 'text', 'character varying', 'character', 'bytea', 'boolean']);
+
 /** A PostgreSQL provenance store. Use {@link openPostgres} to get one. */
 export class PostgresStore implements StoreBackend {
   readonly kind = 'postgres' as const;
   /** Columns per table as last read (name → type); refreshed under the schema lock when a row needs more. */
   readonly #columns = new Map<string, Map<string, ColumnType>>();
+  /** Each column's type as information_schema names it (`table.column` to `bigint`, `json`, ...), as last read. */
+  readonly #dataTypes = new Map<string, string>();
   #closed = false;
 
   constructor(
@@ -250,6 +255,7 @@ export class PostgresStore implements StoreBackend {
       let m = out.get(row.table_name);
       if (!m) out.set(row.table_name, (m = new Map()));
       m.set(row.column_name, columnTypeOf(row.data_type));
+      this.#dataTypes.set(`${row.table_name}.${row.column_name}`, row.data_type);
     }
     for (const t of tables) {
       const m = out.get(t);
@@ -381,6 +387,36 @@ export class PostgresStore implements StoreBackend {
     return r.rows.map((row) => ({ value: row.v, rows: Number(row.n) }));
   }
 
+  /**
+   * The grouped read on one connection. `snapshot`: the connection's transaction sees one snapshot
+   * (REPEATABLE READ), so the groups can be read first; otherwise (a caller's READ COMMITTED
+   * transaction), or when a shared column's type has no equality, one statement reads every shared
+   * column of each row.
+   */
+  async #groupedNow(c: pg.ClientBase, table: string, where: Where, options: GroupedRowsOptions, snapshot: boolean): Promise<GroupedRows> {
+    checkIdentifier(table, 'table', this.location);
+    const have = (await this.#readColumns(c, [table])).get(table);
+    if (!have) {
+      if (tableSpec(table)) return { groups: [], rows: [], group: [] };
+      throw new StoreError(`no table ${table} in ${this.location}`, this.location);
+    }
+    // Arrays: the result's column names may be anything.
+    const all = async (sql: string, params: SqlValue[]) => {
+      const r = await c.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
+      return { names: r.fields.map((f) => f.name), rows: r.rows };
+    };
+    const read = async (groups: GroupsRead | null): Promise<GroupedRows | null> => {
+      const q = groupedSelect(table, have, where, options, groups, this.location, (i) => `$${i}`);
+      if (!q) return { groups: [], rows: [], group: [] };
+      const r = await all(q.sql, q.params);
+      return q.answer(r.names, r.rows);
+    };
+    // SELECT DISTINCT needs an equality operator, which json, xml and the geometric types lack.
+    const comparable = options.shared.every((col) => !have.has(col) || EQUALITY_TYPES.has(this.#dataTypes.get(`${table}.${col}`) ?? ''));
+    const gq = snapshot && comparable ? selectGroups(table, have, where, options, this.location, (i) => `$${i}`) : null;
+    return (gq && (await read({ columns: gq.columns, values: (await all(gq.sql, gq.params)).rows }))) ?? (await read(null))!;
+  }
+
   append<R extends RowInput<R>>(table: string, row: R): Promise<number> {
     return this.#write(`appending to ${table}`, (c) => this.#appendNow(c, table, row as Row), true);
   }
@@ -412,6 +448,23 @@ export class PostgresStore implements StoreBackend {
     }
   }
 
+  async groupedRows(table: string, where: Where, options: GroupedRowsOptions): Promise<GroupedRows> {
+    const c = await this.#connect(`reading ${table}`);
+    let broken = false;
+    try {
+      // One snapshot for both statements.
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const r = await this.#groupedNow(c, table, where, options, true);
+      await c.query('COMMIT');
+      return r;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => (broken = true));
+      this.#fail(e, `reading ${table}`);
+    } finally {
+      c.release(broken);
+    }
+  }
+
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {
     return this.#write('writing', async (c) => {
       let open = true;
@@ -431,6 +484,10 @@ export class PostgresStore implements StoreBackend {
           distinct: async (table, column, where) => {
             live();
             return this.#distinctNow(c, table, column, where);
+          },
+          groupedRows: async (table, where, options) => {
+            live();
+            return this.#groupedNow(c, table, where, options, false);
           },
         });
       } finally {

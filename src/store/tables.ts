@@ -8,7 +8,7 @@
  * encoded for SQL, and how a stored row is decoded.
  */
 import { StoreError } from '../errors/index.js';
-import type { ColumnType, Condition, JsonValue, Row, StoredRow, StoredValue, Value } from './types.js';
+import type { ColumnType, Condition, GroupedRows, JsonValue, Row, SharedValues, StoredRow, StoredValue, Value } from './types.js';
 
 /** A table's columns as a backend has them: name to type. */
 export type Columns = ReadonlyMap<string, ColumnType>;
@@ -443,4 +443,210 @@ export function selectDistinct(
   const col = quoteIdent(column);
   conds.push(`${col} IS NOT NULL`);
   return { sql: `SELECT ${col} AS v, count(*) AS n FROM ${quoteIdent(table)} WHERE ${conds.join(' AND ')} GROUP BY ${col}`, params };
+}
+
+/**
+ * The `SELECT DISTINCT` of `groupedRows()`, written once for both backends: each distinct combination
+ * of the `shared` columns the table has (`columns`, in the order of the values) among the rows that
+ * match. Null when no row can match, or when the table has none of the shared columns.
+ */
+export function selectGroups(
+  table: string,
+  have: Columns,
+  where: { readonly [column: string]: Condition },
+  options: { shared: readonly string[]; by?: string | undefined },
+  location: string,
+  mark: Mark,
+  unindexed?: (column: string) => string,
+): { sql: string; params: SqlValue[]; columns: string[] } | null {
+  for (const c of options.shared) checkIdentifier(c, 'column', location);
+  const columns = [...new Set(options.shared.filter((c) => have.has(c)))];
+  if (!columns.length) return null;
+  const params: SqlValue[] = [];
+  if (options.by !== undefined) checkIdentifier(options.by, 'column', location);
+  const conds = whereSql(have, where, params, location, mark, options.by !== undefined && options.by in where ? options.by : undefined, unindexed);
+  if (!conds) return null;
+  const sql = `SELECT DISTINCT ${columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`;
+  return { sql, params, columns };
+}
+
+/** What {@link groupedSelect} needs of the groups read first: their columns and values as the driver returned them. */
+export interface GroupsRead {
+  columns: readonly string[];
+  values: readonly (readonly unknown[])[];
+}
+
+/** The rows' statement of `groupedRows()`, and how to make the answer from what the driver returned. */
+export interface GroupedSelect {
+  sql: string;
+  params: SqlValue[];
+  /**
+   * The answer from the rows the driver returned in array form (`names`: the result's column names),
+   * or null when a row's values are in none of the groups read before (read again without them).
+   */
+  answer(names: readonly string[], rows: readonly (readonly unknown[])[]): GroupedRows | null;
+}
+
+/**
+ * Stored values as Map keys, for one read: equal where the values are one ({@link StoreWriter.groupedRows}):
+ * text as itself, a number as a number (an integer read as a bigint is the same key as the number;
+ * -0 is 0), a BLOB by its bytes (as a symbol, never equal to a text); undefined for a value that is
+ * none of these (an object a driver made, e.g. a Date): it cannot be a key.
+ */
+function keyer(): (v: unknown) => unknown {
+  const blobs = new Map<string, symbol>();
+  return (v) => {
+    if (v === null || v === undefined) return null;
+    switch (typeof v) {
+      case 'string':
+      case 'number':
+      case 'boolean':
+        return v;
+      case 'bigint':
+        return Number.isSafeInteger(Number(v)) ? Number(v) : v;
+      default: {
+        if (!(v instanceof Uint8Array)) return undefined;
+        const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+        let k = blobs.get(bytes);
+        if (!k) blobs.set(bytes, (k = Symbol('blob')));
+        return k;
+      }
+    }
+  };
+}
+
+/** Group numbers by a fixed number of keys (nested maps; no keys: one group). */
+class KeyIndex {
+  readonly #root = new Map<unknown, unknown>();
+  #only: number | undefined;
+  constructor(readonly depth: number) {}
+
+  get(keys: readonly unknown[]): number | undefined {
+    if (this.depth === 0) return this.#only;
+    let m = this.#root;
+    for (let i = 0; i < this.depth - 1; i++) {
+      const next = m.get(keys[i]) as Map<unknown, unknown> | undefined;
+      if (!next) return undefined;
+      m = next;
+    }
+    return m.get(keys[this.depth - 1]) as number | undefined;
+  }
+
+  /** Set the group of `keys` unless they have one; returns false when they had. */
+  add(keys: readonly unknown[], group: number): boolean {
+    if (this.depth === 0) {
+      if (this.#only !== undefined) return false;
+      this.#only = group;
+      return true;
+    }
+    let m = this.#root;
+    for (let i = 0; i < this.depth - 1; i++) {
+      let next = m.get(keys[i]) as Map<unknown, unknown> | undefined;
+      if (!next) m.set(keys[i], (next = new Map()));
+      m = next;
+    }
+    const last = keys[this.depth - 1];
+    if (m.has(last)) return false;
+    m.set(last, group);
+    return true;
+  }
+}
+
+/**
+ * The columns (indexes into each group's values) whose values tell the groups apart: most distinct
+ * values first, added until no two groups agree on all of them. None for one group; null when even
+ * all of them do not (a value that cannot be a key, see {@link keyer}).
+ */
+function keyColumns(values: readonly (readonly unknown[])[], width: number, keyOf: (v: unknown) => unknown): number[] | null {
+  if (values.length <= 1) return [];
+  const keyed = values.map((v) => Array.from({ length: width }, (_, i) => keyOf(v[i])));
+  const distinct = new Map<number, number>();
+  for (let c = 0; c < width; c++) if (keyed.every((k) => k[c] !== undefined)) distinct.set(c, new Set(keyed.map((k) => k[c])).size);
+  const chosen: number[] = [];
+  for (const c of [...distinct.keys()].sort((a, b) => distinct.get(b)! - distinct.get(a)!)) {
+    chosen.push(c);
+    const index = new KeyIndex(chosen.length);
+    if (keyed.every((k, g) => index.add(chosen.map((i) => k[i]), g))) return chosen;
+  }
+  return null;
+}
+
+/**
+ * The rows' statement of `groupedRows()`, written once for both backends. With `groups` (read first,
+ * on the same snapshot), the rows read their own columns and only the shared columns that tell the
+ * groups apart ({@link keyColumns}: often one, none for one group); each row's group is the one its
+ * values of those columns name. Without (`groups` null), the rows read every shared column and are
+ * grouped by all of them: inside a PostgreSQL transaction, where each statement has a snapshot of
+ * its own; for a column PostgreSQL cannot compare; and again when the groups read first cannot be
+ * told apart by the values of their columns, or a row holds a value none of them did (text SQL
+ * finds equal that is not the same text, such as PostgreSQL `numeric` 1.0 and 1.00). Null when no
+ * row can match.
+ */
+export function groupedSelect(
+  table: string,
+  have: Columns,
+  where: { readonly [column: string]: Condition },
+  options: { columns: readonly string[]; shared: readonly string[]; by?: string | undefined },
+  groups: GroupsRead | null,
+  location: string,
+  mark: Mark,
+  unindexed?: (column: string) => string,
+): GroupedSelect | null {
+  for (const c of options.shared) checkIdentifier(c, 'column', location);
+  const present = [...new Set(options.shared.filter((c) => have.has(c)))];
+  const missing = options.shared.filter((c) => !have.has(c));
+  const sharedOf = rowDecoder(table, present);
+  const complete = (g: SharedValues): SharedValues => {
+    for (const c of missing) g[c] = null;
+    return g;
+  };
+  const keyOf = keyer();
+  let key: string[];
+  const found: SharedValues[] = [];
+  let index: KeyIndex;
+  if (groups) {
+    const cols = keyColumns(groups.values, groups.columns.length, keyOf);
+    if (cols === null) return groupedSelect(table, have, where, options, null, location, mark, unindexed);
+    key = cols.map((i) => groups.columns[i]!);
+    index = new KeyIndex(key.length);
+    for (const v of groups.values) {
+      const g = found.length;
+      index.add(cols.map((i) => keyOf(v[i])), g);
+      // The groups' values in the order of `present`.
+      found.push(complete(sharedOf(present.map((c) => v[groups.columns.indexOf(c)]))));
+    }
+  } else {
+    key = present;
+    index = new KeyIndex(key.length);
+  }
+  // selectRows lists id, recorded_at and the rows' own columns first (once each), then the key columns not among them.
+  const ownWidth = new Set([...BUILTIN_COLUMNS, ...options.columns.filter((c) => have.has(c))]).size;
+  const q = selectRows(table, have, where, { columns: [...options.columns, ...key], by: options.by }, location, mark, unindexed);
+  if (!q) return null;
+  return {
+    ...q,
+    answer(names, rows) {
+      const decodeOwn = rowDecoder(table, names.slice(0, ownWidth));
+      const at = key.map((c) => names.indexOf(c));
+      const sharedAt = present.map((c) => names.indexOf(c));
+      const out: StoredRow[] = [];
+      const group: number[] = [];
+      const keys: unknown[] = new Array(at.length);
+      for (const r of rows) {
+        let keyed = true;
+        for (let i = 0; i < at.length; i++) if ((keys[i] = keyOf(r[at[i]!])) === undefined) keyed = false;
+        let g = keyed ? index.get(keys) : undefined;
+        if (g === undefined) {
+          if (groups) return null; // a value the groups read before did not have
+          g = found.length;
+          found.push(complete(sharedOf(sharedAt.map((i) => r[i]))));
+          if (keyed) index.add(keys, g);
+        }
+        out.push(decodeOwn(r));
+        group.push(g);
+      }
+      // On one snapshot, every group read first is some row's.
+      return { groups: found, rows: out, group };
+    },
+  };
 }

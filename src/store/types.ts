@@ -94,6 +94,37 @@ export interface ValueCount {
   rows: number;
 }
 
+/** What {@link StoreWriter.groupedRows} reads: the rows' own columns, and the columns they share. */
+export interface GroupedRowsOptions {
+  /** Read for every row (plus `id` and `recorded_at`): the columns whose values differ from row to row. */
+  columns: readonly string[];
+  /**
+   * Read once for each distinct combination of their values among the rows read: the columns many
+   * rows hold the same values in (an image, a host, a verdict). A named column the table lacks is
+   * NULL in every group.
+   */
+  shared: readonly string[];
+  /** As {@link RowsOptions.by}. */
+  by?: string;
+}
+
+/** The values of the shared columns that some rows hold: column name to value, decoded as in a {@link StoredRow}. */
+export type SharedValues = { [column: string]: StoredValue };
+
+/**
+ * Rows read by {@link StoreWriter.groupedRows}. Row `rows[i]` with `groups[group[i]]` added holds what
+ * `rows()` reads for it with the `columns` and the `shared` columns. A group is one object for all
+ * the rows that hold it (a JSON value in it is parsed once): copy before changing it.
+ */
+export interface GroupedRows {
+  /** Each distinct combination of the shared columns' values among the rows read, in no particular order. */
+  groups: SharedValues[];
+  /** The rows, in `id` order: `id`, `recorded_at` and the `columns`. */
+  rows: StoredRow[];
+  /** For each row, the index of its group in `groups`. */
+  group: number[];
+}
+
 /** What a transaction can do: append and read, all on one connection, all committed or none. */
 export interface StoreWriter {
   /** Append one row; returns its `id`. Columns the table lacks are added first (typed from the value). */
@@ -108,6 +139,19 @@ export interface StoreWriter {
    * that passed (`rows(table, { column: [...] }, { by: column })`).
    */
   distinct(table: string, column: string, where?: Where): Promise<ValueCount[]>;
+  /**
+   * The rows that match `where` (as {@link rows}), with the `shared` columns read and decoded once per
+   * distinct combination of their values instead of once per row: for reading many rows that hold
+   * few distinct images, hosts or verdicts (`store affected`). The combinations are read first
+   * (`SELECT DISTINCT`); the rows then read their own columns and only the shared columns that tell
+   * the combinations apart (often one; none when all rows share one). Values are one when equal as
+   * text (byte for byte), as numbers (an INTEGER 1 and a FLOAT 1.0; -0 and 0), as BLOB bytes, or both
+   * NULL; a value the driver gives as another object (a PostgreSQL `date` or `json` column) is never
+   * one with another row's. One consistent read: SQLite in one read transaction (or the caller's);
+   * PostgreSQL in one REPEATABLE READ transaction, or inside a caller's (READ COMMITTED, where each
+   * statement has its own snapshot) in one statement that reads every shared column of each row.
+   */
+  groupedRows(table: string, where: Where, options: GroupedRowsOptions): Promise<GroupedRows>;
 }
 
 /** A provenance store. */
