@@ -6,9 +6,10 @@
 //  2. `store affected --library openmpi@4.1.0 --host 'kernel<5.0'` over 100,000 recorded runs on
 //     SQLite (library API on an open store: the query and its filters, not process start-up).
 //     Target <= 0.2 s. The bench's runs cycle through three library sets and three kernels in step,
-//     so this query matches a third of them (33,334 runs, each read and decoded); the reference is
-//     the same query reading every run and testing it in code (`narrow: false`, what it did before
-//     the store narrowed). A selective query (one image of 50 and one library version: 667 runs)
+//     so this query matches a third of them (33,334 runs, each run's own values read, and the image,
+//     host and outcome once for each of the 200 combinations they hold); the reference is the same
+//     query reading every run whole and testing it in code (`narrow: false`, what it did before the
+//     store narrowed). A selective query (one image of 50 and one library version: 667 runs)
 //     is printed beside it against the same target.
 //
 //   const { benchReplay } = await import('./lib/replay-bench.js');
