@@ -7,6 +7,13 @@
  *   so concurrent writers queue on the busy timeout (10 s by default) instead of failing, and a process
  *   killed mid-write leaves no half row (its uncommitted WAL frames are ignored on the next open).
  * - better-sqlite3 is synchronous; one in-process queue keeps one transaction on the connection at a time.
+ * - A connection opened to read (`create: false`: `store tables|export|runs|affected`) maps the first
+ *   {@link MMAP_BYTES} of the file into memory (`mmap_size`): a query that visits many rows reads them
+ *   from the OS page cache without a copy or a system call per page (a third of 100,000 Producer rows:
+ *   about 35 ms instead of 70). The price is SQLite's: an I/O error while reading a mapped page ends
+ *   the process (SIGBUS) instead of being an error. Only readers pay it, and a reader ended that way
+ *   has written nothing; the connections that write (`create: true`) read and write through the
+ *   file system as before.
  *
  * SQLite's locking relies on POSIX file locks and shared memory (the -shm file), which are
  * unreliable on NFS and Lustre: put the file on a local disk there, or use PostgreSQL.
@@ -18,6 +25,9 @@ import Database from 'better-sqlite3';
 import { StoreError } from '../errors/index.js';
 import { TABLES, groupedSelect, indexName, rowDecoder, selectDistinct, selectGroups, selectRows, checkIdentifier, columnTypeOf, encodeRow, nowText, quoteIdent, tableSpec, type GroupsRead, type SqlValue, type TableSpec } from './tables.js';
 import type { ColumnInfo, ColumnType, GroupedRows, GroupedRowsOptions, Row, RowInput, RowsOptions, StoreBackend, StoreWriter, StoredRow, TableInfo, ValueCount, Where } from './types.js';
+
+/** How much of the file a reading connection maps into memory (`PRAGMA mmap_size`; SQLite reads the rest). */
+export const MMAP_BYTES = 256 * 1024 * 1024;
 
 /** How long a writer waits for another process's write lock before giving up (ms). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -101,6 +111,7 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
     // Only when creating: the read-only commands (create: false) leave a store made by another tool as it is.
     if (create) retryBusy(() => db.pragma('journal_mode = WAL'), busy);
     db.pragma('synchronous = FULL');
+    if (!create) db.pragma(`mmap_size = ${MMAP_BYTES}`);
   } catch (e) {
     db.close();
     sqliteError(e, file, 'opening');
