@@ -3,9 +3,10 @@
 // read from real Debian packages: the bullseye-openmpi fixture (Open MPI 4.1.0, glibc 2.31), and
 // bookworm's Open MPI 4.1.4 (glibc 2.36), which is the lower layer of the whiteout fixture (its upper
 // layer deletes libmpi), taken as an image of its own. Rows are appended as replay appends them.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { affected, compileQuery, MAX_NARROWING_VALUES, narrowedWhere, storeRuns, type RunsQuery } from '../src/runspec/affected.js';
 import { imageLibraries } from '../src/runspec/producer.js';
@@ -223,5 +224,37 @@ describe.each(backends)('store affected on $name', (b) => {
     } finally {
       await store.close();
     }
+  }, 120_000);
+});
+
+describe('queries change no store', () => {
+  it('store runs, store affected, replay and check --commit on a store that is not there: exit 2 naming it, and no file is made', async (ctx) => {
+    if (fixtureSkip) {
+      console.warn(`skipping: ${fixtureSkip}`);
+      return ctx.skip();
+    }
+    const missing = join(scratch, 'typo', 'provenance.db');
+    for (const args of [['store', 'runs'], ['store', 'affected', '--library', 'openmpi'], ['replay', 'abcdef1'], ['check', oci('musl-static'), '--commit', 'abcdef1']]) {
+      expect(expectOneLineError(await runCli([...args, '--store', missing])), args.join(' ')).toMatch(/no store at .*typo\/provenance\.db/);
+    }
+    expect(existsSync(join(scratch, 'typo')), 'no directory or file was made for the mistyped store').toBe(false);
+  }, 120_000);
+
+  it('a store an older version made (fewer columns, no indexes) is read as it is: its runs are found and the file is unchanged', async (ctx) => {
+    if (fixtureSkip) {
+      console.warn(`skipping: ${fixtureSkip}`);
+      return ctx.skip();
+    }
+    const file = join(scratch, 'older.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = DELETE');
+    db.exec('CREATE TABLE "Producer" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "recorded_at" VARCHAR, "commit_hash" VARCHAR, "image_digest" VARCHAR, "image_libraries" VARCHAR, "kernel_release" VARCHAR, "exit_status" INTEGER, "exit_kind" VARCHAR)');
+    db.prepare('INSERT INTO "Producer" ("recorded_at", "commit_hash", "image_digest", "image_libraries", "kernel_release", "exit_status", "exit_kind") VALUES (?, ?, ?, ?, ?, 0, ?)').run('2025-01-10T00:00:00.000Z', c1, A, JSON.stringify({ openmpi: '4.1.0' }), '4.18.0-513.el8.x86_64', 'exited');
+    db.close();
+    const before = readFileSync(file);
+    const r = await runCli(['store', 'affected', '--store', file, '--library', 'openmpi@4.1.0', '--host', 'kernel<5.0', '--json']);
+    expect(r.code, show(r)).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ commits: [c1], runs: [{ id: 1, commit: c1, image: { digest: A }, host: { kernel: '4.18.0-513.el8.x86_64' } }] });
+    expect(readFileSync(file).equals(before), 'the query added no column, index or table').toBe(true);
   }, 120_000);
 });

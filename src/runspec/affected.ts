@@ -404,9 +404,9 @@ export interface AffectedOptions {
 export async function affected(q: RunsQuery, opts: AffectedOptions = {}): Promise<RunsAnswer> {
   const compiled = compileQuery(q);
   const own = typeof opts.store !== 'object';
-  const store = typeof opts.store === 'object' ? opts.store : await (await import('../store/open.js')).openStore(opts.store);
+  // A query changes nothing: a store that is not there is an error, not a new empty store.
+  const store = typeof opts.store === 'object' ? opts.store : await (await import('../store/open.js')).openStore(opts.store, { create: false });
   try {
-    if (own) await store.init();
     const { test } = compiled;
     const runs: RunRecord[] = [];
     if (opts.narrow === false) {

@@ -231,9 +231,8 @@ export async function pullRunSpec(url: string, opts: ConsumerOptions & { commit?
 /** A stored repository: the newest Consumer row of `commit` (a prefix of 7+ hex is enough), or the newest of all. */
 export async function storedRun(storeSpec: string | undefined, commit: string | undefined): Promise<{ row: Record<string, unknown>; archive: Buffer; sha256: string | null; location: string }> {
   const { openStore } = await import('../store/open.js');
-  const store = await openStore(storeSpec);
+  const store = await openStore(storeSpec, { create: false });
   try {
-    await store.init();
     if (commit !== undefined && !/^[0-9a-f]{7,64}$/i.test(commit)) throw new UsageError(`--commit ${commit}: not a commit hash (7 to 64 hex digits)`);
     // Find the row from the commit column alone; then read that one row, repository included.
     const index = await store.rows('Consumer', {}, { columns: ['commit_hash'] });

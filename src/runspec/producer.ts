@@ -297,7 +297,7 @@ export async function runHistory(commit: string, opts: { store?: string | undefi
   const { row } = await storedRun(opts.store, commit);
   const full = String(row.commit_hash);
   const { openStore } = await import('../store/open.js');
-  const store = await openStore(opts.store);
+  const store = await openStore(opts.store, { create: false });
   try {
     return { commit: full, history: await historyOf(store, full) };
   } finally {
