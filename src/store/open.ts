@@ -49,9 +49,16 @@ export function resolveStoreSpec(spec?: string, env: NodeJS.ProcessEnv = process
 export async function openStore(spec?: string, options: OpenStoreOptions = {}): Promise<StoreBackend> {
   const r = resolveStoreSpec(spec, options.env);
   const create = options.create ?? true;
-  // Each backend's driver loads only when it is used (pg alone takes ~150 ms to load).
-  if (r.kind === 'postgres') return (await import('./postgres.js')).openPostgres(r.url, { create });
-  return (await import('./sqlite.js')).openSqlite(r.path, { create });
+  return (await opener(r))({ create });
+}
+
+/**
+ * How to open the store a spec names, once its backend's module has loaded: each driver loads only
+ * when it is used (pg alone takes ~150 ms to load).
+ */
+function opener(r: StoreSpec): Promise<(o: { create: boolean }) => Promise<StoreBackend>> {
+  if (r.kind === 'postgres') return import('./postgres.js').then((m) => (o) => m.openPostgres(r.url, o));
+  return import('./sqlite.js').then((m) => (o) => m.openSqlite(r.path, o));
 }
 
 /**
@@ -60,8 +67,7 @@ export async function openStore(spec?: string, options: OpenStoreOptions = {}): 
  */
 export function preloadStore(spec?: string, env: NodeJS.ProcessEnv = process.env): void {
   try {
-    const r = resolveStoreSpec(spec, env);
-    (r.kind === 'postgres' ? import('./postgres.js') : import('./sqlite.js')).catch(() => {});
+    opener(resolveStoreSpec(spec, env)).catch(() => {});
   } catch {
     /* a bad spec: openStore says so */
   }
