@@ -14,6 +14,7 @@ import { constants as osConstants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { NotFoundError, StorageChangedError, UsageError } from '../errors/index.js';
+import { parseDockerReference } from '../image/docker-reference.js';
 import type { HostFacts, ImageFacts } from '../model/facts.js';
 import type { Report } from '../model/report.js';
 import type { Drift } from '../check/rules/provenance.js';
@@ -267,24 +268,60 @@ function hostColumns(h: HostFacts): Record<string, string | null> {
   };
 }
 
-/** Make sure the image is in storage, verified by digest (or pull it), and read its facts. */
-async function imageFor(spec: RunSpec, o: ReplayOptions): Promise<{ facts: ImageFacts; acquired: 'present' | 'pulled'; imgPath: string; storage: string; name: string } | { changed: StorageChangedError }> {
+type StoredImage = { facts: ImageFacts; acquired: 'present' | 'pulled'; imgPath: string; storage: string; name: string };
+/** What looking in Charliecloud storage found: the image verified, an image that changed there, or none (and why). */
+type StorageLook = StoredImage | { changed: StorageChangedError } | { missing: NotFoundError };
+
+/** The image `name@digest` as Charliecloud storage holds it, verified by digest, with its facts; nothing is pulled. */
+async function lookInStorage(name: string, digest: string, o: ReplayOptions): Promise<StorageLook> {
   const [{ inspect }, { imagePath, storageDir, canonicalName }] = await Promise.all([import('../inspect.js'), import('../charliecloud/storage.js')]);
-  const name = `${spec.from.name}@${spec.from.digest}`;
+  const full = `${name}@${digest}`;
   const storage = storageDir({ storage: o.storage });
-  const canonical = canonicalName(name);
-  const imgPath = imagePath(storage, canonical);
-  const read = () => inspect(`ch-image:${name}`, { chStorage: storage });
+  const canonical = canonicalName(full);
   try {
-    return { facts: await read(), acquired: 'present', imgPath, storage, name: canonical };
+    return { facts: await inspect(`ch-image:${full}`, { chStorage: storage }), acquired: 'present', imgPath: imagePath(storage, canonical), storage, name: canonical };
   } catch (e) {
     if (e instanceof StorageChangedError) return { changed: e };
-    if (!(e instanceof NotFoundError)) throw e;
-    say(o, `${name} is not verified in ${storage} (${e.message.replace(/^.*?: /, '')}); pulling it by digest`);
+    if (e instanceof NotFoundError) return { missing: e };
+    throw e;
   }
+}
+
+/**
+ * Make sure the image is in storage, verified by digest (or pull it), and read its facts. `early`:
+ * a look at storage already under way for this very name and digest.
+ */
+async function imageFor(spec: RunSpec, o: ReplayOptions, early?: Promise<StorageLook>): Promise<StoredImage | { changed: StorageChangedError }> {
+  const look = await (early ?? lookInStorage(spec.from.name, spec.from.digest, o));
+  if (!('missing' in look)) return look;
+  const { storageDir } = await import('../charliecloud/storage.js');
+  const storage = storageDir({ storage: o.storage });
+  say(o, `${spec.from.name}@${spec.from.digest} is not verified in ${storage} (${look.missing.message.replace(/^.*?: /, '')}); pulling it by digest`);
   const { pullByDigest } = await import('../charliecloud/pull.js');
   await pullByDigest(spec.from.name, spec.from.digest, { storage, tlsNoVerify: o.tlsNoVerify, caBundle: o.caBundle, onProgress: o.onProgress });
-  return { facts: await read(), acquired: 'pulled', imgPath, storage, name: canonical };
+  const pulled = await lookInStorage(spec.from.name, spec.from.digest, o);
+  if ('missing' in pulled) throw pulled.missing;
+  if ('changed' in pulled) throw pulled.changed;
+  return { ...pulled, acquired: 'pulled' };
+}
+
+/**
+ * The look at storage for the image a Consumer row recorded, started before the commit is checked
+ * out (it reads the image while git works); null when the row names no image with a digest. Its
+ * outcome is used only when the run-spec at the commit names the same image.
+ */
+function earlyLook(row: Record<string, unknown>, o: ReplayOptions): { name: string; digest: string; look: Promise<StorageLook> } | null {
+  if (typeof row.image_reference !== 'string') return null;
+  let ref;
+  try {
+    ref = parseDockerReference(row.image_reference);
+  } catch {
+    return null; // the run-spec's own FROM says what is wrong
+  }
+  if (ref.digest === null || ref.digest !== row.image_digest) return null;
+  const look = lookInStorage(ref.name, ref.digest, o);
+  look.catch(() => {}); // awaited only when it is used; imageFor reports a failure itself
+  return { name: ref.name, digest: ref.digest, look };
 }
 
 /**
@@ -339,6 +376,7 @@ export async function replay(commit: string, o: ReplayOptions = {}): Promise<Rep
   // What the steps after the checkout load, loaded now: the main thread has it ready when git is done.
   for (const m of [import('../inspect.js'), import('../charliecloud/storage.js'), import('../store/open.js'), import('../check/check.js')]) m.catch(() => {});
   const { dir, tmp, row } = await restoreStored(o.store, commit);
+  const early = earlyLook(row, o);
   const work = await mkdtemp(join(tmpdir(), 'containerspec-replay-'));
   try {
     const full = String(row.commit_hash);
@@ -352,7 +390,8 @@ export async function replay(commit: string, o: ReplayOptions = {}): Promise<Rep
     }
     const spec = parseRunSpec(await readFile(join(dir, runspecPath), 'utf8'), runspecPath);
     if (spec.from.digest !== row.image_digest) throw new NotFoundError(`${runspecPath} at ${full.slice(0, 12)} names ${spec.from.digest}, the store recorded ${String(row.image_digest)}`, full);
-    const image = await imageFor(spec, o);
+    const same = early !== null && early.name === spec.from.name && early.digest === spec.from.digest;
+    const image = await imageFor(spec, o, same ? early.look.catch(() => lookInStorage(spec.from.name, spec.from.digest, o)) : undefined);
     const host = await hostSide;
     const { openStore } = await import('../store/open.js');
     const store = await openStore(o.store);
