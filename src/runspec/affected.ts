@@ -390,7 +390,11 @@ export interface RunsAnswer {
 
 /** Options of {@link affected} and {@link storeRuns}. */
 export interface AffectedOptions {
-  /** A store spec (default `$CONTAINERSPEC_STORE`, else the SQLite default), or an open store, which is left open. */
+  /**
+   * A store spec (default `$CONTAINERSPEC_STORE`, else the SQLite default), opened read-only (a
+   * store that is not there is a StoreError; nothing is created or added), or an open store, which
+   * is left open.
+   */
   store?: string | StoreBackend | undefined;
   /**
    * Narrow in the store (default true). False: read every run's small columns, each row whole
