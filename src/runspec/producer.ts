@@ -270,7 +270,7 @@ function hostColumns(h: HostFacts): Record<string, string | null> {
 
 type StoredImage = { facts: ImageFacts; acquired: 'present' | 'pulled'; imgPath: string; storage: string; name: string };
 /** What looking in Charliecloud storage found: the image verified, an image that changed there, or none (and why). */
-type StorageLook = StoredImage | { changed: StorageChangedError } | { missing: NotFoundError };
+type StorageLook = StoredImage | { changed: StorageChangedError } | { missing: NotFoundError; storage: string };
 
 /** The image `name@digest` as Charliecloud storage holds it, verified by digest, with its facts; nothing is pulled. */
 async function lookInStorage(name: string, digest: string, o: ReplayOptions): Promise<StorageLook> {
@@ -282,7 +282,7 @@ async function lookInStorage(name: string, digest: string, o: ReplayOptions): Pr
     return { facts: await inspect(`ch-image:${full}`, { chStorage: storage }), acquired: 'present', imgPath: imagePath(storage, canonical), storage, name: canonical };
   } catch (e) {
     if (e instanceof StorageChangedError) return { changed: e };
-    if (e instanceof NotFoundError) return { missing: e };
+    if (e instanceof NotFoundError) return { missing: e, storage };
     throw e;
   }
 }
@@ -294,8 +294,7 @@ async function lookInStorage(name: string, digest: string, o: ReplayOptions): Pr
 async function imageFor(spec: RunSpec, o: ReplayOptions, early?: Promise<StorageLook>): Promise<StoredImage | { changed: StorageChangedError }> {
   const look = await (early ?? lookInStorage(spec.from.name, spec.from.digest, o));
   if (!('missing' in look)) return look;
-  const { storageDir } = await import('../charliecloud/storage.js');
-  const storage = storageDir({ storage: o.storage });
+  const { storage } = look;
   say(o, `${spec.from.name}@${spec.from.digest} is not verified in ${storage} (${look.missing.message.replace(/^.*?: /, '')}); pulling it by digest`);
   const { pullByDigest } = await import('../charliecloud/pull.js');
   await pullByDigest(spec.from.name, spec.from.digest, { storage, tlsNoVerify: o.tlsNoVerify, caBundle: o.caBundle, onProgress: o.onProgress });
