@@ -7,11 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applySets, parseSets } from '../src/check/overrides.js';
-import { combineGpus, gpuModel, parseNvidiaSmiQuery } from '../src/gpu/gpu-models.js';
+import { combineGpus, datacenterGpu, gpuModel, parseNvidiaSmiQuery } from '../src/gpu/gpu-models.js';
+import { nfdHostFeatureList, NFD_KEYS } from '../src/sched/nfd-features.js';
+import { slurmConstraint, slurmFeatures } from '../src/sched/slurm.js';
+import type { GpuDevice, HostFacts } from '../src/model/facts.js';
 import { gpuNameByPciId } from '../src/gpu/gpu-pci.js';
 import { gpuFacts } from '../src/host/gpu.js';
 import { hostPaths } from '../src/host/paths.js';
 import { minimumDriverFor } from '../src/gpu/cuda-table.js';
+import { compareVersions } from '../src/util/version.js';
 import { emptyHostFacts, emptyImageFacts } from '../src/model/empty.js';
 import { buildCli, errorLine, runCli, show } from './helpers/cli.js';
 import { hostJson, makeFakeHost, nvidiaVersionFile, put, writeFacts } from './helpers/fake-host.js';
@@ -193,3 +197,69 @@ describe('match --set applies to every host', () => {
   }, 60_000);
 });
 
+
+describe('CUDA forward compatibility needs a data center GPU (brand, else the GPU model table\'s "datacenter")', () => {
+  const dev = (model: string | null, id: string | null = null): GpuDevice => ({ vendor: 'nvidia', bus: '0000:3b:00.0', model, id, uuid: null, pciClass: '0x030200', kernelDriver: 'nvidia', gfxTarget: null, kfdNode: null, seenIn: ['proc'] });
+  it('the brand decides when it says; else every GPU\'s model; anything else is unknown (null)', () => {
+    expect(datacenterGpu({ brand: 'tesla', devices: [] })).toBe(true);
+    expect(datacenterGpu({ brand: 'NVIDIA', devices: [] })).toBe(true); // what A100 and later report
+    expect(datacenterGpu({ brand: 'geforce', devices: [dev('NVIDIA A100-SXM4-80GB')] })).toBe(false); // --set cuda.brand wins
+    expect(datacenterGpu({ brand: null, devices: [dev('NVIDIA A100-SXM4-80GB'), dev('NVIDIA A100-SXM4-80GB')] })).toBe(true);
+    expect(datacenterGpu({ brand: null, devices: [dev(null, '0x2330')] })).toBe(true); // H100 SXM5 by its PCI id
+    expect(datacenterGpu({ brand: null, devices: [dev('NVIDIA GeForce RTX 3090')] })).toBe(false);
+    expect(datacenterGpu({ brand: 'quadrortx', devices: [dev('Quadro RTX 8000')] })).toBeNull(); // select SKUs only
+    expect(datacenterGpu({ brand: null, devices: [dev('NVIDIA Future X9')] })).toBeNull();
+    expect(datacenterGpu({ brand: null, devices: [dev('NVIDIA A100-SXM4-80GB'), dev('NVIDIA GeForce RTX 3090')] })).toBeNull();
+    expect(datacenterGpu({ brand: null, devices: [] })).toBeNull();
+  });
+
+  /** A CUDA 12.4 image with no NVIDIA_REQUIRE_*, shipping cuda-compat for driver 550.54.15 (the gpu check judges its runtime). */
+  const compatImage = () => {
+    const img = emptyImageFacts('cuda-12.4-compat', 'oci');
+    img.platform = { os: 'linux', architecture: 'amd64', variant: null, evidence: [] };
+    img.cuda.runtime = '12.4';
+    img.cuda.compatDriver = '550.54.15';
+    return img;
+  };
+  /** Host facts of a fake node with one GPU of this model on driver 470 (CUDA 11.4: too old for 12.4, even under minor-version compatibility). */
+  const node = async (name: string, model: string) => {
+    const h = makeFakeHost(base, { name, arch: 'x86_64', nvidiaVersion: nvidiaVersionFile('470.82.01') });
+    put(h.proc, 'driver/nvidia/gpus/0000:3b:00.0/information', information(model, '0000:3b:00.0'));
+    return hostJson(h);
+  };
+  const gpuCheck = (r: { stdout: string }) => (JSON.parse(r.stdout) as { checks: { id: string; status: string; message: string; fix?: string }[] }).checks.find((c) => c.id === 'gpu')!;
+
+  it('driver 470 and a CUDA 12.4 image with forward-compatibility libraries: runs on an A100 (brand not documented), unknown on an unknown model until --set cuda.brand=tesla, refused on a GeForce', async () => {
+    expect(compareVersions('550.54.15', minimumDriverFor('12.4')!)).toBeGreaterThanOrEqual(0);
+    const img = writeFacts(join(base, 'compat-img.json'), compatImage());
+    const a100 = await node('fc-a100', 'NVIDIA A100-SXM4-80GB');
+    expect(a100.facts.gpu.brand).toBeNull();
+    const ok = await runCli(['check', img, '--host', a100.file, '--json']);
+    expect(ok.code, show(ok)).toBe(0);
+    expect(gpuCheck(ok).status).toBe('pass');
+    expect(gpuCheck(ok).message).toContain("forward-compatibility driver 550.54.15 (data center GPU)");
+
+    const future = await node('fc-future', 'NVIDIA Future X9');
+    const unsure = await runCli(['check', img, '--host', future.file, '--json']);
+    expect(unsure.code, show(unsure)).toBe(3);
+    expect(gpuCheck(unsure).status).toBe('unknown');
+    expect(gpuCheck(unsure).message).toMatch(/covers CUDA 12\.4 on a data center GPU, and whether this host's GPU is one is unknown/);
+    expect(gpuCheck(unsure).fix).toContain('--set cuda.brand=tesla');
+    const told = await runCli(['check', img, '--host', future.file, '--set', 'cuda.brand=tesla', '--json']);
+    expect(told.code, show(told)).toBe(0);
+
+    const rtx = await node('fc-rtx', 'NVIDIA GeForce RTX 3090');
+    const no = await runCli(['check', img, '--host', rtx.file, '--json']);
+    expect(no.code, show(no)).toBe(1);
+    expect(gpuCheck(no).status).toBe('fail');
+    expect(gpuCheck(no).message).toContain("they help only on data center GPUs, and this host's are not");
+
+    // The scheduler side says the same: only the A100 node offers the feature the image's constraint asks for.
+    const constraint = slurmConstraint(compatImage()).constraint!;
+    expect(constraint).toContain('cs_gpu_datacenter');
+    const offers = (f: HostFacts) => slurmFeatures(f).includes('cs_gpu_datacenter');
+    expect([offers(a100.facts), offers(future.facts), offers(rtx.facts)]).toEqual([true, false, false]);
+    const nfd = (f: HostFacts) => nfdHostFeatureList(f).some((x) => x.name === NFD_KEYS.cudaDatacenter && x.value === 'true');
+    expect([nfd(a100.facts), nfd(future.facts), nfd(rtx.facts)]).toEqual([true, false, false]);
+  }, 60_000);
+});

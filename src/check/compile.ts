@@ -1,5 +1,6 @@
 import { loadArchspec, type Archspec } from '../arch/index.js';
 import { maxCudaForDriver } from '../gpu/cuda-table.js';
+import { datacenterGpu } from '../gpu/gpu-models.js';
 import { parseRequirements, prepareHost as prepareGpuHost, type ParsedRequirements, type PreparedGpuHost } from '../gpu/nvidia-require.js';
 import type { HostFacts, ImageFacts, MpiFact } from '../model/facts.js';
 import { parseVersion, type VersionTuple } from '../util/version.js';
@@ -55,6 +56,8 @@ export interface PreparedHost {
   driver: string | null;
   cudaMax: string | null;
   gpu: PreparedGpuHost;
+  /** Data center NVIDIA GPUs (CUDA forward compatibility supported); null when unknown or no driver ({@link datacenterGpu}). */
+  gpuDatacenter: boolean | null;
   mpi: MpiKey[];
   /** Small integers naming this host's GPU / MPI / CPU situation, shared by hosts that are alike (cache keys). */
   gpuProfile: number;
@@ -125,6 +128,7 @@ export function prepareHost(facts: HostFacts, spec: Archspec = loadArchspec()): 
   const cudaMax = facts.gpu.cudaMax ?? (driver ? maxCudaForDriver(driver) : null);
   const brand = facts.gpu.brand;
   const gpuArch = facts.gpu.computeCapability;
+  const datacenter = driver ? datacenterGpu(facts.gpu) : null;
   const mpi = mpiKeys(facts.mpi);
   const kernel = facts.kernel.release ? parseVersion(facts.kernel.release) : null;
   return {
@@ -140,8 +144,9 @@ export function prepareHost(facts: HostFacts, spec: Archspec = loadArchspec()): 
     driver,
     cudaMax,
     gpu: prepareGpuHost({ cuda: cudaMax, driver, brand, arch: gpuArch }),
+    gpuDatacenter: datacenter,
     mpi,
-    gpuProfile: profileId('gpu', `${driver}|${cudaMax}|${brand}|${gpuArch}`),
+    gpuProfile: profileId('gpu', `${driver}|${cudaMax}|${brand}|${gpuArch}|${datacenter}`),
     mpiProfile: profileId('mpi', mpi.map((m) => `${m.impl}/${m.abi}/${m.raw.version}`).join(',')),
     microProfile: profileId('micro', `${facts.platform.architecture}|${target}|${[...new Set(facts.emulators.map((e) => e.architecture))].join(',')}`),
   };

@@ -6,6 +6,8 @@
  */
 import { loadTable, type TableSpec } from '../data/tables.js';
 import { FactsError } from '../errors/index.js';
+import type { GpuFacts } from '../model/facts.js';
+import { gpuNameByPciId } from './gpu-pci.js';
 
 /** Environment variable naming a replacement table file. */
 export const GPU_TABLE_ENV = 'CONTAINERSPEC_GPU_TABLE';
@@ -15,6 +17,8 @@ export interface GpuModelRow {
   readonly match: RegExp;
   readonly brand: string | null;
   readonly computeCapability: string;
+  /** A data center GPU, where NVIDIA supports CUDA forward compatibility; null: select SKUs only, or not documented (a table without the field says nothing). */
+  readonly datacenter: boolean | null;
 }
 
 function parse(json: unknown, file: string): readonly GpuModelRow[] {
@@ -24,13 +28,16 @@ function parse(json: unknown, file: string): readonly GpuModelRow[] {
     if (typeof r.match !== 'string' || typeof r.computeCapability !== 'string' || !/^\d+\.\d+$/.test(r.computeCapability) || (r.brand !== null && typeof r.brand !== 'string')) {
       throw new FactsError(`GPU model table ${file}: models[${i}] needs "match", "brand" (string or null) and "computeCapability" (M.m)`);
     }
+    if (r.datacenter !== undefined && r.datacenter !== null && typeof r.datacenter !== 'boolean') {
+      throw new FactsError(`GPU model table ${file}: models[${i}].datacenter must be true, false or null`);
+    }
     let match: RegExp;
     try {
       match = new RegExp(r.match, 'i');
     } catch {
       throw new FactsError(`GPU model table ${file}: models[${i}].match is not a regular expression`);
     }
-    return Object.freeze({ match, brand: r.brand as string | null, computeCapability: r.computeCapability });
+    return Object.freeze({ match, brand: r.brand as string | null, computeCapability: r.computeCapability, datacenter: (r.datacenter as boolean | null | undefined) ?? null });
   }));
 }
 
@@ -73,4 +80,32 @@ function ccLess(a: string, b: string): boolean {
   const [am = 0, an = 0] = a.split('.').map(Number);
   const [bm = 0, bn = 0] = b.split('.').map(Number);
   return am !== bm ? am < bm : an < bn;
+}
+
+/** NVML brands of data center GPUs (`nvidia` is what A100 and later report), and of consumer ones. */
+const DATACENTER_BRANDS: ReadonlySet<string> = new Set(['tesla', 'nvidia']);
+const CONSUMER_BRANDS: ReadonlySet<string> = new Set(['geforce', 'geforcertx', 'titan', 'titanrtx', 'nvs']);
+
+/**
+ * Whether the host's NVIDIA GPUs are data center GPUs, where NVIDIA supports CUDA forward
+ * compatibility (an image's `cuda-compat` libraries on an older kernel driver): from the brand
+ * when it says (`tesla`, `nvidia`: yes; GeForce, TITAN, NVS: no), else from every NVIDIA GPU's
+ * model through the GPU model table (the driver's model name, else the PCI id's). Null when that
+ * cannot be told: no GPU listed, a model the table does not know or marks null (Quadro and RTX
+ * workstation cards, supported only on select SKUs), or GPUs that disagree.
+ */
+export function datacenterGpu(gpu: Pick<GpuFacts, 'brand' | 'devices'>, nameByPciId: (id: string | null) => string | null = gpuNameByPciId): boolean | null {
+  const brand = gpu.brand?.trim().toLowerCase();
+  if (brand && DATACENTER_BRANDS.has(brand)) return true;
+  if (brand && CONSUMER_BRANDS.has(brand)) return false;
+  const nvidia = gpu.devices.filter((d) => d.vendor === 'nvidia');
+  if (nvidia.length === 0) return null;
+  let out: boolean | null = null;
+  for (const d of nvidia) {
+    const name = d.model ?? nameByPciId(d.id);
+    const dc = name ? gpuModel(name)?.datacenter ?? null : null;
+    if (dc === null || (out !== null && dc !== out)) return null;
+    out = dc;
+  }
+  return out;
 }

@@ -321,7 +321,7 @@ function requirementRules(ci: CompiledImage, out: Collector): void {
 /**
  * Runtime path of the gpu check (no NVIDIA_REQUIRE_*): the driver must run the CUDA runtime fully
  * or under minor-version compatibility (the check passes or warns), or the image's
- * forward-compatibility driver must cover it on a datacenter (tesla) GPU.
+ * forward-compatibility driver must cover it on a data center GPU.
  */
 function runtimeRules(ci: CompiledImage, table: CudaTable, out: Collector): void {
   const runtime = runtimeCuda(ci);
@@ -340,7 +340,7 @@ function runtimeRules(ci: CompiledImage, table: CudaTable, out: Collector): void
   }
   const alternatives = [[local(NFD_KEYS.cudaDriver, atLeast(n))]];
   const compat = ci.facts.cuda.compatDriver;
-  if (compat && compareVersions(compat, full) >= 0) alternatives.push([local(NFD_KEYS.cudaBrand, isIn('tesla'))]);
+  if (compat && compareVersions(compat, full) >= 0) alternatives.push([local(NFD_KEYS.cudaDatacenter, isIn('true'))]);
   out.local.push(ruleOf(`containerspec: NVIDIA driver >= ${least} for CUDA ${runtime}${least === full ? '' : ' (minor-version compatibility)'}`, alternatives));
 }
 

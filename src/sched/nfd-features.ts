@@ -26,6 +26,7 @@ import { basename, dirname, join } from 'node:path';
 import { loadArchspec, type Archspec } from '../arch/index.js';
 import { FactsError, oneLine, UsageError } from '../errors/index.js';
 import { maxCudaForDriver } from '../gpu/cuda-table.js';
+import { datacenterGpu } from '../gpu/gpu-models.js';
 import type { HostFacts, MpiFact } from '../model/facts.js';
 import { parseVersion, type VersionTuple } from '../util/version.js';
 
@@ -74,6 +75,8 @@ export const NFD_KEYS = {
   cudaBrand: `${NFD_FEATURE_PREFIX}cuda.brand`,
   /** CUDA compute capability as an integer (8.0 is `8000000`). */
   cudaArch: `${NFD_FEATURE_PREFIX}cuda.arch`,
+  /** `true` for data center NVIDIA GPUs, where CUDA forward compatibility is supported (absent when not, or unknown). */
+  cudaDatacenter: `${NFD_FEATURE_PREFIX}cuda.datacenter`,
 } as const;
 
 /** One line of the feature file. */
@@ -176,6 +179,7 @@ function gpuFeatures(host: HostFacts): NfdHostFeature[] {
   const b = brand?.trim().toLowerCase();
   if (b) out.push({ name: NFD_KEYS.cudaBrand, value: b });
   out.push(...versionFeature(NFD_KEYS.cudaArch, computeCapability, `compute capability ${computeCapability}`));
+  if (datacenterGpu(host.gpu)) out.push({ name: NFD_KEYS.cudaDatacenter, value: 'true', comment: 'data center GPU: CUDA forward compatibility supported' });
   return out;
 }
 

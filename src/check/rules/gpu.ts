@@ -16,8 +16,8 @@ interface GpuEvaluation extends Evaluation {
   runtime: string | null;
   /** The driver table's verdict on that runtime with this driver (null: no runtime, no driver, or not in the table). */
   compat: CudaCompatibility | null;
-  /** The image's forward-compatibility driver makes up for an old host driver. */
-  forward: boolean;
+  /** The image's forward-compatibility driver makes up for an old host driver (null: it would on a data center GPU, and this one's kind is unknown). */
+  forward: boolean | null;
   /** NVIDIA_REQUIRE_* evaluated against the host, when the image has requirements. */
   requirements: RequirementsEvaluation | null;
 }
@@ -31,22 +31,29 @@ export function runtimeCuda(ci: CompiledImage): string | null {
 
 /**
  * CUDA forward compatibility: the image ships a newer user-mode driver under /usr/local/cuda/compat
- * that meets its runtime's minimum, and the host GPU is a datacenter one (brand tesla), where
- * NVIDIA supports those libraries on an older kernel driver. An unknown brand does not count.
+ * that meets its runtime's minimum, and the host GPU is a data center one, where NVIDIA supports
+ * those libraries on an older kernel driver (`PreparedHost.gpuDatacenter`, from the brand or the GPU
+ * model table). True when both hold; false when the image has no such driver or the GPU is not a
+ * data center one; null when the driver covers the runtime but the GPU's kind is unknown.
  */
-export function forwardCompatible(ci: CompiledImage, ph: PreparedHost, runtime: string): boolean {
+export function forwardCompatible(ci: CompiledImage, ph: PreparedHost, runtime: string): boolean | null {
   const compat = ci.facts.cuda.compatDriver;
   const min = minimumDriverFor(runtime);
-  return Boolean(compat && min && ph.gpu.brand === 'tesla' && compareVersions(compat, min) >= 0);
+  if (!compat || !min || compareVersions(compat, min) < 0) return false;
+  return ph.gpuDatacenter;
 }
+
+/** The Slurm/NFD-style feature a host with data center NVIDIA GPUs offers (what forward compatibility needs). */
+export const DATACENTER_FEATURE = 'gpu_datacenter';
 
 function evaluateGpu(ci: CompiledImage, ph: PreparedHost): GpuEvaluation {
   const runtime = runtimeCuda(ci);
   if (!ph.driver) return { outcome: pack(FAIL, true), runtime, compat: null, forward: false, requirements: null };
   const inTable = runtime ? minimumDriverFor(runtime) !== null : false;
   const compat = runtime && inTable ? cudaCompatibility(runtime, ph.driver) : null;
-  const forward = compat !== null && compat.status !== 'full' && runtime !== null && forwardCompatible(ci, ph, runtime);
-  const runtimeStatus = !runtime ? 'full' : !compat ? 'unknown' : forward ? 'full' : compat.status;
+  const forward = compat !== null && compat.status !== 'full' && runtime !== null ? forwardCompatible(ci, ph, runtime) : false;
+  // No native way, and the forward-compatibility driver would do on a data center GPU: cannot tell.
+  const runtimeStatus = !runtime ? 'full' : !compat ? 'unknown' : forward === true ? 'full' : forward === null && compat.status === 'none' ? 'unknown' : compat.status;
   const fromRuntime = runtimeStatus === 'minor-version' ? pack(WARN, true, PENALTY.minorVersionCuda) : pack(PASS, true);
   if (ci.gpuHasReq) {
     const r = evaluateRequirements(ci.gpuReq, ph.gpu);
@@ -97,6 +104,9 @@ export const gpuRule: Rule<Evaluation | GpuEvaluation> = {
       if (s === UNKNOWN && r.missing.length) {
         fix = `tell the ${r.missing.join(' and ')} with --set ${r.missing.map((m) => (m === 'brand' ? 'cuda.brand=tesla' : m === 'arch' ? 'cuda.arch=8.0' : `cuda.${m}`)).join(' ')}`;
       }
+    } else if (runtime && ev.compat && s === UNKNOWN && ev.forward === null) {
+      msg = `${ev.compat.message}; the image's forward-compatibility driver ${ci.facts.cuda.compatDriver} covers CUDA ${runtime} on a data center GPU, and whether this host's GPU is one is unknown (${ph.gpu.brand ? `its brand, ${ph.gpu.brand}, does not say` : 'its brand is unknown'}, and the GPU model table does not mark its models)`;
+      fix = `if the GPU is a data center one (Tesla, A100, H100, ...), say so with --set cuda.brand=tesla; else it needs an NVIDIA driver >= ${minDriver}`;
     } else if (runtime && ev.compat) {
       msg = s === PASS ? `CUDA ${runtime} runtime; this host has ${hostTxt}` : ev.compat.message;
       if (s !== PASS) fix = `needs an NVIDIA driver >= ${minDriver}; this host has ${ph.driver}`;
@@ -106,15 +116,15 @@ export const gpuRule: Rule<Evaluation | GpuEvaluation> = {
     }
     if (s === WARN) fix ??= minDriver ? `a driver >= ${minDriver} gives CUDA ${runtime} its full feature set` : undefined;
     if (s === PASS && ev?.forward) {
-      msg += `; CUDA ${runtime} runs through the image's forward-compatibility driver ${ci.facts.cuda.compatDriver} (datacenter GPU)`;
+      msg += `; CUDA ${runtime} runs through the image's forward-compatibility driver ${ci.facts.cuda.compatDriver} (data center GPU)`;
     }
-    if (s === FAIL && ci.facts.cuda.compatDriver) msg += ` (the image ships forward-compatibility libraries for driver ${ci.facts.cuda.compatDriver}; they help only on datacenter GPUs)`;
+    if (s === FAIL && ci.facts.cuda.compatDriver) msg += ` (the image ships forward-compatibility libraries for driver ${ci.facts.cuda.compatDriver}; they help only on data center GPUs${ph.gpuDatacenter === false ? ', and this host\'s are not' : ''})`;
     return [makeCheck('gpu', e.outcome, msg, { driver: ph.driver, cudaMax: ph.cudaMax }, { needs: ci.needsGpu ? needTxt : null, runtime, env }, fix, ci.facts.cuda.evidence)];
   },
   // Features (src/gpu/require-features.ts): `nvidia` for an NVIDIA driver and `nvidia<branch>`;
   // `cuda<M>_<m>` for each driver-table CUDA version up to the host's highest; `cuda<M>_minorcompat`
   // where the driver runs every CUDA M.x under minor-version compatibility; `gpu_<brand>`;
-  // `sm<M>_<m>` for the compute capability and each lower one.
+  // `sm<M>_<m>` for the compute capability and each lower one; `gpu_datacenter` for data center GPUs.
   features(ph) {
     if (!ph.driver) return [];
     const table = loadCudaTable();
@@ -126,6 +136,7 @@ export const gpuRule: Rule<Evaluation | GpuEvaluation> = {
     if (d) for (const f of table.families.values()) if (compareTuples(d, f.driver) >= 0) out.push(`cuda${f.major}_minorcompat`);
     if (ph.gpu.brandKey) out.push(brandFeature(ph.gpu.brandKey));
     if (ph.gpu.arch) out.push(...capabilityFloors(ph.gpu.arch));
+    if (ph.gpuDatacenter) out.push(DATACENTER_FEATURE);
     return out;
   },
   constraint(ci) {
@@ -143,6 +154,6 @@ export const gpuRule: Rule<Evaluation | GpuEvaluation> = {
     const family = loadCudaTable().families.get(rv[0] ?? 0);
     const compat = ci.facts.cuda.compatDriver;
     const forward = Boolean(compat && compareVersions(compat, row.minimumDriver) >= 0);
-    return needs(and(driver, or(feat(cudaFeature(row.cuda)), family ? feat(`cuda${family.major}_minorcompat`) : FALSE, forward ? feat(brandFeature('tesla')) : FALSE)));
+    return needs(and(driver, or(feat(cudaFeature(row.cuda)), family ? feat(`cuda${family.major}_minorcompat`) : FALSE, forward ? feat(DATACENTER_FEATURE) : FALSE)));
   },
 };
