@@ -16,6 +16,7 @@ import { archiveRepo, restoreRepo } from './repo-archive.js';
 import { checkRemote, redactUrl } from './remote.js';
 import { parseRunSpec, readRunSpec } from './parse.js';
 import type { RunSpec } from './types.js';
+import type { StoreBackend } from '../store/types.js';
 
 /** Options of the Consumer. */
 export interface ConsumerOptions {
@@ -229,23 +230,36 @@ export async function pullRunSpec(url: string, opts: ConsumerOptions & { commit?
 }
 
 /** A stored repository: the newest Consumer row of `commit` (a prefix of 7+ hex is enough), or the newest of all. */
-export async function storedRun(storeSpec: string | undefined, commit: string | undefined): Promise<{ row: Record<string, unknown>; archive: Buffer; sha256: string | null; location: string }> {
+export async function storedRun(storeSpec: string | undefined, commit: string | undefined): Promise<StoredRun> {
   const { openStore } = await import('../store/open.js');
   const store = await openStore(storeSpec, { create: false });
   try {
-    if (commit !== undefined && !/^[0-9a-f]{7,64}$/i.test(commit)) throw new UsageError(`--commit ${commit}: not a commit hash (7 to 64 hex digits)`);
-    // Find the row from the commit column alone; then read that one row, repository included.
-    const index = await store.rows('Consumer', {}, { columns: ['commit_hash'] });
-    const hit = index.filter((r) => commit === undefined || String(r.commit_hash).startsWith(commit.toLowerCase())).at(-1);
-    const row = hit ? (await store.rows('Consumer', { id: hit.id }))[0] : undefined;
-    if (!row) throw new NotFoundError(commit === undefined ? `the store ${store.location} holds no run-spec yet` : `commit ${commit} is not in the store ${store.location}`, commit ?? store.location);
-    const archive = row.container_run_commands;
-    if (!Buffer.isBuffer(archive)) throw new NotFoundError(`Consumer row ${row.id} of ${store.location} holds no repository`, store.location);
-    const sha = row.container_run_commands_sha256;
-    return { row, archive, sha256: typeof sha === 'string' ? sha : null, location: store.location };
+    return await storedRunIn(store, commit);
   } finally {
     await store.close();
   }
+}
+
+/** What {@link storedRun} finds. */
+export interface StoredRun {
+  row: Record<string, unknown>;
+  archive: Buffer;
+  sha256: string | null;
+  location: string;
+}
+
+/** {@link storedRun} in a store the caller has open (and closes). */
+export async function storedRunIn(store: StoreBackend, commit: string | undefined): Promise<StoredRun> {
+  if (commit !== undefined && !/^[0-9a-f]{7,64}$/i.test(commit)) throw new UsageError(`--commit ${commit}: not a commit hash (7 to 64 hex digits)`);
+  // Find the row from the commit column alone; then read that one row, repository included.
+  const index = await store.rows('Consumer', {}, { columns: ['commit_hash'] });
+  const hit = index.filter((r) => commit === undefined || String(r.commit_hash).startsWith(commit.toLowerCase())).at(-1);
+  const row = hit ? (await store.rows('Consumer', { id: hit.id }))[0] : undefined;
+  if (!row) throw new NotFoundError(commit === undefined ? `the store ${store.location} holds no run-spec yet` : `commit ${commit} is not in the store ${store.location}`, commit ?? store.location);
+  const archive = row.container_run_commands;
+  if (!Buffer.isBuffer(archive)) throw new NotFoundError(`Consumer row ${row.id} of ${store.location} holds no repository`, store.location);
+  const sha = row.container_run_commands_sha256;
+  return { row, archive, sha256: typeof sha === 'string' ? sha : null, location: store.location };
 }
 
 /** Restore a stored repository into a new temp dir (verified); the caller removes `tmp`. */

@@ -329,12 +329,10 @@ function earlyLook(row: Record<string, unknown>, o: ReplayOptions): { name: stri
  * Charliecloud version it ran with: the provenance rule's history (`check --store S --commit C`).
  */
 export async function runHistory(commit: string, opts: { store?: string | undefined } = {}): Promise<{ commit: string; history: ProvenanceFacts[] }> {
-  const { storedRun } = await import('./consumer.js');
-  const { row } = await storedRun(opts.store, commit);
-  const full = String(row.commit_hash);
-  const { openStore } = await import('../store/open.js');
+  const [{ storedRunIn }, { openStore }] = await Promise.all([import('./consumer.js'), import('../store/open.js')]);
   const store = await openStore(opts.store, { create: false });
   try {
+    const full = String((await storedRunIn(store, commit)).row.commit_hash);
     return { commit: full, history: await historyOf(store, full) };
   } finally {
     await store.close();
