@@ -433,6 +433,8 @@ describe('kernelFacts on a fake /proc', () => {
     // By default only the options containers depend on are kept, and the config says so.
     expect((await kernelFacts(h)).config).toEqual({ source: 'proc-config-gz', path: join(h.proc, 'config.gz'), options: { CONFIG_USER_NS: 'y', CONFIG_OVERLAY_FS: 'm' }, notSet: [], complete: false });
     expect(k.config?.complete).toBe(true);
+    // Both count what the whole file holds, though the default keeps two of its options.
+    for (const kf of [k, await kernelFacts(h)]) expect(kf.evidence.find((e) => e.source === 'kernel.config')?.detail).toBe('5 options set, 2 not set');
     // Not read at all when not asked for; user namespaces then come from the sysctls alone.
     const none = await kernelFacts(h, { config: 'none' });
     expect(none.config).toBeNull();

@@ -55,6 +55,8 @@ export const SELECTED_KCONFIG: readonly string[] = [
   'CONFIG_NO_HZ', 'CONFIG_NO_HZ_IDLE', 'CONFIG_NO_HZ_FULL', 'CONFIG_PREEMPT',
 ];
 
+const SELECTED_SET: ReadonlySet<string> = new Set(SELECTED_KCONFIG);
+
 /** Only the {@link SELECTED_KCONFIG} options of a whole configuration (`complete: false`). */
 export function selectedConfig(c: KernelConfig): KernelConfig {
   const keep = new Set(SELECTED_KCONFIG);
@@ -95,7 +97,7 @@ export async function kernelFacts(paths: HostPaths, { config: which = 'selected'
   const cmdline = nonEmpty(cmdlineText?.replace(/\0/g, ' ') ?? null);
   const modules = modulesText === null ? [] : parseProcModules(modulesText);
 
-  const config = which === 'none' ? null : await readKernelConfig(paths, release, evidence);
+  const config = which === 'none' ? null : await readKernelConfig(paths, release, evidence, which === 'selected' ? SELECTED_SET : null);
   if (which === 'none') evidence.push({ source: 'kernel.config', detail: 'not read (not asked for)' });
   const builtinModules = await readBuiltinModules(paths, release, evidence);
   const userNamespaces = judgeUserNamespaces(sysctls, config, evidence);
@@ -148,15 +150,31 @@ async function readSysctls(paths: HostPaths, evidence: Evidence[]): Promise<Reco
  * String values lose their double quotes and backslash escapes.
  */
 export function parseKernelConfig(text: string): { options: Record<string, string>; notSet: string[] } {
+  const { options, notSet } = scanKernelConfig(text, null);
+  return { options, notSet };
+}
+
+const CONFIG_NAME = /^CONFIG_[A-Za-z0-9_]+$/;
+
+/**
+ * {@link parseKernelConfig}, keeping only the names in `keep` (all when null) and counting the lines
+ * of each kind: a config has thousands of options, and a record of them all costs more than the
+ * reading (~5 ms: each key is interned) when the host facts keep a few dozen.
+ */
+function scanKernelConfig(text: string, keep: ReadonlySet<string> | null): { options: Record<string, string>; notSet: string[]; setCount: number; notSetCount: number } {
   const options: Record<string, string> = {};
   const notSet: string[] = [];
+  let setCount = 0;
+  let notSetCount = 0;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line.startsWith('CONFIG_')) {
       const eq = line.indexOf('=');
       if (eq <= 'CONFIG_'.length) continue;
       const name = line.slice(0, eq);
-      if (!/^CONFIG_[A-Za-z0-9_]+$/.test(name)) continue;
+      if (!CONFIG_NAME.test(name)) continue;
+      setCount++;
+      if (keep !== null && !keep.has(name)) continue;
       let value = line.slice(eq + 1);
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
         value = value.slice(1, -1).replace(/\\(.)/g, '$1');
@@ -164,22 +182,24 @@ export function parseKernelConfig(text: string): { options: Record<string, strin
       options[name] = value;
     } else if (line.startsWith('#') && line.endsWith(' is not set')) {
       const name = line.slice(1, -' is not set'.length).trim();
-      if (/^CONFIG_[A-Za-z0-9_]+$/.test(name)) notSet.push(name);
+      if (!CONFIG_NAME.test(name)) continue;
+      notSetCount++;
+      if (keep === null || keep.has(name)) notSet.push(name);
     }
   }
-  return { options, notSet };
+  return { options, notSet, setCount, notSetCount };
 }
 
-async function readKernelConfig(paths: HostPaths, release: string | null, evidence: Evidence[]): Promise<KernelConfig | null> {
+async function readKernelConfig(paths: HostPaths, release: string | null, evidence: Evidence[], keep: ReadonlySet<string> | null): Promise<KernelConfig | null> {
   // 1. The running kernel's own copy (CONFIG_IKCONFIG_PROC).
   const gzPath = procPath(paths, 'config.gz');
   const gz = await readCapped(gzPath);
   if (gz.kind === 'ok') {
     try {
       const text = gunzipSync(gz.data, { maxOutputLength: MAX_CONFIG_BYTES }).toString('utf8');
-      const parsed = parseKernelConfig(text);
-      evidence.push({ source: 'kernel.config', path: gzPath, detail: `${Object.keys(parsed.options).length} options set, ${parsed.notSet.length} not set` });
-      return { source: 'proc-config-gz', path: gzPath, ...parsed, complete: true };
+      const parsed = scanKernelConfig(text, keep);
+      evidence.push({ source: 'kernel.config', path: gzPath, detail: `${parsed.setCount} options set, ${parsed.notSetCount} not set` });
+      return { source: 'proc-config-gz', path: gzPath, options: parsed.options, notSet: parsed.notSet, complete: keep === null };
     } catch (e) {
       evidence.push({ source: 'kernel.config', path: gzPath, detail: `cannot gunzip: ${shorten(e instanceof Error ? e.message : String(e))}` });
     }
@@ -208,9 +228,9 @@ async function readKernelConfig(paths: HostPaths, release: string | null, eviden
       evidence.push({ source: 'kernel.config', path, detail: describeFailure(r) });
       continue;
     }
-    const parsed = parseKernelConfig(r.data.toString('utf8'));
-    evidence.push({ source: 'kernel.config', path, detail: `${Object.keys(parsed.options).length} options set, ${parsed.notSet.length} not set` });
-    return { source, path, ...parsed, complete: true };
+    const parsed = scanKernelConfig(r.data.toString('utf8'), keep);
+    evidence.push({ source: 'kernel.config', path, detail: `${parsed.setCount} options set, ${parsed.notSetCount} not set` });
+    return { source, path, options: parsed.options, notSet: parsed.notSet, complete: keep === null };
   }
   return null;
 }
