@@ -321,6 +321,11 @@ describe('blobs by digest', () => {
     expect(cache.putBlob(img.manifestDigest!, bytes)).toBe(true);
     expect(openCache({ dir }).getBlob(img.manifestDigest!)).toEqual(bytes);
     const file = cache.blobPath(img.manifestDigest!)!;
+    // The same manifest again (a tag asked on every run): the entry stays, not written anew.
+    const { ino } = statSync(file);
+    const writes = cache.stats.writes;
+    expect(cache.putBlob(img.manifestDigest!, bytes)).toBe(true);
+    expect([statSync(file).ino, cache.stats.writes]).toEqual([ino, writes]);
     writeFileSync(file, Buffer.concat([bytes, Buffer.from(' ')]));
     expect(cache.getBlob(img.manifestDigest!)).toBeNull();
     expect(existsSync(file)).toBe(false);
