@@ -643,12 +643,15 @@ describe.concurrent('bad input: exit 2 with one line naming the problem', () => 
 });
 
 describe.concurrent('reports', () => {
-  it('can-i-run IMAGE gives the same report as containerspec check IMAGE', async ({ expect, skip }) => {
+  it('can-i-run IMAGE (and containerspec can-i-run IMAGE) gives the same report as containerspec check IMAGE', async ({ expect, skip }) => {
     if (skipAll) return skip(skipAll);
     const args = set('mpi=openmpi@4.0.3');
     const [a, b] = await Promise.all([check(oci('bullseye-openmpi'), hosts.haswell!.file, args), check(oci('bullseye-openmpi'), hosts.haswell!.file, args, 'can-i-run')]);
     expect(b.code).toBe(a.code);
     expect(b.report).toEqual(a.report);
+    const c = await runCli(['can-i-run', oci('bullseye-openmpi'), '--host', hosts.haswell!.file, '--json', ...args]);
+    expect(c.code).toBe(a.code);
+    expect(assertReport(c)).toEqual(a.report);
   });
 
   it('human output: failures first, each with a -> fix line, and the same checks as --json', async ({ expect, skip }) => {

@@ -131,6 +131,7 @@ async function addCheckCommand(cmd: Command, prog: string): Promise<void> {
   const { SET_KEYS, parseSets } = await import('../check/overrides.js');
   const checkCmd = cmd
     .command('check')
+    .alias('can-i-run') // `containerspec can-i-run IMAGE`, as the can-i-run program
     .description('can IMAGE run on this host (or a host facts file), and how well? exit 0 compatible, 1 incompatible, 2 error, 3 cannot tell')
     .argument('<image>', 'image reference (as for inspect)')
     .option('--host <file>', 'host facts JSON from "containerspec host --json" (default: this host)')
@@ -225,7 +226,7 @@ Examples:
 const COMMANDS: readonly { names: readonly string[]; add: (cmd: Command, prog: string) => void | Promise<void> }[] = [
   { names: ['inspect'], add: addInspectCommand },
   { names: ['host'], add: addHostCommand },
-  { names: ['check'], add: addCheckCommand },
+  { names: ['check', 'can-i-run'], add: addCheckCommand },
   { names: ['match'], add: addMatchCommand },
   { names: ['attach', 'discover', 'cache'], add: async (cmd) => (await import('./registry-commands.js')).addRegistryCommands(cmd) },
   { names: ['dockerfile'], add: async (cmd) => (await import('./dockerfile-commands.js')).addDockerfileCommands(cmd) },
