@@ -16,6 +16,14 @@ export function out(s: string): void {
 }
 
 /** Pretty JSON with a trailing newline. */
+/** A byte count for people, in the binary units `--max-size` takes: `512 B`, `140.0 KiB`, `12.3 MiB`, `1.25 GiB`. */
+export function sizeText(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
 export function json(v: unknown): string {
   return `${JSON.stringify(v, null, 2)}\n`;
 }

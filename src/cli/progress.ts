@@ -4,6 +4,7 @@
  * terminal (a pipe, a file, a scheduler's log) or with --quiet.
  */
 import type { ProgressEvent } from '../inspect.js';
+import { sizeText } from './output.js';
 
 /** A progress display: feed it events, end it before printing results. */
 export interface Progress {
@@ -15,9 +16,6 @@ export interface Progress {
 
 const NONE: Progress = { on: undefined, note: () => {}, end: () => {} };
 
-function mb(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`;
-}
 
 /** A progress display on `stream` (stderr) when it is a terminal and `quiet` is not set. */
 export function progress(quiet: boolean | undefined, stream: NodeJS.WriteStream = process.stderr): Progress {
@@ -34,7 +32,7 @@ export function progress(quiet: boolean | undefined, stream: NodeJS.WriteStream 
     const now = Date.now();
     if (!force && now - last < 100) return;
     last = now;
-    const size = total !== null ? `${mb(bytes)} / ${mb(total)}` : mb(bytes);
+    const size = total !== null ? `${sizeText(bytes)} / ${sizeText(total)}` : sizeText(bytes);
     const line = `layers ${done}/${layers}${cached ? ` (${cached} cached)` : ''}, ${size}  ${ref}`;
     const width = stream.columns && stream.columns > 20 ? stream.columns - 1 : 79;
     stream.write(`\r\x1b[K${line.slice(0, width)}`);

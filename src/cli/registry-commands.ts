@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { accessOf, addAccessOptions, type AccessFlags } from './access.js';
-import { json, out, table } from './output.js';
+import { json, out, sizeText, table } from './output.js';
 
 /** Add attach, discover and cache to the program. */
 export function addRegistryCommands(cmd: Command): void {
@@ -82,6 +82,6 @@ Examples:
       const dir = o.cacheDir ?? defaultCacheDir();
       const r = pruneCache(dir, { maxBytes });
       if (o.json) return out(json({ dir, maxBytes, ...r }));
-      out(`${dir}: removed ${r.removed} entries (${(r.removedBytes / 1e6).toFixed(1)} MB), kept ${(r.keptBytes / 1e6).toFixed(1)} MB\n`);
+      out(`${dir}: removed ${r.removed} entr${r.removed === 1 ? 'y' : 'ies'} (${sizeText(r.removedBytes)}), kept ${r.kept} (${sizeText(r.keptBytes)}) of at most ${sizeText(maxBytes)}\n`);
     });
 }
