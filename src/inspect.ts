@@ -54,9 +54,19 @@ export { envMap } from './extract/config.js';
  */
 export async function inspect(ref: string, opts: InspectOptions = {}): Promise<ImageFacts> {
   const registries = await registriesFor([ref], opts);
-  const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform, registry: opts.registry, registries, blobCache: opts.cache ?? null, chStorage: opts.chStorage });
+  // Facts attached to the manifest are looked for as soon as its digest is known, while its config is fetched.
+  const early: { digest?: string; found?: Promise<AttachedFound | null> } = {};
+  const onManifest = opts.attached && registries && isRegistryRef(ref)
+    ? (digest: string) => {
+        early.digest = digest;
+        early.found = lookUpAttached(ref, digest, registries, opts.cache ?? null);
+        early.found.catch(() => {}); // awaited below, unless opening the image fails first
+      }
+    : undefined;
+  const image = await openImage(ref, { platform: opts.platform, explicitPlatform: opts.explicitPlatform, registry: opts.registry, registries, blobCache: opts.cache ?? null, chStorage: opts.chStorage, onManifest });
   if (opts.attached && image.transport === 'docker' && image.manifestDigest) {
-    const found = await attachedFor(image, registries!, opts.cache ?? null);
+    const lookup = early.found && early.digest === image.manifestDigest ? early.found : lookUpAttached(image.ref, image.manifestDigest, registries!, opts.cache ?? null);
+    const found = await attachedFor(image, lookup);
     if (found) {
       opts.onProgress?.({ kind: 'attached', ref, artifact: found.artifact });
       return found.facts;
@@ -135,12 +145,19 @@ function countBytes(l: Layer, index: number, onProgress: (e: ProgressEvent) => v
   return counted;
 }
 
-/** Attached facts of a registry image's manifest, with the facts naming the reference as given now. */
-async function attachedFor(image: Image, registries: Registries, cache: FactsCache | null): Promise<{ facts: ImageFacts; artifact: string } | null> {
-  const { attachedFacts } = await import('./registry/attach.js');
-  const r = parseReference(image.ref);
+type AttachedFound = Awaited<ReturnType<typeof import('./registry/attach.js').attachedFacts>>;
+
+/** The facts artifact attached to the manifest `digest` of the registry image `ref`, or null. */
+async function lookUpAttached(ref: string, digest: string, registries: Registries, cache: FactsCache | null): Promise<AttachedFound | null> {
+  const r = parseReference(ref);
   if (r.transport !== 'docker') return null;
-  const found = await attachedFacts(await registries.for(r.docker.domain), r.docker, image.manifestDigest!, cache);
+  const { attachedFacts } = await import('./registry/attach.js');
+  return attachedFacts(await registries.for(r.docker.domain), r.docker, digest, cache);
+}
+
+/** Attached facts (as {@link lookUpAttached} found them) of a registry image's manifest, with the facts naming the reference as given now. */
+async function attachedFor(image: Image, lookup: Promise<AttachedFound | null>): Promise<{ facts: ImageFacts; artifact: string } | null> {
+  const found = await lookup;
   if (!found) return null;
   const facts = asOpened(found.facts, image);
   facts.warnings = [...facts.warnings, { code: 'attached-facts', message: `facts read from the artifact ${found.artifact.digest} attached to ${image.manifestDigest} (${found.artifact.annotations['org.opencontainers.image.created'] ?? 'undated'}); --no-attached reads the layers` }];

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { openImage } from '../src/image/open.js';
 import { inspect } from '../src/inspect.js';
 import { buildCli, errorLine, runCli, show, type CliResult } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
@@ -109,6 +110,22 @@ describe.skipIf(missing !== null)('attach, discover, and checks from attached fa
     const b = JSON.parse(slow.stdout) as { verdict: string; checks: unknown[] };
     expect(a.verdict).toBe(b.verdict);
     expect(a.checks).toEqual(b.checks);
+  });
+
+  it("check asks for the attached facts while the image's config is on its way, not after it (a round trip less)", async () => {
+    // The proxy holds the config blob until a referrers look-up (API or sha256- tag) arrives, for at most 5 s.
+    const config = (await openImage(oci(IMG))).configDigest;
+    const from = proxy.requests.length;
+    proxy.set({ kind: 'hold', match: new RegExp(`/blobs/${config}$`), until: /\/referrers\/|\/manifests\/sha256-/, ms: 5000 });
+    try {
+      const r = await cli(['check', ref(), '--host', hostFile, '--json', '--no-cache', ...tls]);
+      expect([0, 1, 3], show(r)).toContain(r.code);
+    } finally {
+      proxy.set(null);
+    }
+    const seen = proxy.requests.slice(from);
+    expect(seen.filter((q) => layers.some((l) => q.path.endsWith(`/blobs/${l}`))), 'layer blobs fetched').toEqual([]);
+    expect(seen.filter((q) => q.fault === 'hold').map((q) => q.released)).toEqual(['arrival']);
   });
 
   it('match uses attached facts too', async () => {

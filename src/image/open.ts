@@ -33,6 +33,8 @@ export interface OpenOptions {
   blobCache?: BlobCache | null | undefined;
   /** Charliecloud storage directory for `ch-image:` (as `ch-image -s`); default `$CH_IMAGE_STORAGE`, else `/var/tmp/$USER.ch`. */
   chStorage?: string | undefined;
+  /** Told the chosen manifest's digest before its config is fetched ({@link ResolveOptions.onManifest}). */
+  onManifest?: ((digest: string) => void) | undefined;
 }
 
 /** What a source may need besides the reference: registry clients and the blob cache. */
@@ -217,6 +219,7 @@ export async function openImage(ref: string, opts: OpenOptions = {}): Promise<Im
       explicitPlatform: opts.explicitPlatform ?? Boolean(opts.platform),
       ref,
       transport: r.transport,
+      onManifest: opts.onManifest,
     },
     contextOf(opts),
   );

@@ -67,6 +67,11 @@ export interface ResolveOptions {
   /** The reference as given, for messages and the image. */
   ref: string;
   transport: string;
+  /**
+   * Told the manifest's digest as soon as the index walk has chosen it, before the config is
+   * fetched: a caller with more to ask about that manifest (a registry's referrers) starts now.
+   */
+  onManifest?: ((digest: string) => void) | undefined;
 }
 
 function asObject(v: unknown, where: string): Record<string, unknown> {
@@ -252,6 +257,7 @@ export function blobLayer(source: BlobSource, d: Descriptor, diffId: string | nu
  */
 export async function resolveImage(source: BlobSource, start: Document, opts: ResolveOptions): Promise<Image> {
   const { manifest, doc, indexPlatforms } = await walkToManifest(source, start, opts.platform);
+  if (doc.digest) opts.onManifest?.(doc.digest);
   const mWhere = doc.where;
   const configDesc = asDescriptor(manifest.config, `${mWhere} config`);
   const cWhere = `config ${configDesc.digest} of ${source.label}`;

@@ -36,6 +36,12 @@ export type FaultRule = Matcher & (
   | { kind: 'stall'; afterBytes: number; ms: number; times?: number }
   /** Answer 200 with Content-Type text/html and an HTML page (a captive portal, a misconfigured proxy). */
   | { kind: 'html'; times?: number }
+  /**
+   * Hold the request until a later one whose path matches `until` arrives, then forward it; after
+   * `ms` without one, forward it anyway. Which of the two released it is in {@link ProxiedRequest.released}:
+   * whether the client asked for something else while it waited.
+   */
+  | { kind: 'hold'; until: RegExp; ms: number; times?: number }
 );
 
 /** One request the proxy saw. */
@@ -47,6 +53,8 @@ export interface ProxiedRequest {
   headers: IncomingHttpHeaders;
   /** The fault applied to it, if any. */
   fault: FaultRule['kind'] | null;
+  /** A held request ('hold'): released by the request it waited for, or by the timeout (unset until then). */
+  released?: 'arrival' | 'timeout';
 }
 
 /** A running fault proxy. */
@@ -214,12 +222,30 @@ export async function startFaultProxy(target: TestRegistry): Promise<FaultProxy>
     req.pipe(upReq);
   };
 
+  /** Held requests, each released once. */
+  const held: { until: RegExp; release: (how: 'arrival' | 'timeout') => void }[] = [];
   const server: Server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, (req, res) => {
+    const path = req.url ?? '/';
+    for (const h of held.filter((x) => x.until.test(path))) h.release('arrival');
     const applied = takeRule(req);
-    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, fault: applied?.kind ?? null });
+    const seen: ProxiedRequest = { method: req.method ?? 'GET', path, headers: req.headers, fault: applied?.kind ?? null };
+    requests.push(seen);
     if (applied && answerLocally(applied, req, res)) return;
     if (applied?.kind === 'delay') setTimeout(() => forward(req, res, applied), applied.ms);
-    else forward(req, res, applied);
+    else if (applied?.kind === 'hold') {
+      const entry = {
+        until: applied.until,
+        release: (how: 'arrival' | 'timeout') => {
+          if (seen.released) return;
+          seen.released = how;
+          clearTimeout(timer);
+          held.splice(held.indexOf(entry), 1);
+          forward(req, res, null);
+        },
+      };
+      const timer = setTimeout(() => entry.release('timeout'), applied.ms);
+      held.push(entry);
+    } else forward(req, res, applied);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
