@@ -15,7 +15,6 @@ export function out(s: string): void {
   }
 }
 
-/** Pretty JSON with a trailing newline. */
 /** A byte count for people, in the binary units `--max-size` takes: `512 B`, `140.0 KiB`, `12.3 MiB`, `1.25 GiB`. */
 export function sizeText(n: number): string {
   if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
@@ -24,6 +23,7 @@ export function sizeText(n: number): string {
   return `${n} B`;
 }
 
+/** Pretty JSON with a trailing newline. */
 export function json(v: unknown): string {
   return `${JSON.stringify(v, null, 2)}\n`;
 }

@@ -16,7 +16,6 @@ export interface Progress {
 
 const NONE: Progress = { on: undefined, note: () => {}, end: () => {} };
 
-
 /** A progress display on `stream` (stderr) when it is a terminal and `quiet` is not set. */
 export function progress(quiet: boolean | undefined, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (quiet || !stream.isTTY) return NONE;
