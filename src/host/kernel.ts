@@ -59,10 +59,9 @@ const SELECTED_SET: ReadonlySet<string> = new Set(SELECTED_KCONFIG);
 
 /** Only the {@link SELECTED_KCONFIG} options of a whole configuration (`complete: false`). */
 export function selectedConfig(c: KernelConfig): KernelConfig {
-  const keep = new Set(SELECTED_KCONFIG);
   const options: Record<string, string> = {};
   for (const k of SELECTED_KCONFIG) if (k in c.options) options[k] = c.options[k]!;
-  return { source: c.source, path: c.path, options, notSet: c.notSet.filter((n) => keep.has(n)), complete: false };
+  return { source: c.source, path: c.path, options, notSet: c.notSet.filter((n) => SELECTED_SET.has(n)), complete: false };
 }
 
 /** Largest decompressed `/proc/config.gz` accepted (real ones are about 250 KiB). */
