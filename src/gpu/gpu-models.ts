@@ -94,7 +94,7 @@ const CONSUMER_BRANDS: ReadonlySet<string> = new Set(['geforce', 'geforcertx', '
  * cannot be told: no GPU listed, a model the table does not know or marks null (Quadro and RTX
  * workstation cards, supported only on select SKUs), or GPUs that disagree.
  */
-export function datacenterGpu(gpu: Pick<GpuFacts, 'brand' | 'devices'>, nameByPciId: (id: string | null) => string | null = gpuNameByPciId): boolean | null {
+export function datacenterGpu(gpu: Pick<GpuFacts, 'brand' | 'devices'>): boolean | null {
   const brand = gpu.brand?.trim().toLowerCase();
   if (brand && DATACENTER_BRANDS.has(brand)) return true;
   if (brand && CONSUMER_BRANDS.has(brand)) return false;
@@ -102,7 +102,7 @@ export function datacenterGpu(gpu: Pick<GpuFacts, 'brand' | 'devices'>, nameByPc
   if (nvidia.length === 0) return null;
   let out: boolean | null = null;
   for (const d of nvidia) {
-    const name = d.model ?? nameByPciId(d.id);
+    const name = d.model ?? gpuNameByPciId(d.id);
     const dc = name ? gpuModel(name)?.datacenter ?? null : null;
     if (dc === null || (out !== null && dc !== out)) return null;
     out = dc;
