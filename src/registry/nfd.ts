@@ -28,7 +28,7 @@
 import { isScalar, Document, visit } from 'yaml';
 import { loadArchspec, type Archspec } from '../arch/index.js';
 import { compileImage, type CompiledImage } from '../check/compile.js';
-import { runtimeCuda } from '../check/rules/gpu.js';
+import { compatDriverCovers, runtimeCuda } from '../check/rules/gpu.js';
 import { loadCudaTable, minimumDriverFor, type CudaTable } from '../gpu/cuda-table.js';
 import type { Constraint, Requirement } from '../gpu/nvidia-require.js';
 import type { ImageFacts } from '../model/facts.js';
@@ -339,8 +339,7 @@ function runtimeRules(ci: CompiledImage, table: CudaTable, out: Collector): void
     return;
   }
   const alternatives = [[local(NFD_KEYS.cudaDriver, atLeast(n))]];
-  const compat = ci.facts.cuda.compatDriver;
-  if (compat && compareVersions(compat, full) >= 0) alternatives.push([local(NFD_KEYS.cudaDatacenter, isIn('true'))]);
+  if (compatDriverCovers(ci, full)) alternatives.push([local(NFD_KEYS.cudaDatacenter, isIn('true'))]);
   out.local.push(ruleOf(`containerspec: NVIDIA driver >= ${least} for CUDA ${runtime}${least === full ? '' : ' (minor-version compatibility)'}`, alternatives));
 }
 

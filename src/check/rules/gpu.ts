@@ -37,10 +37,13 @@ export function runtimeCuda(ci: CompiledImage): string | null {
  * data center one; null when the driver covers the runtime but the GPU's kind is unknown.
  */
 export function forwardCompatible(ci: CompiledImage, ph: PreparedHost, runtime: string): boolean | null {
+  return compatDriverCovers(ci, minimumDriverFor(runtime)) ? ph.gpuDatacenter : false;
+}
+
+/** The image ships a forward-compatibility driver (`/usr/local/cuda/compat`) of at least `minimumDriver`, its runtime's minimum. */
+export function compatDriverCovers(ci: CompiledImage, minimumDriver: string | null): boolean {
   const compat = ci.facts.cuda.compatDriver;
-  const min = minimumDriverFor(runtime);
-  if (!compat || !min || compareVersions(compat, min) < 0) return false;
-  return ph.gpuDatacenter;
+  return Boolean(compat && minimumDriver && compareVersions(compat, minimumDriver) >= 0);
 }
 
 /** The Slurm/NFD-style feature a host with data center NVIDIA GPUs offers (what forward compatibility needs). */
@@ -152,8 +155,7 @@ export const gpuRule: Rule<Evaluation | GpuEvaluation> = {
     const row = rv ? toolkitRow(rv) : null;
     if (!rv || !row) return needs(FALSE); // not in the driver table: unknown on every host
     const family = loadCudaTable().families.get(rv[0] ?? 0);
-    const compat = ci.facts.cuda.compatDriver;
-    const forward = Boolean(compat && compareVersions(compat, row.minimumDriver) >= 0);
+    const forward = compatDriverCovers(ci, row.minimumDriver);
     return needs(and(driver, or(feat(cudaFeature(row.cuda)), family ? feat(`cuda${family.major}_minorcompat`) : FALSE, forward ? feat(DATACENTER_FEATURE) : FALSE)));
   },
 };
